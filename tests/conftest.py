@@ -1,0 +1,39 @@
+"""Shared fixtures: the bundled voice exported once per session, a generated repository, and a
+real tritonserver on free ports that is always stopped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tritontts.export.voice import default_voice, export_piper_voice
+from tritontts.repository import cpu_models, write_repository
+from tritontts.server import ServerOptions, TritonServer, free_port
+from tritontts.voice import ExportedVoice
+
+
+@pytest.fixture(scope="session")
+def exported_voice(tmp_path_factory: pytest.TempPathFactory) -> ExportedVoice:
+    return export_piper_voice(*default_voice(), tmp_path_factory.mktemp("voices"),
+                              progress=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def repository(exported_voice: ExportedVoice, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_repository(cpu_models(exported_voice),
+                            tmp_path_factory.mktemp("repo") / "model_repository")
+
+
+@pytest.fixture(scope="session")
+def server(repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
+    log_file = tmp_path_factory.mktemp("server") / "tritonserver.log"
+    options = ServerOptions(repository, http_port=free_port(), grpc_port=free_port(),
+                            metrics_port=free_port())
+    triton = TritonServer(options, log_file=log_file)
+    triton.start()
+    try:
+        yield triton
+    finally:
+        triton.stop()

@@ -1,0 +1,282 @@
+"""The Triton model repository, generated from one typed description of each model.
+
+Each model is described once here (tensors, batching, instances, parameters); `config.pbtxt`
+is rendered from that description through the model-config protobuf schema that `tritonclient`
+ships, so a misspelt field or a wrong enum fails at build time, not at server start. The
+`model.py` of each python model is copied from `model_repository/<name>/1/`; exported graphs
+are linked in beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2 as mc
+
+from tritontts.frontend import FrontendLimits
+from tritontts.stages import SENTENCE_SILENCE_S
+from tritontts.voice import ExportedVoice
+
+SOURCES = Path(__file__).resolve().parent.parent / "model_repository"
+MAX_CHUNKS = FrontendLimits().max_chunks
+
+
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    dtype: str  # a model_config DataType name, e.g. "TYPE_FP32"
+    dims: tuple[int, ...]
+    optional: bool = False
+    ragged: bool = False  # requests of different shapes may share a dynamic batch
+
+
+@dataclass(frozen=True)
+class Batching:
+    max_queue_delay_us: int
+    preferred_batch_sizes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class PythonModel:
+    name: str
+    inputs: tuple[Tensor, ...]
+    outputs: tuple[Tensor, ...]
+    max_batch_size: int
+    instances: int
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    batching: Batching | None = None
+    # Files placed in the version folder beside model.py: {name in folder: source path}.
+    files: Mapping[str, Path] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Step:
+    model: str
+    inputs: Mapping[str, str]  # model input -> ensemble tensor
+    outputs: Mapping[str, str]  # model output -> ensemble tensor
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    name: str
+    inputs: tuple[Tensor, ...]
+    outputs: tuple[Tensor, ...]
+    steps: tuple[Step, ...]
+
+
+Model = PythonModel | Ensemble
+
+
+@dataclass(frozen=True)
+class CpuTuning:
+    """Instances and threads for the cpu profile; the README says why these defaults."""
+
+    acoustic_instances: int = 1
+    acoustic_threads: int = 2
+    vocoder_instances: int = 1
+    vocoder_threads: int = 2
+    frontend_instances: int = 1
+    postprocess_instances: int = 1
+    # Items per ONNX Runtime call inside a stage: padded batches do not pay on CPU.
+    stage_sub_batch: int = 1
+    max_queue_delay_us: int = 1000
+    sentence_silence_s: float = SENTENCE_SILENCE_S
+
+
+# --- the tts pipeline -----------------------------------------------------------------------
+
+TTS_INPUTS = (
+    Tensor("TEXT", "TYPE_STRING", (1,)),
+    Tensor("SPEED", "TYPE_FP32", (1,), optional=True),
+    Tensor("NOISE_SCALE", "TYPE_FP32", (1,), optional=True),
+    Tensor("NOISE_W", "TYPE_FP32", (1,), optional=True),
+)
+TTS_OUTPUTS = (
+    Tensor("AUDIO", "TYPE_FP32", (-1,)),
+    Tensor("SAMPLE_RATE", "TYPE_INT32", (1,)),
+)
+
+
+def cpu_models(voice: ExportedVoice, tuning: CpuTuning = CpuTuning()) -> list[Model]:
+    """The cpu profile: every stage a python-backend model, ONNX stages on ONNX Runtime."""
+    batching = Batching(tuning.max_queue_delay_us)
+    frontend = PythonModel(
+        name="frontend",
+        inputs=TTS_INPUTS,
+        outputs=(
+            Tensor("PHONEME_IDS", "TYPE_INT64", (-1, -1)),
+            Tensor("PHONEME_LENGTHS", "TYPE_INT64", (-1, 1)),
+            Tensor("SCALES", "TYPE_FP32", (-1, 3)),
+        ),
+        max_batch_size=0,
+        instances=tuning.frontend_instances,
+        parameters={"voice_config": ExportedVoice.CONFIG},
+        files={ExportedVoice.CONFIG: voice.config},
+    )
+    acoustic = PythonModel(
+        name="acoustic",
+        inputs=(
+            Tensor("PHONEME_IDS", "TYPE_INT64", (-1,), ragged=True),
+            Tensor("PHONEME_LENGTHS", "TYPE_INT64", (1,)),
+            Tensor("SCALES", "TYPE_FP32", (3,)),
+        ),
+        outputs=(
+            Tensor("LATENT", "TYPE_FP32", (voice.latent_channels, -1)),
+            Tensor("FRAME_LENGTHS", "TYPE_INT64", (1,)),
+        ),
+        max_batch_size=MAX_CHUNKS,
+        instances=tuning.acoustic_instances,
+        batching=batching,
+        parameters={"onnx_model": "model.onnx", "threads": str(tuning.acoustic_threads),
+                    "sub_batch": str(tuning.stage_sub_batch)},
+        files={"model.onnx": voice.acoustic},
+    )
+    vocoder = PythonModel(
+        name="vocoder",
+        inputs=(
+            Tensor("LATENT", "TYPE_FP32", (voice.latent_channels, -1), ragged=True),
+            Tensor("FRAME_LENGTHS", "TYPE_INT64", (1,)),
+        ),
+        outputs=(Tensor("WAVEFORM", "TYPE_FP32", (-1,)),),
+        max_batch_size=MAX_CHUNKS,
+        instances=tuning.vocoder_instances,
+        batching=batching,
+        parameters={"onnx_model": "model.onnx", "threads": str(tuning.vocoder_threads),
+                    "sub_batch": str(tuning.stage_sub_batch),
+                    "hop_length": str(voice.hop_length)},
+        files={"model.onnx": voice.vocoder},
+    )
+    postprocess = PythonModel(
+        name="postprocess",
+        inputs=(
+            Tensor("WAVEFORM", "TYPE_FP32", (-1, -1)),
+            Tensor("FRAME_LENGTHS", "TYPE_INT64", (-1, 1)),
+        ),
+        outputs=TTS_OUTPUTS,
+        max_batch_size=0,
+        instances=tuning.postprocess_instances,
+        parameters={"hop_length": str(voice.hop_length), "sample_rate": str(voice.sample_rate),
+                    "sentence_silence_s": str(tuning.sentence_silence_s)},
+    )
+    tts = Ensemble(
+        name="tts",
+        inputs=TTS_INPUTS,
+        outputs=TTS_OUTPUTS,
+        steps=(
+            Step("frontend", {t.name: t.name for t in TTS_INPUTS},
+                 {"PHONEME_IDS": "phoneme_ids", "PHONEME_LENGTHS": "phoneme_lengths",
+                  "SCALES": "scales"}),
+            Step("acoustic", {"PHONEME_IDS": "phoneme_ids", "PHONEME_LENGTHS": "phoneme_lengths",
+                              "SCALES": "scales"},
+                 {"LATENT": "latent", "FRAME_LENGTHS": "frame_lengths"}),
+            Step("vocoder", {"LATENT": "latent", "FRAME_LENGTHS": "frame_lengths"},
+                 {"WAVEFORM": "waveform"}),
+            Step("postprocess", {"WAVEFORM": "waveform", "FRAME_LENGTHS": "frame_lengths"},
+                 {"AUDIO": "AUDIO", "SAMPLE_RATE": "SAMPLE_RATE"}),
+        ),
+    )
+    return [frontend, acoustic, vocoder, postprocess, tts]
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+class RenderError(ValueError):
+    """A model description is incomplete or inconsistent."""
+
+
+def _tensor_proto(tensor: Tensor, message: type) -> object:
+    if not tensor.name or not tensor.dims:
+        raise RenderError(f"tensor {tensor!r} needs a name and dims")
+    proto = message(name=tensor.name, data_type=mc.DataType.Value(tensor.dtype),
+                    dims=list(tensor.dims))
+    if isinstance(proto, mc.ModelInput):
+        proto.optional = tensor.optional
+        proto.allow_ragged_batch = tensor.ragged
+    return proto
+
+
+def to_config(model: Model) -> mc.ModelConfig:
+    config = mc.ModelConfig(name=model.name)
+    config.input.extend(_tensor_proto(t, mc.ModelInput) for t in model.inputs)
+    config.output.extend(_tensor_proto(t, mc.ModelOutput) for t in model.outputs)
+    if isinstance(model, Ensemble):
+        config.platform = "ensemble"
+        _check_ensemble(model)
+        for step in model.steps:
+            proto = config.ensemble_scheduling.step.add(model_name=step.model, model_version=-1)
+            proto.input_map.update(step.inputs)
+            proto.output_map.update(step.outputs)
+        return config
+    config.backend = "python"
+    config.max_batch_size = model.max_batch_size
+    if model.instances < 1:
+        raise RenderError(f"{model.name}: instances must be >= 1")
+    config.instance_group.add(count=model.instances, kind=mc.ModelInstanceGroup.KIND_CPU)
+    if model.batching is not None:
+        if model.max_batch_size < 1:
+            raise RenderError(f"{model.name}: dynamic batching needs max_batch_size >= 1")
+        config.dynamic_batching.max_queue_delay_microseconds = model.batching.max_queue_delay_us
+        config.dynamic_batching.preferred_batch_size.extend(model.batching.preferred_batch_sizes)
+    for key, value in model.parameters.items():
+        if value in ("", None):
+            raise RenderError(f"{model.name}: parameter {key!r} has no value")
+        config.parameters[key].string_value = value
+    return config
+
+
+def _check_ensemble(ensemble: Ensemble) -> None:
+    known = {t.name for t in ensemble.inputs}
+    for step in ensemble.steps:
+        missing = set(step.inputs.values()) - known
+        if missing:
+            raise RenderError(f"{ensemble.name}: step {step.model} reads {sorted(missing)} "
+                              "before any step writes them")
+        known |= set(step.outputs.values())
+    unproduced = {t.name for t in ensemble.outputs} - known
+    if unproduced:
+        raise RenderError(f"{ensemble.name}: outputs {sorted(unproduced)} are never produced")
+
+
+def render(model: Model) -> str:
+    return text_format.MessageToString(to_config(model))
+
+
+def parse(text: str) -> mc.ModelConfig:
+    return text_format.Parse(text, mc.ModelConfig())
+
+
+def _place(source: Path, target: Path) -> None:
+    """Hard-link big graphs where the file system allows it, copy otherwise."""
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def write_repository(models: list[Model], out_dir: Path) -> Path:
+    """Write a fresh repository: config.pbtxt for each model, model.py and files beside it."""
+    rendered = {m.name: render(m) for m in models}  # render all first: fail before writing
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    for model in models:
+        model_dir = out_dir / model.name
+        version_dir = model_dir / "1"
+        version_dir.mkdir(parents=True)
+        (model_dir / "config.pbtxt").write_text(rendered[model.name])
+        if isinstance(model, PythonModel):
+            source = SOURCES / model.name / "1" / "model.py"
+            if not source.exists():
+                raise RenderError(f"{model.name}: no {source}")
+            shutil.copyfile(source, version_dir / "model.py")
+            for name, path in model.files.items():
+                if not Path(path).exists():
+                    raise RenderError(f"{model.name}: {path} does not exist; run `make export`")
+                _place(Path(path), version_dir / name)
+    return out_dir

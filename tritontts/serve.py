@@ -1,0 +1,62 @@
+"""`tritontts serve`: run tritonserver on a model repository until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from tritontts.server import ServerError, ServerOptions, TritonServer
+
+HELP = "run tritonserver on the model repository until interrupted"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Start tritonserver (the one on PATH, else the one carried by the nvidia-pytriton "
+        "wheel) on a model repository, wait until it is ready, and stop it cleanly on "
+        "SIGINT/SIGTERM: in-flight requests get up to --exit-timeout seconds to finish.")
+    parser.add_argument("--model-repository", type=Path, default=Path("build/model_repository"),
+                        help="repository folder (default: build/model_repository)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: 127.0.0.1; 0.0.0.0 for all)")
+    parser.add_argument("--http-port", type=int, default=8000)
+    parser.add_argument("--grpc-port", type=int, default=8001)
+    parser.add_argument("--metrics-port", type=int, default=8002)
+    parser.add_argument("--cache-size", type=int, default=0, metavar="BYTES",
+                        help="size of the local response cache; 0 disables it (default)")
+    parser.add_argument("--exit-timeout", type=int, default=30, metavar="SECONDS",
+                        help="time in-flight requests get to finish on shutdown (default: 30)")
+    parser.add_argument("--ready-timeout", type=float, default=300.0, metavar="SECONDS",
+                        help="give up if the server is not ready after SECONDS (default: 300)")
+    parser.add_argument("--log-verbose", type=int, default=0)
+
+
+def run(args: argparse.Namespace) -> int:
+    options = ServerOptions(
+        model_repository=args.model_repository, host=args.host, http_port=args.http_port,
+        grpc_port=args.grpc_port, metrics_port=args.metrics_port,
+        response_cache_bytes=args.cache_size, exit_timeout_s=args.exit_timeout,
+        log_verbose=args.log_verbose)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    server = TritonServer(options)
+    try:
+        server.start(ready_timeout_s=args.ready_timeout)
+    except ServerError as exc:
+        print(f"tritontts serve: {exc}", file=sys.stderr)
+        return 1
+    print(f"tritontts serve: ready. gRPC {server.grpc_url}  HTTP {server.http_url}  "
+          f"metrics {server.metrics_url}  (Ctrl-C stops)", file=sys.stderr, flush=True)
+    assert server.process is not None
+    while not stop.wait(0.5):
+        if server.process.poll() is not None:
+            print(f"tritontts serve: tritonserver exited with {server.process.returncode}",
+                  file=sys.stderr)
+            return server.process.returncode or 1
+    print("tritontts serve: stopping (in-flight requests may finish)", file=sys.stderr, flush=True)
+    server.stop()
+    return 0

@@ -1,0 +1,229 @@
+"""Start and stop a real `tritonserver` process.
+
+Two installations are known:
+
+* a `tritonserver` on PATH (the NGC container: backends under /opt/tritonserver), which wins;
+* the binary carried by the `nvidia-pytriton` wheel (the cpu profile). Its python backend needs
+  the `triton_python_backend_stub` built for the running Python next to `libtriton_python.so`,
+  so the backend folder is assembled once per virtualenv under `<venv>/share/tritontts/`.
+
+The python backend stub takes its packages from the virtualenv whose `bin/` is first on PATH,
+so the server is always started with this interpreter's `bin/` first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class ServerError(RuntimeError):
+    """The server could not be found, started or stopped."""
+
+
+@dataclass(frozen=True)
+class TritonInstall:
+    binary: Path
+    backend_dir: Path
+    cache_dir: Path
+    library_path: tuple[Path, ...] = ()
+
+
+@dataclass
+class ServerOptions:
+    model_repository: Path
+    http_port: int = 8000
+    grpc_port: int = 8001
+    metrics_port: int = 8002
+    host: str = "127.0.0.1"
+    response_cache_bytes: int = 0
+    exit_timeout_s: int = 30
+    log_verbose: int = 0
+    extra_args: list[str] = field(default_factory=list)
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def locate_tritonserver() -> TritonInstall:
+    on_path = shutil.which("tritonserver")
+    if on_path:
+        root = Path(on_path).resolve().parent.parent
+        return TritonInstall(Path(on_path), root / "backends", root / "caches")
+    return _pytriton_install()
+
+
+def _pytriton_install() -> TritonInstall:
+    try:
+        import pytriton  # the nvidia-pytriton wheel
+    except ImportError as exc:  # pragma: no cover - dependency of the package
+        raise ServerError(
+            "no tritonserver on PATH and the nvidia-pytriton wheel is not installed; "
+            "run `make setup` (or pip install nvidia-pytriton)"
+        ) from exc
+    wheel_root = Path(pytriton.__file__).parent / "tritonserver"
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    stub = wheel_root / "python_backend_stubs" / version / "triton_python_backend_stub"
+    if not stub.exists():
+        raise ServerError(f"nvidia-pytriton carries no python backend stub for Python {version}")
+    runtime = Path(sys.prefix) / "share" / "tritontts" / f"tritonserver-py{version}"
+    backend_dir = runtime / "backends"
+    _assemble_backends(wheel_root, stub, backend_dir)
+    libs = [Path(pytriton.__file__).parent.parent / "nvidia_pytriton.libs"]
+    # The stub links libpython3.X.so.1.0: prefer the running interpreter's own copy so the
+    # stub runs the same Python (and ABI) as this virtualenv.
+    libdir = sysconfig.get_config_var("LIBDIR")
+    if libdir and any(Path(libdir).glob(f"libpython{version}.so*")):
+        libs.insert(0, Path(libdir))
+    return TritonInstall(wheel_root / "bin" / "tritonserver", backend_dir, wheel_root / "caches",
+                         tuple(libs))
+
+
+def _assemble_backends(wheel_root: Path, stub: Path, backend_dir: Path) -> None:
+    python_dir = backend_dir / "python"
+    marker = python_dir / "triton_python_backend_stub"
+    if marker.exists() and marker.stat().st_size == stub.stat().st_size:
+        return
+    tmp = backend_dir.with_name(f"backends.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(wheel_root / "backends", tmp,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(stub, tmp / "python" / "triton_python_backend_stub")
+    shutil.rmtree(backend_dir, ignore_errors=True)
+    tmp.rename(backend_dir)
+
+
+class TritonServer:
+    """A `tritonserver` child process; use as a context manager."""
+
+    def __init__(self, options: ServerOptions, install: TritonInstall | None = None,
+                 log_file: Path | None = None) -> None:
+        self.options = options
+        self.install = install or locate_tritonserver()
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"{self.options.host}:{self.options.http_port}"
+
+    @property
+    def grpc_url(self) -> str:
+        return f"{self.options.host}:{self.options.grpc_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{self.options.host}:{self.options.metrics_port}/metrics"
+
+    def command(self) -> list[str]:
+        opts = self.options
+        cmd = [
+            str(self.install.binary),
+            f"--model-repository={Path(opts.model_repository).resolve()}",
+            f"--backend-directory={self.install.backend_dir}",
+            f"--http-address={opts.host}",
+            f"--grpc-address={opts.host}",
+            f"--metrics-address={opts.host}",
+            f"--http-port={opts.http_port}",
+            f"--grpc-port={opts.grpc_port}",
+            f"--metrics-port={opts.metrics_port}",
+            f"--exit-timeout-secs={opts.exit_timeout_s}",
+            f"--log-verbose={opts.log_verbose}",
+            "--strict-readiness=true",
+        ]
+        if opts.response_cache_bytes > 0:
+            cmd += [f"--cache-directory={self.install.cache_dir}",
+                    f"--cache-config=local,size={opts.response_cache_bytes}"]
+        return cmd + list(opts.extra_args)
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        if self.install.library_path:
+            extra = os.pathsep.join(str(p) for p in self.install.library_path)
+            old = env.get("LD_LIBRARY_PATH")
+            env["LD_LIBRARY_PATH"] = f"{extra}{os.pathsep}{old}" if old else extra
+        return env
+
+    def start(self, ready_timeout_s: float = 180.0) -> TritonServer:
+        if not Path(self.options.model_repository).is_dir():
+            raise ServerError(f"model repository {self.options.model_repository} does not exist; "
+                              "run `make repository` first")
+        out = open(self.log_file, "ab") if self.log_file else None  # noqa: SIM115
+        try:
+            self.process = subprocess.Popen(
+                self.command(), env=self.environment(), stdout=out or None,
+                stderr=subprocess.STDOUT if out else None, start_new_session=True)
+        finally:
+            if out:
+                out.close()
+        try:
+            self.wait_ready(ready_timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        log.info("tritonserver ready: HTTP %s, gRPC %s, metrics %s",
+                 self.http_url, self.grpc_url, self.metrics_url)
+        return self
+
+    def is_ready(self) -> bool:
+        url = f"http://{self.http_url}/v2/health/ready"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                where = f"; see {self.log_file}" if self.log_file else ""
+                raise ServerError(
+                    f"tritonserver exited with code {self.process.returncode} while starting"
+                    f"{where}")
+            if self.is_ready():
+                return
+            time.sleep(0.25)
+        raise ServerError(f"tritonserver was not ready within {timeout_s:.0f} s")
+
+    def stop(self) -> int | None:
+        """SIGTERM, wait for in-flight requests (exit timeout), then kill the process group."""
+        proc = self.process
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=self.options.exit_timeout_s + 10)
+            except subprocess.TimeoutExpired:
+                log.warning("tritonserver did not exit in time; killing it")
+        # The python backend stubs are in the same session; never leave them behind.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return proc.returncode
+
+    def __enter__(self) -> TritonServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,117 @@
+"""The heavy stages on ONNX Runtime: padding, grouping and trimming around a session.
+
+Plain Python, so that the same code runs inside Triton's python backend (cpu profile), in the
+benchmarks, and in unit tests. Each stage takes a batch of items that may come from several
+requests, runs it in sub-batches of at most `max_batch` items, and returns per-item results
+padded to the batch's longest item.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+# Pause between sentences, as Piper's sentence_silence.
+SENTENCE_SILENCE_S = 0.2
+
+
+def ort_session(model_path: str | Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+
+
+def _sub_batches(indices: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(indices), size):
+        yield indices[start : start + size]
+
+
+class AcousticStage:
+    """Phoneme ids → latent frames (VITS text encoder, duration predictor and flow)."""
+
+    def __init__(self, model_path: str | Path, threads: int = 1, max_batch: int = 1) -> None:
+        self.session = ort_session(model_path, threads)
+        self.max_batch = max_batch
+        self.latent_channels = int(self.session.get_outputs()[0].shape[1])
+
+    def run(self, phoneme_ids: np.ndarray, lengths: np.ndarray,
+            scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """ids [N, L] int64, lengths [N], scales [N, 3] → latent [N, C, T], frame_lengths [N]."""
+        count = phoneme_ids.shape[0]
+        # The graph takes one `scales` vector per call: items are grouped by their scales.
+        groups: dict[tuple[float, ...], list[int]] = defaultdict(list)
+        for i in range(count):
+            groups[tuple(scales[i].tolist())].append(i)
+        latents: list[np.ndarray | None] = [None] * count
+        frames = np.zeros(count, dtype=np.int64)
+        for key, members in groups.items():
+            # Similar lengths together keep padding small.
+            members.sort(key=lambda i: int(lengths[i]))
+            for batch in _sub_batches(members, self.max_batch):
+                width = int(lengths[batch].max())
+                latent, frame_lengths = self.session.run(None, {
+                    "phoneme_ids": np.ascontiguousarray(phoneme_ids[batch, :width]),
+                    "phoneme_lengths": lengths[batch].astype(np.int64),
+                    "scales": np.asarray(key, dtype=np.float32),
+                })
+                for row, item in enumerate(batch):
+                    frames[item] = frame_lengths[row]
+                    latents[item] = latent[row, :, : frame_lengths[row]]
+        longest = int(frames.max()) if count else 0
+        out = np.zeros((count, self.latent_channels, longest), dtype=np.float32)
+        for i, latent in enumerate(latents):
+            assert latent is not None
+            out[i, :, : latent.shape[1]] = latent
+        return out, frames
+
+
+class VocoderStage:
+    """Latent frames → waveform (the HiFi-GAN generator of VITS)."""
+
+    def __init__(self, model_path: str | Path, hop_length: int, threads: int = 1,
+                 max_batch: int = 1) -> None:
+        self.session = ort_session(model_path, threads)
+        self.hop_length = hop_length
+        self.max_batch = max_batch
+
+    def run(self, latent: np.ndarray, frame_lengths: np.ndarray) -> np.ndarray:
+        """latent [N, C, T], frame_lengths [N] → waveform [N, T * hop], zero past each item."""
+        count, _, longest = latent.shape
+        out = np.zeros((count, longest * self.hop_length), dtype=np.float32)
+        order = sorted(range(count), key=lambda i: int(frame_lengths[i]))
+        for batch in _sub_batches(order, self.max_batch):
+            width = int(frame_lengths[batch].max())
+            if width == 0:
+                continue
+            waveform = self.session.run(None, {
+                "latent": np.ascontiguousarray(latent[batch, :, :width])})[0]
+            for row, item in enumerate(batch):
+                samples = int(frame_lengths[item]) * self.hop_length
+                out[item, :samples] = waveform[row, :samples]
+        return out
+
+
+def join_with_silence(pieces: list[np.ndarray], silence_samples: int) -> np.ndarray:
+    """Join sentence audio with a short silence between pieces; clip to [-1, 1]."""
+    gap = np.zeros(silence_samples, dtype=np.float32)
+    parts: list[np.ndarray] = []
+    for i, piece in enumerate(pieces):
+        if i:
+            parts.append(gap)
+        parts.append(piece)
+    audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+    return np.clip(audio, -1.0, 1.0).astype(np.float32, copy=False)
+
+
+def join_chunks(waveform: np.ndarray, frame_lengths: np.ndarray, hop_length: int,
+                silence_samples: int) -> np.ndarray:
+    """Trim each padded chunk [N, samples] to its true length, then join with silence."""
+    pieces = [waveform[i, : int(frames) * hop_length]
+              for i, frames in enumerate(frame_lengths.reshape(-1))]
+    return join_with_silence(pieces, silence_samples)

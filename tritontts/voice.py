@@ -1,0 +1,138 @@
+"""A Piper voice: its `.onnx.json` config, and the defaults of a synthesis request."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class InvalidRequest(ValueError):
+    """A request that cannot be synthesized as sent; reported as INVALID_ARG, never retried."""
+
+
+@dataclass(frozen=True)
+class PiperVoiceConfig:
+    """The parts of a Piper `*.onnx.json` that synthesis needs."""
+
+    sample_rate: int
+    espeak_voice: str
+    phoneme_id_map: dict[str, list[int]]
+    noise_scale: float = 0.667
+    length_scale: float = 1.0
+    noise_w: float = 0.8
+    num_speakers: int = 1
+    speaker_id_map: dict[str, int] = field(default_factory=dict)
+    phoneme_type: str = "espeak"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PiperVoiceConfig:
+        inference = data.get("inference", {})
+        phoneme_type = data.get("phoneme_type", "espeak")
+        if phoneme_type != "espeak":
+            raise ValueError(f"phoneme_type {phoneme_type!r} is not supported (only espeak voices)")
+        return cls(
+            sample_rate=int(data["audio"]["sample_rate"]),
+            espeak_voice=str(data["espeak"]["voice"]),
+            phoneme_id_map={k: list(v) for k, v in data["phoneme_id_map"].items()},
+            noise_scale=float(inference.get("noise_scale", 0.667)),
+            length_scale=float(inference.get("length_scale", 1.0)),
+            noise_w=float(inference.get("noise_w", 0.8)),
+            num_speakers=int(data.get("num_speakers", 1)),
+            speaker_id_map=dict(data.get("speaker_id_map", {})),
+            phoneme_type=phoneme_type,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> PiperVoiceConfig:
+        with open(path, encoding="utf-8") as f:
+            return cls.from_dict(json.load(f))
+
+
+@dataclass(frozen=True)
+class OptionLimits:
+    """Accepted ranges of the per-request options; values outside get INVALID_ARG."""
+
+    speed: tuple[float, float] = (0.25, 4.0)
+    noise_scale: tuple[float, float] = (0.0, 2.0)
+    noise_w: tuple[float, float] = (0.0, 2.0)
+
+
+@dataclass(frozen=True)
+class SynthesisOptions:
+    """Per-request knobs as Piper's graph takes them: the `scales` input [3]."""
+
+    noise_scale: float
+    length_scale: float
+    noise_w: float
+
+    def as_scales(self) -> list[float]:
+        return [self.noise_scale, self.length_scale, self.noise_w]
+
+    @classmethod
+    def resolve(cls, voice: PiperVoiceConfig, speed: float | None = None,
+                noise_scale: float | None = None, noise_w: float | None = None,
+                limits: OptionLimits = OptionLimits()) -> SynthesisOptions:
+        """Voice defaults overridden by whatever the request sent, each checked against limits."""
+        speed = 1.0 if speed is None else _checked("SPEED", speed, limits.speed)
+        if noise_scale is not None:
+            noise_scale = _checked("NOISE_SCALE", noise_scale, limits.noise_scale)
+        if noise_w is not None:
+            noise_w = _checked("NOISE_W", noise_w, limits.noise_w)
+        return cls(
+            noise_scale=voice.noise_scale if noise_scale is None else noise_scale,
+            length_scale=voice.length_scale / speed,
+            noise_w=voice.noise_w if noise_w is None else noise_w,
+        )
+
+
+def _checked(name: str, value: float, bounds: tuple[float, float]) -> float:
+    low, high = bounds
+    value = float(value)
+    if not math.isfinite(value) or not low <= value <= high:
+        raise InvalidRequest(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ExportedVoice:
+    """What `tritontts export` writes for one voice, read back by the repository builder."""
+
+    name: str
+    directory: Path
+    sample_rate: int
+    hop_length: int
+    latent_channels: int
+    num_speakers: int
+
+    MANIFEST = "export.json"
+    ACOUSTIC = "acoustic.onnx"
+    VOCODER = "vocoder.onnx"
+    CONFIG = "voice.onnx.json"
+
+    @property
+    def acoustic(self) -> Path:
+        return self.directory / self.ACOUSTIC
+
+    @property
+    def vocoder(self) -> Path:
+        return self.directory / self.VOCODER
+
+    @property
+    def config(self) -> Path:
+        return self.directory / self.CONFIG
+
+    def save(self) -> None:
+        data = {k: v for k, v in self.__dict__.items() if k != "directory"}
+        (self.directory / self.MANIFEST).write_text(json.dumps(data, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ExportedVoice:
+        directory = Path(directory)
+        manifest = directory / cls.MANIFEST
+        if not manifest.exists():
+            raise FileNotFoundError(
+                f"{manifest} not found: export the voice first (`make export`)")
+        return cls(directory=directory, **json.loads(manifest.read_text()))
