@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 import numpy as np
 from tritonclient.utils import InferenceServerException
-
 from tritontts.client.errors import InvalidRequestError, ServerUnavailableError, from_triton
 
 Protocol = Literal["grpc", "http"]

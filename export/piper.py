@@ -22,6 +22,8 @@ LATENT = "latent"
 FRAME_LENGTHS = "frame_lengths"
 SPEAKER_EMBEDDING = "speaker_embedding"
 WAVEFORM = "waveform"
+# The first layer of the HiFi-GAN decoder; its input is where the graph is cut.
+DECODER_WEIGHT = "dec.conv_pre.weight"
 
 
 class GraphSurgeryError(RuntimeError):
@@ -87,9 +89,9 @@ def split_piper_voice(model: onnx.ModelProto) -> StageGraphs:
 
 def _decoder_entry(graph: gs.Graph) -> gs.Node:
     for node in graph.nodes:
-        if node.op == "Conv" and len(node.inputs) > 1 and node.inputs[1].name == "dec.conv_pre.weight":
+        if node.op == "Conv" and len(node.inputs) > 1 and node.inputs[1].name == DECODER_WEIGHT:
             return node
-    raise GraphSurgeryError("no Conv with weight 'dec.conv_pre.weight': not a Piper VITS graph")
+    raise GraphSurgeryError(f"no Conv with weight {DECODER_WEIGHT!r}: not a Piper VITS graph")
 
 
 def _latent_mask(latent: gs.Variable) -> gs.Tensor:

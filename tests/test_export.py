@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-
 from tritontts.export.piper import GraphSurgeryError, split_piper_voice
 from tritontts.export.voice import PARITY_TOLERANCE, default_voice, parity_max_abs_diff
+
 from tritontts.voice import ExportedVoice, PiperVoiceConfig
 
 HELD_OUT = [
@@ -52,7 +52,7 @@ def test_rejects_a_graph_that_is_not_vits() -> None:
     x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
     y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
     graph = onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
-    with pytest.raises(GraphSurgeryError, match="dec.conv_pre.weight"):
+    with pytest.raises(GraphSurgeryError, match=r"dec\.conv_pre\.weight"):
         split_piper_voice(onnx.helper.make_model(graph))
 
 

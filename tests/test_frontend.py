@@ -6,10 +6,10 @@ import math
 
 import pytest
 from piper_phonemize import phoneme_ids_espeak, phonemize_espeak
-
 from tritontts.export.voice import default_voice
+
 from tritontts.frontend import BOS, EOS, PAD, WORD_BREAK, FrontendLimits, TextFrontend
-from tritontts.voice import InvalidRequest, PiperVoiceConfig, SynthesisOptions
+from tritontts.voice import InvalidInputError, PiperVoiceConfig, SynthesisOptions
 
 
 @pytest.fixture(scope="module")
@@ -67,18 +67,18 @@ def test_long_sentence_is_split_at_word_breaks(voice: PiperVoiceConfig) -> None:
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t  \n", "\x00\x01\x02"])
 def test_empty_text_is_invalid(frontend: TextFrontend, text: str) -> None:
-    with pytest.raises(InvalidRequest, match="empty"):
+    with pytest.raises(InvalidInputError, match="empty"):
         frontend.encode(text)
 
 
 def test_text_over_the_limit_is_invalid(frontend: TextFrontend) -> None:
-    with pytest.raises(InvalidRequest, match="limit"):
+    with pytest.raises(InvalidInputError, match="limit"):
         frontend.encode("word " * 20_000)
 
 
 def test_too_many_chunks_is_invalid(voice: PiperVoiceConfig) -> None:
     frontend = TextFrontend(voice, FrontendLimits(max_chunks=3))
-    with pytest.raises(InvalidRequest, match="at most 3"):
+    with pytest.raises(InvalidInputError, match="at most 3"):
         frontend.encode("One. Two. Three. Four. Five.")
 
 
@@ -101,5 +101,5 @@ def test_options_defaults_and_overrides(voice: PiperVoiceConfig) -> None:
 ])
 def test_out_of_range_options_are_invalid(voice: PiperVoiceConfig, field: str,
                                           value: float) -> None:
-    with pytest.raises(InvalidRequest, match=field.upper()):
+    with pytest.raises(InvalidInputError, match=field.upper()):
         SynthesisOptions.resolve(voice, **{field: value})

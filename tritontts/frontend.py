@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from piper_phonemize import phonemize_espeak
 
-from tritontts.voice import InvalidRequest, PiperVoiceConfig
+from tritontts.voice import InvalidInputError, PiperVoiceConfig
 
 BOS, EOS, PAD = "^", "$", "_"
 WORD_BREAK = " "
@@ -52,14 +52,14 @@ class TextFrontend:
 
     def clean_text(self, text: str) -> str:
         if len(text) > self.limits.max_text_chars:
-            raise InvalidRequest(
+            raise InvalidInputError(
                 f"TEXT has {len(text)} characters; the limit is {self.limits.max_text_chars}. "
                 "Split the text into several requests.")
         # Control characters (other than line breaks and tabs) are never speech.
         text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
         text = " ".join(text.split())
         if not text:
-            raise InvalidRequest("TEXT is empty or only white space; send some words to speak")
+            raise InvalidInputError("TEXT is empty or only white space; send some words to speak")
         return text
 
     def phonemize(self, text: str) -> list[list[str]]:
@@ -67,7 +67,7 @@ class TextFrontend:
         sentences = phonemize_espeak(self.clean_text(text), self.voice.espeak_voice)
         sentences = [s for s in sentences if any(p.strip() for p in s)]
         if not sentences:
-            raise InvalidRequest("TEXT has nothing speakable in it")
+            raise InvalidInputError("TEXT has nothing speakable in it")
         return sentences
 
     def phoneme_ids(self, phonemes: list[str]) -> list[int]:
@@ -99,7 +99,7 @@ class TextFrontend:
     def encode(self, text: str) -> PhonemeBatch:
         sequences = [self.phoneme_ids(c) for s in self.phonemize(text) for c in self.chunk(s)]
         if len(sequences) > self.limits.max_chunks:
-            raise InvalidRequest(
+            raise InvalidInputError(
                 f"TEXT makes {len(sequences)} sentence chunks; one request takes at most "
                 f"{self.limits.max_chunks}. Split the text into several requests.")
         lengths = np.array([len(s) for s in sequences], dtype=np.int64)

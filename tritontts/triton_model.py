@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from tritontts.voice import InvalidRequest
+from tritontts.voice import InvalidInputError
 
 
 class ModelArgs:
@@ -47,7 +47,7 @@ def optional_input(request: Any, name: str) -> np.ndarray | None:
 def required_input(request: Any, name: str) -> np.ndarray:
     array = optional_input(request, name)
     if array is None:
-        raise InvalidRequest(f"input {name} is required")
+        raise InvalidInputError(f"input {name} is required")
     return array
 
 
@@ -56,25 +56,25 @@ def optional_scalar(request: Any, name: str) -> float | None:
     if array is None:
         return None
     if array.size != 1:
-        raise InvalidRequest(f"{name} takes exactly one value, got shape {list(array.shape)}")
+        raise InvalidInputError(f"{name} takes exactly one value, got shape {list(array.shape)}")
     return float(array.reshape(-1)[0])
 
 
 def text_input(request: Any, name: str = "TEXT") -> str:
     array = required_input(request, name)
     if array.size != 1:
-        raise InvalidRequest(f"{name} takes exactly one string, got shape {list(array.shape)}")
+        raise InvalidInputError(f"{name} takes exactly one string, got shape {list(array.shape)}")
     value = array.reshape(-1)[0]
     if isinstance(value, bytes):
         try:
             return value.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InvalidRequest(f"{name} is not valid UTF-8: {exc}") from None
+            raise InvalidInputError(f"{name} is not valid UTF-8: {exc}") from None
     return str(value)
 
 
 def error_response(exc: BaseException) -> Any:
-    if isinstance(exc, InvalidRequest):
+    if isinstance(exc, InvalidInputError):
         error = pb_utils.TritonError(str(exc), pb_utils.TritonError.INVALID_ARG)
     else:
         error = pb_utils.TritonError(f"{type(exc).__name__}: {exc}", pb_utils.TritonError.INTERNAL)
@@ -89,7 +89,7 @@ def respond_each(requests: Sequence[Any], handle: Callable[[Any], dict[str, np.n
             outputs = handle(request)
             responses.append(pb_utils.InferenceResponse(
                 [pb_utils.Tensor(name, array) for name, array in outputs.items()]))
-        except Exception as exc:  # noqa: BLE001 - reported to the client, never lost
+        except Exception as exc:
             responses.append(error_response(exc))
     return responses
 
@@ -126,7 +126,7 @@ def run_batched_stage(requests: Sequence[Any], input_names: Sequence[str],
             continue
         try:
             arrays = [required_input(request, name) for name in input_names]
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             responses[i] = error_response(exc)
             continue
         accepted.append(i)
@@ -137,7 +137,7 @@ def run_batched_stage(requests: Sequence[Any], input_names: Sequence[str],
     counts = [columns[0][k].shape[0] for k in range(len(accepted))]
     try:
         outputs = compute(*(_stack_padded(column) for column in columns))
-    except Exception as exc:  # noqa: BLE001 - the whole call failed: every request hears why
+    except Exception as exc:
         for i in accepted:
             responses[i] = error_response(exc)
         return responses

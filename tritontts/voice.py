@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 
-class InvalidRequest(ValueError):
+class InvalidInputError(ValueError):
     """A request that cannot be synthesized as sent; reported as INVALID_ARG, never retried."""
 
 
@@ -92,7 +92,7 @@ def _checked(name: str, value: float, bounds: tuple[float, float]) -> float:
     low, high = bounds
     value = float(value)
     if not math.isfinite(value) or not low <= value <= high:
-        raise InvalidRequest(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
+        raise InvalidInputError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
     return value
 
 

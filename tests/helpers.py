@@ -1,0 +1,27 @@
+"""Checks that audio is speech of the right length, shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# A plausible speaking rate. Runs of short monosyllables with deterministic durations
+# (noise_w 0) come out a little faster than 0.25 s per word, hence 0.2.
+SECONDS_PER_WORD = (0.2, 0.8)
+
+
+def assert_speech(audio: np.ndarray, sample_rate: int, text: str,
+                  seconds_per_word: tuple[float, float] = SECONDS_PER_WORD) -> None:
+    """Speech-length for its words, not silent, not clipped."""
+    words = len(text.split())
+    duration = len(audio) / sample_rate
+    low, high = seconds_per_word
+    assert low * words <= duration <= high * words, f"{duration:.2f} s for {words} words"
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+    assert rms > 0.01, f"near-silent audio (rms {rms:.4f})"
+    clipped = float(np.mean(np.abs(audio) >= 0.999))
+    assert clipped < 0.001, f"{clipped:.2%} of samples clipped"
+
+
+def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    assert a.shape == b.shape, f"shapes differ: {a.shape} vs {b.shape}"
+    return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max())

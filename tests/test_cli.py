@@ -1,0 +1,92 @@
+"""`tritontts` commands as people run them, against the test server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from helpers import assert_speech
+
+from tritontts.server import ServerOptions, TritonServer, free_port
+
+pytestmark = pytest.mark.e2e
+
+TEXT = "The command line writes what the server speaks."
+
+
+def tritontts(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "tritontts.cli", *args], input=stdin,
+                          capture_output=True, timeout=300, check=False)
+
+
+@pytest.mark.parametrize("command", ["serve", "speak", "export", "repository"])
+def test_help(command: str) -> None:
+    result = tritontts(command, "--help")
+    assert result.returncode == 0
+    assert b"usage: tritontts " + command.encode() in result.stdout
+
+
+def test_speak_to_wav(server: TritonServer, tmp_path: Path) -> None:
+    out = tmp_path / "nested" / "speech.wav"
+    result = tritontts("speak", TEXT, "-o", str(out), "--url", server.grpc_url)
+    assert result.returncode == 0, result.stderr.decode()
+    info = soundfile.info(str(out))
+    assert (info.samplerate, info.channels, info.subtype) == (22050, 1, "PCM_16")
+    audio, rate = soundfile.read(str(out), dtype="float32")
+    assert_speech(audio, rate, TEXT)
+
+
+def test_speak_stdin_to_raw_pcm_over_http(server: TritonServer) -> None:
+    result = tritontts("speak", "-", "-o", "-", "--protocol", "http", "--url", server.http_url,
+                       stdin=TEXT.encode())
+    assert result.returncode == 0, result.stderr.decode()
+    assert len(result.stdout) % 2 == 0
+    audio = np.frombuffer(result.stdout, dtype="<i2").astype(np.float32) / 32767.0
+    assert_speech(audio, 22050, TEXT)
+    assert b"22050 Hz to stdout" in result.stderr
+
+
+def test_speak_reports_refusals(server: TritonServer, tmp_path: Path) -> None:
+    out = tmp_path / "never.wav"
+    refused = tritontts("speak", "Hello.", "--speed", "100", "-o", str(out),
+                        "--url", server.grpc_url)
+    assert refused.returncode == 2
+    assert b"InvalidRequestError" in refused.stderr and b"SPEED" in refused.stderr
+    empty = tritontts("speak", "   ", "-o", str(out), "--url", server.grpc_url)
+    assert empty.returncode == 2 and b"empty" in empty.stderr
+    assert not out.exists()
+
+
+def test_speak_without_server_says_so() -> None:
+    result = tritontts("speak", "Hello.", "--url", f"127.0.0.1:{free_port()}", "-o", "-")
+    assert result.returncode == 2
+    assert b"ServerUnavailableError" in result.stderr
+
+
+def test_serve_stops_cleanly_on_sigterm(repository: Path) -> None:
+    ports = [str(free_port()) for _ in range(3)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tritontts.cli", "serve", "--model-repository", str(repository),
+         "--http-port", ports[0], "--grpc-port", ports[1], "--metrics-port", ports[2]],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    probe = TritonServer(ServerOptions(repository, http_port=int(ports[0])))
+    try:
+        deadline = time.monotonic() + 180
+        while not probe.is_ready():
+            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+            assert time.monotonic() < deadline, "server never became ready"
+            time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        assert not probe.is_ready()
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()

@@ -1,0 +1,84 @@
+"""Every generated config.pbtxt parses with Triton's model-config schema and says what we mean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tritonclient.grpc import model_config_pb2 as mc
+
+from tritontts.repository import (
+    MAX_CHUNKS,
+    Batching,
+    CpuTuning,
+    Ensemble,
+    PythonModel,
+    RenderError,
+    Step,
+    Tensor,
+    cpu_models,
+    parse,
+    render,
+)
+from tritontts.voice import ExportedVoice
+
+
+def configs(repository: Path) -> dict[str, mc.ModelConfig]:
+    return {p.parent.name: parse(p.read_text()) for p in repository.glob("*/config.pbtxt")}
+
+
+def test_cpu_repository_layout(repository: Path) -> None:
+    found = configs(repository)
+    assert set(found) == {"frontend", "acoustic", "vocoder", "postprocess", "tts"}
+    for name in ("frontend", "acoustic", "vocoder", "postprocess"):
+        assert (repository / name / "1" / "model.py").is_file()
+        assert found[name].backend == "python"
+    assert (repository / "acoustic" / "1" / "model.onnx").is_file()
+    assert (repository / "vocoder" / "1" / "model.onnx").is_file()
+    assert (repository / "frontend" / "1" / ExportedVoice.CONFIG).is_file()
+
+
+def test_heavy_stages_batch_dynamically(repository: Path) -> None:
+    found = configs(repository)
+    for name in ("acoustic", "vocoder"):
+        config = found[name]
+        assert config.max_batch_size == MAX_CHUNKS
+        assert config.HasField("dynamic_batching")
+        assert config.instance_group[0].kind == mc.ModelInstanceGroup.KIND_CPU
+        # Different text lengths must still share a batch.
+        assert config.input[0].allow_ragged_batch
+    assert found["acoustic"].output[0].dims == [192, -1]
+
+
+def test_ensemble_contract(repository: Path) -> None:
+    tts = configs(repository)["tts"]
+    assert tts.platform == "ensemble"
+    inputs = {i.name: i for i in tts.input}
+    assert list(inputs) == ["TEXT", "SPEED", "NOISE_SCALE", "NOISE_W"]
+    assert inputs["TEXT"].data_type == mc.TYPE_STRING and not inputs["TEXT"].optional
+    assert all(inputs[n].optional and inputs[n].data_type == mc.TYPE_FP32
+               for n in ("SPEED", "NOISE_SCALE", "NOISE_W"))
+    outputs = {o.name: o.data_type for o in tts.output}
+    assert outputs == {"AUDIO": mc.TYPE_FP32, "SAMPLE_RATE": mc.TYPE_INT32}
+    assert [s.model_name for s in tts.ensemble_scheduling.step] == [
+        "frontend", "acoustic", "vocoder", "postprocess"]
+
+
+def test_tuning_reaches_the_configs(exported_voice: ExportedVoice) -> None:
+    tuning = CpuTuning(acoustic_instances=2, vocoder_threads=1, max_queue_delay_us=5000)
+    models = {m.name: parse(render(m)) for m in cpu_models(exported_voice, tuning)}
+    assert models["acoustic"].instance_group[0].count == 2
+    assert models["vocoder"].parameters["threads"].string_value == "1"
+    assert models["vocoder"].dynamic_batching.max_queue_delay_microseconds == 5000
+
+
+def test_render_fails_loudly() -> None:
+    text = Tensor("TEXT", "TYPE_STRING", (1,))
+    with pytest.raises(RenderError, match="has no value"):
+        render(PythonModel("m", (text,), (text,), 0, 1, parameters={"voice_config": ""}))
+    with pytest.raises(RenderError, match="max_batch_size"):
+        render(PythonModel("m", (text,), (text,), 0, 1, batching=Batching(100)))
+    with pytest.raises(ValueError):
+        render(PythonModel("m", (Tensor("X", "TYPE_FLOAT", (1,)),), (text,), 0, 1))
+    with pytest.raises(RenderError, match="before any step writes"):
+        render(Ensemble("e", (text,), (text,), (Step("m", {"A": "missing"}, {"B": "TEXT"}),)))
