@@ -11,34 +11,17 @@ work and produce the same audio; they are timed interleaved, sentence by sentenc
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
-import tempfile
 import time
 from contextlib import ExitStack
-from pathlib import Path
-
-from sentences import SENTENCES
-from tritontts.client import TTSClient
-from tritontts.export.voice import default_voice, export_piper_voice
 
 from tritontts.baseline import PiperBaseline
-from tritontts.repository import cpu_models, write_repository
-from tritontts.server import ServerOptions, TritonServer, free_port
+from tritontts.client import TTSClient
+from tritontts.export.voice import default_voice
 from tritontts.voice import SynthesisOptions
 
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def start_server(stack: ExitStack) -> str:
-    work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tritontts-bench-")))
-    voice = export_piper_voice(*default_voice(), work / "voices", progress=lambda _: None)
-    repository = write_repository(cpu_models(voice), work / "model_repository")
-    options = ServerOptions(repository, http_port=free_port(), grpc_port=free_port(),
-                            metrics_port=free_port())
-    server = stack.enter_context(TritonServer(options, log_file=work / "tritonserver.log"))
-    return server.grpc_url
+from common import SENTENCES, save, start_server
 
 
 def main() -> int:
@@ -51,11 +34,7 @@ def main() -> int:
     baseline = PiperBaseline(*default_voice())
     options = SynthesisOptions.resolve(baseline.voice, noise_scale=0.0, noise_w=0.0)
     with ExitStack() as stack:
-        if args.url:
-            url = args.url
-        else:
-            print("starting tritonserver ...", file=sys.stderr)
-            url = start_server(stack)
+        url = args.url or start_server(stack).grpc_url
         client = stack.enter_context(TTSClient(url))
         for text in SENTENCES:  # warm-up: sessions, arenas, connections
             baseline.synthesize(text, options)
@@ -88,11 +67,9 @@ def main() -> int:
           f"{total_t / total_d:6.2f}")
     print(f"RTF direct {total_d / 1e3 / audio:.3f}, triton {total_t / 1e3 / audio:.3f}; "
           f"triton/direct latency ratio {total_t / total_d:.2f}")
-    RESULTS.mkdir(exist_ok=True)
-    summary = {"rounds": args.rounds, "sentences": rows, "direct_ms_total": total_d,
-               "triton_ms_total": total_t, "ratio": total_t / total_d}
-    (RESULTS / "latency.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"wrote {RESULTS / 'latency.json'}", file=sys.stderr)
+    save("latency.json", {"rounds": args.rounds, "sentences": rows,
+                          "direct_ms_total": total_d, "triton_ms_total": total_t,
+                          "ratio": total_t / total_d})
     return 0
 
 

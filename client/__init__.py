@@ -1,6 +1,12 @@
 """The tritontts client: `TTSClient(url, protocol).synthesize(text)` → `Synthesis`."""
 
-from tritontts.client.client import Synthesis, SynthesisRequest, TTSClient
+from tritontts.client.client import (
+    AsyncTTSClient,
+    AudioChunk,
+    Synthesis,
+    SynthesisRequest,
+    TTSClient,
+)
 from tritontts.client.errors import (
     InvalidRequestError,
     ServerError,
@@ -9,6 +15,8 @@ from tritontts.client.errors import (
 )
 
 __all__ = [
+    "AsyncTTSClient",
+    "AudioChunk",
     "InvalidRequestError",
     "ServerError",
     "ServerUnavailableError",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from tritontts.client.client import DEFAULT_URLS, Synthesis, TTSClient
+from tritontts.client.client import DEFAULT_URLS, AudioChunk, Synthesis, TTSClient
 from tritontts.client.errors import TTSError
 
 HELP = "speak TEXT with a running tritontts server into an audio file (or raw PCM on stdout)"
@@ -31,6 +32,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="voice variation (default: the voice's own, 0 = deterministic)")
     parser.add_argument("--noise-w", type=float, default=None,
                         help="rhythm variation (default: the voice's own, 0 = deterministic)")
+    parser.add_argument("--stream", action="store_true",
+                        help="use the streaming model (gRPC): audio is written as each chunk "
+                             "arrives, so `-o - | aplay ...` plays while it synthesizes")
     parser.add_argument("--wait-ready", type=float, default=0.0, metavar="SECONDS",
                         help="wait up to SECONDS for the server to become ready first")
     parser.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
@@ -49,19 +53,48 @@ def write_audio(synthesis: Synthesis, output: str) -> None:
     soundfile.write(str(path), synthesis.audio, synthesis.sample_rate, subtype="PCM_16")
 
 
+def write_stream(chunks: Iterator[AudioChunk], output: str) -> tuple[float, int]:
+    """Write chunks as they arrive; returns (seconds written, sample rate)."""
+    seconds, rate = 0.0, 0
+    sink = None
+    try:
+        for chunk in chunks:
+            rate = chunk.sample_rate
+            if output == "-":
+                sys.stdout.buffer.write(chunk.pcm16())
+                sys.stdout.buffer.flush()
+            else:
+                if sink is None:
+                    import soundfile
+
+                    Path(output).parent.mkdir(parents=True, exist_ok=True)
+                    sink = soundfile.SoundFile(output, "w", samplerate=rate, channels=1,
+                                               subtype="PCM_16")
+                sink.write(chunk.audio)
+                sink.flush()
+            seconds += chunk.duration_s
+    finally:
+        if sink is not None:
+            sink.close()
+    return seconds, rate
+
+
 def run(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
+    options = {"speed": args.speed, "noise_scale": args.noise_scale, "noise_w": args.noise_w}
     try:
         with TTSClient(args.url, args.protocol, args.model, args.timeout) as client:
             if args.wait_ready > 0:
                 client.wait_until_ready(args.wait_ready)
-            synthesis = client.synthesize(text, speed=args.speed, noise_scale=args.noise_scale,
-                                          noise_w=args.noise_w)
+            if args.stream:
+                seconds, rate = write_stream(client.stream(text, **options), args.output)
+            else:
+                synthesis = client.synthesize(text, **options)
+                write_audio(synthesis, args.output)
+                seconds, rate = synthesis.duration_s, synthesis.sample_rate
     except TTSError as exc:
         print(f"tritontts speak: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
-    write_audio(synthesis, args.output)
     where = "stdout" if args.output == "-" else args.output
-    print(f"wrote {synthesis.duration_s:.2f} s of audio at {synthesis.sample_rate} Hz to {where}",
-          file=sys.stderr)
+    print(f"wrote {seconds:.2f} s of audio at {rate} Hz to {where}", file=sys.stderr)
     return 0

@@ -6,13 +6,21 @@ Imports numpy and tritonclient only: no torch, no onnx, no server-side code.
 from __future__ import annotations
 
 import math
+import queue
 import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from tritonclient.utils import InferenceServerException
-from tritontts.client.errors import InvalidRequestError, ServerUnavailableError, from_triton
+
+from tritontts.client.errors import (
+    InvalidRequestError,
+    ServerUnavailableError,
+    TTSError,
+    from_triton,
+)
 
 Protocol = Literal["grpc", "http"]
 DEFAULT_URLS = {"grpc": "localhost:8001", "http": "localhost:8000"}
@@ -34,6 +42,23 @@ class Synthesis:
 
 
 @dataclass(frozen=True)
+class AudioChunk:
+    """One piece of a stream; joined in order, the chunks are the whole utterance."""
+
+    audio: np.ndarray  # float32 samples in [-1, 1], mono
+    sample_rate: int
+    index: int
+    final: bool
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.audio) / self.sample_rate
+
+    def pcm16(self) -> bytes:
+        return Synthesis(self.audio, self.sample_rate).pcm16()
+
+
+@dataclass(frozen=True)
 class SynthesisRequest:
     text: str
     speed: float | None = None
@@ -49,6 +74,16 @@ class SynthesisRequest:
                 raise InvalidRequestError(f"{name} must be a finite number, got {value!r}")
         if self.speed is not None and self.speed <= 0:
             raise InvalidRequestError(f"speed must be positive, got {self.speed}")
+
+    def grpc_inputs(self, module: Any) -> list[Any]:
+        """InferInput objects of `module` (tritonclient.grpc or tritonclient.http)."""
+        inputs = []
+        for name, array in self.tensors():
+            tensor = module.InferInput(name, list(array.shape),
+                                       "BYTES" if array.dtype == np.object_ else "FP32")
+            tensor.set_data_from_numpy(array)
+            inputs.append(tensor)
+        return inputs
 
     def tensors(self) -> list[tuple[str, np.ndarray]]:
         tensors = [("TEXT", np.array([self.text.encode("utf-8")], dtype=np.object_))]
@@ -66,12 +101,14 @@ class TTSClient:
     """
 
     def __init__(self, url: str | None = None, protocol: Protocol = "grpc",
-                 model: str = "tts", timeout_s: float = 120.0) -> None:
+                 model: str = "tts", timeout_s: float = 120.0,
+                 stream_model: str = "tts_stream") -> None:
         if protocol not in DEFAULT_URLS:
             raise ValueError(f"protocol must be 'grpc' or 'http', not {protocol!r}")
         self.protocol = protocol
         self.url = url or DEFAULT_URLS[protocol]
         self.model = model
+        self.stream_model = stream_model
         self.timeout_s = timeout_s
         if protocol == "grpc":
             import tritonclient.grpc as triton
@@ -111,12 +148,7 @@ class TTSClient:
                    noise_w: float | None = None) -> Synthesis:
         request = SynthesisRequest(text, speed, noise_scale, noise_w)
         request.validate()
-        inputs = []
-        for name, array in request.tensors():
-            tensor = self._triton.InferInput(name, list(array.shape),
-                                             "BYTES" if array.dtype == np.object_ else "FP32")
-            tensor.set_data_from_numpy(array)
-            inputs.append(tensor)
+        inputs = request.grpc_inputs(self._triton)
         try:
             if self.protocol == "grpc":
                 result = self._client.infer(self.model, inputs, client_timeout=self.timeout_s)
@@ -128,3 +160,148 @@ class TTSClient:
             raise ServerUnavailableError(f"cannot reach {self.url}: {exc}") from None
         return Synthesis(audio=result.as_numpy("AUDIO"),
                          sample_rate=int(result.as_numpy("SAMPLE_RATE").reshape(-1)[0]))
+
+    def stream(self, text: str, speed: float | None = None, noise_scale: float | None = None,
+               noise_w: float | None = None) -> Iterator[AudioChunk]:
+        """Yield audio chunks as the server sends them (gRPC only).
+
+        Each call opens its own gRPC stream, so several streams may run at once from one
+        client. Leaving the loop early (or closing the iterator) cancels the request on the
+        server, which then stops working on it.
+        """
+        if self.protocol != "grpc":
+            raise TTSError("streaming needs the gRPC protocol (HTTP has no response streams)")
+        request = SynthesisRequest(text, speed, noise_scale, noise_w)
+        request.validate()
+        import tritonclient.grpc as grpcclient
+
+        client = grpcclient.InferenceServerClient(self.url, channel_args=_own_channel_args())
+        responses: queue.Queue[tuple[Any, Any]] = queue.Queue()
+        finished = False
+        try:
+            client.start_stream(callback=lambda result, error: responses.put((result, error)))
+            client.async_stream_infer(self.stream_model, request.grpc_inputs(grpcclient),
+                                      enable_empty_final_response=True)
+            index = 0
+            while not finished:
+                try:
+                    result, error = responses.get(timeout=self.timeout_s)
+                except queue.Empty:
+                    raise ServerUnavailableError(
+                        f"no audio from {self.url} for {self.timeout_s:.0f} s") from None
+                if error is not None:
+                    finished = True
+                    raise from_triton(error)
+                chunk = _chunk(result, index)
+                finished = chunk.final
+                if chunk.audio.size:
+                    yield chunk
+                    index += 1
+        except InferenceServerException as exc:
+            raise from_triton(exc) from None
+        finally:
+            # Not finished: the consumer stopped early or failed, so the server should stop.
+            client.stop_stream(cancel_requests=not finished)
+            client.close()
+
+
+def _own_channel_args() -> list[tuple[str, Any]]:
+    """tritonclient's default channel options, on a subchannel of its own.
+
+    gRPC shares connections between channels to the same target; closing one stream's client
+    must not tear down the connection other streams of this process are using.
+    """
+    import tritonclient.grpc as grpcclient
+
+    keepalive = grpcclient.KeepAliveOptions()
+    return [
+        ("grpc.max_send_message_length", grpcclient.MAX_GRPC_MESSAGE_SIZE),
+        ("grpc.max_receive_message_length", grpcclient.MAX_GRPC_MESSAGE_SIZE),
+        ("grpc.keepalive_time_ms", keepalive.keepalive_time_ms),
+        ("grpc.keepalive_timeout_ms", keepalive.keepalive_timeout_ms),
+        ("grpc.keepalive_permit_without_calls", keepalive.keepalive_permit_without_calls),
+        ("grpc.http2.max_pings_without_data", keepalive.http2_max_pings_without_data),
+        ("grpc.use_local_subchannel_pool", 1),
+    ]
+
+
+def _chunk(result: Any, index: int) -> AudioChunk:
+    final = result.get_response().parameters["triton_final_response"].bool_param
+    audio = result.as_numpy("AUDIO")
+    rate = result.as_numpy("SAMPLE_RATE")
+    return AudioChunk(
+        audio=np.zeros(0, np.float32) if audio is None else audio,
+        sample_rate=0 if rate is None else int(rate.reshape(-1)[0]),
+        index=index, final=final)
+
+
+class AsyncTTSClient:
+    """The asyncio twin of TTSClient (gRPC only).
+
+    `await client.synthesize(text)`, `async for chunk in client.stream(text)`.
+    """
+
+    def __init__(self, url: str | None = None, model: str = "tts", timeout_s: float = 120.0,
+                 stream_model: str = "tts_stream") -> None:
+        import tritonclient.grpc.aio as aioclient
+
+        self.url = url or DEFAULT_URLS["grpc"]
+        self.model = model
+        self.stream_model = stream_model
+        self.timeout_s = timeout_s
+        self._triton = aioclient
+        self._client = aioclient.InferenceServerClient(self.url)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def __aenter__(self) -> AsyncTTSClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def synthesize(self, text: str, speed: float | None = None,
+                         noise_scale: float | None = None,
+                         noise_w: float | None = None) -> Synthesis:
+        request = SynthesisRequest(text, speed, noise_scale, noise_w)
+        request.validate()
+        try:
+            result = await self._client.infer(self.model, request.grpc_inputs(self._triton),
+                                              client_timeout=self.timeout_s)
+        except InferenceServerException as exc:
+            raise from_triton(exc) from None
+        return Synthesis(audio=result.as_numpy("AUDIO"),
+                         sample_rate=int(result.as_numpy("SAMPLE_RATE").reshape(-1)[0]))
+
+    async def stream(self, text: str, speed: float | None = None,
+                     noise_scale: float | None = None,
+                     noise_w: float | None = None) -> AsyncIterator[AudioChunk]:
+        request = SynthesisRequest(text, speed, noise_scale, noise_w)
+        request.validate()
+
+        async def requests() -> AsyncIterator[dict[str, Any]]:
+            yield {"model_name": self.stream_model,
+                   "inputs": request.grpc_inputs(self._triton),
+                   "enable_empty_final_response": True}
+
+        responses = self._client.stream_infer(requests(), stream_timeout=self.timeout_s)
+        finished = False
+        index = 0
+        try:
+            async for result, error in responses:
+                if error is not None:
+                    finished = True
+                    raise from_triton(error)
+                chunk = _chunk(result, index)
+                finished = chunk.final
+                if chunk.audio.size:
+                    yield chunk
+                    index += 1
+                if finished:
+                    break
+        except InferenceServerException as exc:
+            raise from_triton(exc) from None
+        finally:
+            if not finished:
+                responses.cancel()

@@ -27,6 +27,11 @@ def from_triton(exc: Exception) -> TTSError:
     """Map a tritonclient InferenceServerException (gRPC or HTTP) to a TTSError."""
     status = str(getattr(exc, "status", lambda: "")() or "")
     message = getattr(exc, "message", lambda: str(exc))() or str(exc)
+    if not status:
+        # Stream errors carry no status; tritontts puts the code first: "INVALID_ARG: ...".
+        code, separator, rest = message.partition(": ")
+        if separator and code.isupper() and code.replace("_", "").isalpha():
+            status, message = code, rest
     if any(code in status for code in _INVALID):
         return InvalidRequestError(message)
     if any(code in status for code in _UNAVAILABLE) or "connect" in message.lower():

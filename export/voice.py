@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from tritontts.export.piper import split_piper_voice
 
+from tritontts.export.piper import split_piper_voice
 from tritontts.frontend import TextFrontend
 from tritontts.stages import AcousticStage, VocoderStage, ort_session
 from tritontts.voice import ExportedVoice, PiperVoiceConfig

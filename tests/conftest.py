@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tritontts.export.voice import default_voice, export_piper_voice
 
+from tritontts.export.voice import default_voice, export_piper_voice
 from tritontts.repository import cpu_models, write_repository
 from tritontts.server import ServerOptions, TritonServer, free_port
 from tritontts.voice import ExportedVoice

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from helpers import assert_speech
 
 from tritontts.server import ServerOptions, TritonServer, free_port
+
+from helpers import assert_speech
 
 pytestmark = pytest.mark.e2e
 

@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
-from helpers import assert_speech, max_abs_diff
 from tritonclient.utils import InferenceServerException
-from tritontts.client import InvalidRequestError, TTSClient
-from tritontts.export.voice import default_voice
 
 from tritontts.baseline import PiperBaseline
+from tritontts.client import InvalidRequestError, TTSClient
+from tritontts.export.voice import default_voice
 from tritontts.server import TritonServer
 from tritontts.voice import SynthesisOptions
+
+from helpers import assert_speech, max_abs_diff
 
 pytestmark = pytest.mark.e2e
 

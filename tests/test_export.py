@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+
 from tritontts.export.piper import GraphSurgeryError, split_piper_voice
 from tritontts.export.voice import PARITY_TOLERANCE, default_voice, parity_max_abs_diff
-
 from tritontts.voice import ExportedVoice, PiperVoiceConfig
 
 HELD_OUT = [

@@ -6,8 +6,8 @@ import math
 
 import pytest
 from piper_phonemize import phoneme_ids_espeak, phonemize_espeak
-from tritontts.export.voice import default_voice
 
+from tritontts.export.voice import default_voice
 from tritontts.frontend import BOS, EOS, PAD, WORD_BREAK, FrontendLimits, TextFrontend
 from tritontts.voice import InvalidInputError, PiperVoiceConfig, SynthesisOptions
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 import soundfile
-from helpers import assert_speech
 
 from tritontts.server import free_port
+
+from helpers import assert_speech
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from piper_phonemize import phonemize_espeak
 
-from tritontts.voice import InvalidInputError, PiperVoiceConfig
+from tritontts.voice import InvalidInputError, PiperVoiceConfig, SynthesisOptions
 
 BOS, EOS, PAD = "^", "$", "_"
 WORD_BREAK = " "
@@ -107,3 +107,14 @@ class TextFrontend:
         for row, sequence in enumerate(sequences):
             ids[row, : len(sequence)] = sequence
         return PhonemeBatch(ids, lengths)
+
+
+def encode_request(frontend: TextFrontend, text: str, speed: float | None = None,
+                   noise_scale: float | None = None,
+                   noise_w: float | None = None) -> tuple[PhonemeBatch, np.ndarray]:
+    """A whole request: its chunks' phoneme ids and one `scales` row [3] per chunk."""
+    options = SynthesisOptions.resolve(frontend.voice, speed=speed, noise_scale=noise_scale,
+                                       noise_w=noise_w)
+    batch = frontend.encode(text)
+    scales = np.tile(np.asarray(options.as_scales(), dtype=np.float32), (batch.chunks, 1))
+    return batch, scales

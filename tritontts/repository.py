@@ -20,6 +20,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from tritontts.frontend import FrontendLimits
 from tritontts.stages import SENTENCE_SILENCE_S
+from tritontts.streaming import WindowPlan
 from tritontts.voice import ExportedVoice
 
 SOURCES = Path(__file__).resolve().parent.parent / "model_repository"
@@ -50,6 +51,8 @@ class PythonModel:
     instances: int
     parameters: Mapping[str, str] = field(default_factory=dict)
     batching: Batching | None = None
+    # Decoupled models send any number of responses per request (streaming).
+    decoupled: bool = False
     # Files placed in the version folder beside model.py: {name in folder: source path}.
     files: Mapping[str, Path] = field(default_factory=dict)
 
@@ -86,6 +89,9 @@ class CpuTuning:
     stage_sub_batch: int = 1
     max_queue_delay_us: int = 1000
     sentence_silence_s: float = SENTENCE_SILENCE_S
+    stream_windows: WindowPlan = field(default_factory=WindowPlan)
+    # Streams in progress at once per tts_stream instance (each on its own thread).
+    max_concurrent_streams: int = 8
 
 
 # --- the tts pipeline -----------------------------------------------------------------------
@@ -102,8 +108,9 @@ TTS_OUTPUTS = (
 )
 
 
-def cpu_models(voice: ExportedVoice, tuning: CpuTuning = CpuTuning()) -> list[Model]:
+def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None) -> list[Model]:
     """The cpu profile: every stage a python-backend model, ONNX stages on ONNX Runtime."""
+    tuning = tuning or CpuTuning()
     batching = Batching(tuning.max_queue_delay_us)
     frontend = PythonModel(
         name="frontend",
@@ -180,7 +187,25 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning = CpuTuning()) -> list[Mo
                  {"AUDIO": "AUDIO", "SAMPLE_RATE": "SAMPLE_RATE"}),
         ),
     )
-    return [frontend, acoustic, vocoder, postprocess, tts]
+    windows = tuning.stream_windows
+    tts_stream = PythonModel(
+        name="tts_stream",
+        inputs=TTS_INPUTS,
+        outputs=TTS_OUTPUTS,
+        max_batch_size=0,
+        instances=1,
+        decoupled=True,
+        parameters={"voice_config": ExportedVoice.CONFIG, "hop_length": str(voice.hop_length),
+                    "sample_rate": str(voice.sample_rate),
+                    "sentence_silence_s": str(tuning.sentence_silence_s),
+                    "first_window_frames": str(windows.first_frames),
+                    "max_window_frames": str(windows.max_frames),
+                    "window_growth": str(windows.growth),
+                    "window_context_frames": str(windows.context_frames),
+                    "max_concurrent_streams": str(tuning.max_concurrent_streams)},
+        files={ExportedVoice.CONFIG: voice.config},
+    )
+    return [frontend, acoustic, vocoder, postprocess, tts, tts_stream]
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -215,6 +240,8 @@ def to_config(model: Model) -> mc.ModelConfig:
         return config
     config.backend = "python"
     config.max_batch_size = model.max_batch_size
+    if model.decoupled:
+        config.model_transaction_policy.decoupled = True
     if model.instances < 1:
         raise RenderError(f"{model.name}: instances must be >= 1")
     config.instance_group.add(count=model.instances, kind=mc.ModelInstanceGroup.KIND_CPU)

@@ -147,6 +147,8 @@ class TritonServer:
             f"--exit-timeout-secs={opts.exit_timeout_s}",
             f"--log-verbose={opts.log_verbose}",
             "--strict-readiness=true",
+            # Latency histograms, including time to first response of the streaming model.
+            "--metrics-config=histogram_latencies=true",
         ]
         if opts.response_cache_bytes > 0:
             cmd += [f"--cache-directory={self.install.cache_dir}",

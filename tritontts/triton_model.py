@@ -60,6 +60,13 @@ def optional_scalar(request: Any, name: str) -> float | None:
     return float(array.reshape(-1)[0])
 
 
+def request_options(request: Any) -> dict[str, float | None]:
+    """The optional per-request knobs of `tts` and `tts_stream`."""
+    return {"speed": optional_scalar(request, "SPEED"),
+            "noise_scale": optional_scalar(request, "NOISE_SCALE"),
+            "noise_w": optional_scalar(request, "NOISE_W")}
+
+
 def text_input(request: Any, name: str = "TEXT") -> str:
     array = required_input(request, name)
     if array.size != 1:
@@ -73,12 +80,21 @@ def text_input(request: Any, name: str = "TEXT") -> str:
     return str(value)
 
 
-def error_response(exc: BaseException) -> Any:
+# gRPC stream responses carry an error message but no status code, so stream errors start with
+# the code's name ("INVALID_ARG: TEXT is empty ...") for clients to tell refusals from failures.
+STREAM_CODE_SEPARATOR = ": "
+
+
+def error_response(exc: BaseException, stream: bool = False) -> Any:
     if isinstance(exc, InvalidInputError):
-        error = pb_utils.TritonError(str(exc), pb_utils.TritonError.INVALID_ARG)
+        code, message = pb_utils.TritonError.INVALID_ARG, str(exc)
+        name = "INVALID_ARG"
     else:
-        error = pb_utils.TritonError(f"{type(exc).__name__}: {exc}", pb_utils.TritonError.INTERNAL)
-    return pb_utils.InferenceResponse(error=error)
+        code, message = pb_utils.TritonError.INTERNAL, f"{type(exc).__name__}: {exc}"
+        name = "INTERNAL"
+    if stream:
+        message = f"{name}{STREAM_CODE_SEPARATOR}{message}"
+    return pb_utils.InferenceResponse(error=pb_utils.TritonError(message, code))
 
 
 def respond_each(requests: Sequence[Any], handle: Callable[[Any], dict[str, np.ndarray]]) -> list:
@@ -152,3 +168,32 @@ def run_batched_stage(requests: Sequence[Any], input_names: Sequence[str],
         responses[i] = pb_utils.InferenceResponse(tensors)
         start += count
     return responses
+
+
+class StageCallError(RuntimeError):
+    """A call from one model to another (BLS) failed; the message names the called model."""
+
+
+async def call_model(model_name: str, inputs: dict[str, np.ndarray],
+                     output_names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Run another model of the repository (BLS, awaited) and return its outputs as arrays.
+
+    Awaited calls from an async `execute` are how one model serves many streams at once: calls
+    made from several threads crash the 2.51 python backend (seen here: SIGSEGV and
+    std::bad_alloc inside libtriton_python with 8 concurrent streams). The backend also hands
+    BLS errors back as INTERNAL whatever their code, so callers validate requests themselves.
+    """
+    request = pb_utils.InferenceRequest(
+        model_name=model_name,
+        inputs=[pb_utils.Tensor(name, array) for name, array in inputs.items()],
+        requested_output_names=list(output_names))
+    response = await request.async_exec()
+    if response.has_error():
+        raise StageCallError(f"model {model_name!r} failed: {response.error().message()}")
+    outputs = {}
+    for name in output_names:
+        tensor = pb_utils.get_output_tensor_by_name(response, name)
+        if tensor is None:
+            raise StageCallError(f"model {model_name!r} returned no {name}")
+        outputs[name] = tensor.as_numpy()
+    return outputs

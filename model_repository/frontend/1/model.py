@@ -1,10 +1,8 @@
 """Triton adapter for the text frontend: TEXT + options → phoneme ids of each sentence chunk."""
 
-import numpy as np
-
-from tritontts.frontend import TextFrontend
-from tritontts.triton_model import ModelArgs, optional_scalar, respond_each, text_input
-from tritontts.voice import PiperVoiceConfig, SynthesisOptions
+from tritontts.frontend import TextFrontend, encode_request
+from tritontts.triton_model import ModelArgs, request_options, respond_each, text_input
+from tritontts.voice import PiperVoiceConfig
 
 
 class TritonPythonModel:
@@ -16,14 +14,8 @@ class TritonPythonModel:
         return respond_each(requests, self._handle)
 
     def _handle(self, request):
-        options = SynthesisOptions.resolve(
-            self.frontend.voice,
-            speed=optional_scalar(request, "SPEED"),
-            noise_scale=optional_scalar(request, "NOISE_SCALE"),
-            noise_w=optional_scalar(request, "NOISE_W"),
-        )
-        batch = self.frontend.encode(text_input(request))
-        scales = np.tile(np.asarray(options.as_scales(), dtype=np.float32), (batch.chunks, 1))
+        batch, scales = encode_request(self.frontend, text_input(request),
+                                       **request_options(request))
         return {
             "PHONEME_IDS": batch.ids,
             "PHONEME_LENGTHS": batch.lengths.reshape(-1, 1),

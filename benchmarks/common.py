@@ -1,0 +1,60 @@
+"""What the benchmarks share: held-out text, a server of their own, percentiles, results."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+
+from tritontts.export.voice import default_voice, export_piper_voice
+from tritontts.repository import CpuTuning, cpu_models, write_repository
+from tritontts.server import ServerOptions, TritonServer, free_port
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+# Held-out sentences (none is from the voice's training prompts).
+SENTENCES = [
+    "Good morning, and welcome aboard.",
+    "The next train to the airport leaves in five minutes from platform two.",
+    "Please keep your belongings with you at all times.",
+    "Your order has shipped and will arrive on Tuesday afternoon.",
+    "I could not find that contact; would you like to try again?",
+    "The meeting has been moved to the large conference room on the third floor.",
+    "Thank you for calling, how can I help you today?",
+    "Remember to drink water and take a short walk every hour.",
+]
+
+# Sixty words in four sentences, as a voice agent might answer.
+PARAGRAPH_60_WORDS = (
+    "Thanks for waiting, I found your booking for two nights at the harbor hotel. "
+    "Check in opens at three in the afternoon, and breakfast is served until ten every morning. "
+    "The room has a view of the water and a small balcony. "
+    "Would you like me to add late checkout or a parking space for your car?"
+)
+
+
+def start_server(stack: ExitStack, tuning: CpuTuning | None = None) -> TritonServer:
+    """Export the bundled voice and start tritonserver on free ports, stopped by `stack`."""
+    print("starting tritonserver ...", file=sys.stderr)
+    work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tritontts-bench-")))
+    voice = export_piper_voice(*default_voice(), work / "voices", progress=lambda _: None)
+    repository = write_repository(cpu_models(voice, tuning), work / "model_repository")
+    options = ServerOptions(repository, http_port=free_port(), grpc_port=free_port(),
+                            metrics_port=free_port())
+    return stack.enter_context(TritonServer(options, log_file=work / "tritonserver.log"))
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def save(name: str, data: dict) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / name
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"wrote {path}", file=sys.stderr)
+    return path

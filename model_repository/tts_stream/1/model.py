@@ -1,0 +1,121 @@
+"""Triton adapter for `tts_stream` (decoupled): audio sent chunk by chunk as it is ready.
+
+It reads the text itself (the frontend is light, and a refusal must reach the client as
+INVALID_ARG), then calls the same `acoustic` and `vocoder` models as the `tts` ensemble (BLS),
+so streams share their instances and dynamic batches with non-streaming requests. `execute` is
+a coroutine: the backend runs many of them at once on one event loop, one per batch of stream
+requests, so one long stream does not hold up the others.
+"""
+
+import asyncio
+import time
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+from tritontts.frontend import TextFrontend, encode_request
+from tritontts.streaming import WindowPlan, stream_chunks
+from tritontts.triton_model import (
+    ModelArgs,
+    call_model,
+    error_response,
+    request_options,
+    text_input,
+)
+from tritontts.voice import PiperVoiceConfig
+
+FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
+# Time to first audio, in ms. Triton's own first-response histogram needs a newer core than
+# the 2.51 one the cpu profile runs, so the stream model records it itself.
+FIRST_AUDIO_BUCKETS = [10, 25, 50, 75, 100, 150, 200, 300, 500, 1000, 2000, 5000]
+
+
+class StreamCancelledError(Exception):
+    """The client cancelled the stream or went away."""
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        model = ModelArgs(args)
+        self.frontend = TextFrontend(PiperVoiceConfig.load(model.path("voice_config")))
+        self.hop_length = int(model.param("hop_length"))
+        self.sample_rate = np.array([int(model.param("sample_rate"))], dtype=np.int32)
+        self.silence = int(float(model.param("sentence_silence_s")) * self.sample_rate[0])
+        self.plan = WindowPlan(
+            first_frames=int(model.param("first_window_frames")),
+            max_frames=int(model.param("max_window_frames")),
+            growth=float(model.param("window_growth")),
+            context_frames=int(model.param("window_context_frames")))
+        self.slots = asyncio.Semaphore(int(model.param("max_concurrent_streams")))
+        labels = {"model": model.name}
+        # A metric must not outlive its family: both are kept on the model.
+        self.first_audio_family = pb_utils.MetricFamily(
+            name="tritontts_stream_first_audio_ms",
+            description="Time from the arrival of a stream request to its first audio chunk (ms)",
+            kind=pb_utils.MetricFamily.HISTOGRAM)
+        self.first_audio_ms = self.first_audio_family.Metric(labels=labels,
+                                                             buckets=FIRST_AUDIO_BUCKETS)
+        self.cancelled_family = pb_utils.MetricFamily(
+            name="tritontts_stream_cancelled_total",
+            description="Streams whose work stopped because the client cancelled them",
+            kind=pb_utils.MetricFamily.COUNTER)
+        self.cancelled = self.cancelled_family.Metric(labels=labels)
+
+    async def execute(self, requests):
+        arrived = time.perf_counter()
+        await asyncio.gather(*(self._stream(request, arrived) for request in requests))
+        return None
+
+    async def _stream(self, request, arrived):
+        sender = request.get_response_sender()
+        try:
+            async with self.slots:
+                await self._synthesize(request, sender, arrived)
+        except StreamCancelledError:
+            self.cancelled.increment(1)
+            pb_utils.Logger.log_info("tts_stream: stream cancelled by the client; work stopped")
+            sender.send(pb_utils.InferenceResponse(error=pb_utils.TritonError(
+                "stream cancelled", pb_utils.TritonError.CANCELLED)), flags=FINAL)
+        except Exception as exc:  # reported on the stream, never lost
+            sender.send(error_response(exc, stream=True), flags=FINAL)
+
+    async def _synthesize(self, request, sender, arrived):
+        batch, scales = encode_request(self.frontend, text_input(request),
+                                       **request_options(request))
+
+        async def latents():
+            for row, length in enumerate(batch.lengths):
+                self._check(request)
+                out = await call_model("acoustic", {
+                    "PHONEME_IDS": batch.ids[row : row + 1, :length],
+                    "PHONEME_LENGTHS": batch.lengths[row : row + 1].reshape(1, 1),
+                    "SCALES": scales[row : row + 1],
+                }, ("LATENT", "FRAME_LENGTHS"))
+                frames = int(out["FRAME_LENGTHS"].reshape(-1)[0])
+                yield out["LATENT"][0, :, :frames]
+
+        async def vocode(latent):
+            self._check(request)
+            frames = np.array([[latent.shape[-1]]], dtype=np.int64)
+            out = await call_model("vocoder", {"LATENT": latent, "FRAME_LENGTHS": frames},
+                                   ("WAVEFORM",))
+            return out["WAVEFORM"]
+
+        sent_final, first = False, True
+        async for chunk in stream_chunks(latents(), batch.chunks, vocode, self.hop_length,
+                                         self.plan, self.silence):
+            response = pb_utils.InferenceResponse([
+                pb_utils.Tensor("AUDIO", chunk.audio),
+                pb_utils.Tensor("SAMPLE_RATE", self.sample_rate)])
+            sender.send(response, flags=FINAL if chunk.final else 0)
+            if first:
+                self.first_audio_ms.observe((time.perf_counter() - arrived) * 1e3)
+                first = False
+            sent_final = chunk.final
+        if not sent_final:
+            sender.send(flags=FINAL)
+
+    @staticmethod
+    def _check(request):
+        if request.is_cancelled():
+            raise StreamCancelledError
