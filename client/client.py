@@ -6,7 +6,6 @@ Imports numpy and tritonclient only: no torch, no onnx, no server-side code.
 from __future__ import annotations
 
 import math
-import queue
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from tritonclient.utils import InferenceServerException
 
 from tritontts.client.errors import (
     InvalidRequestError,
+    ServerError,
     ServerUnavailableError,
     TTSError,
     from_triton,
@@ -84,6 +84,21 @@ class SynthesisRequest:
             tensor.set_data_from_numpy(array)
             inputs.append(tensor)
         return inputs
+
+    def stream_request(self, model: str) -> Any:
+        """The ModelInferRequest protobuf of this request, asking for a final-flag response."""
+        from tritonclient.grpc import service_pb2
+        from tritonclient.utils import serialize_byte_tensor
+
+        request = service_pb2.ModelInferRequest(model_name=model)
+        for name, array in self.tensors():
+            is_text = array.dtype == np.object_
+            request.inputs.add(name=name, datatype="BYTES" if is_text else "FP32",
+                               shape=list(array.shape))
+            raw = serialize_byte_tensor(array).item() if is_text else array.tobytes()
+            request.raw_input_contents.append(raw)
+        request.parameters["triton_enable_empty_final_response"].bool_param = True
+        return request
 
     def tensors(self) -> list[tuple[str, np.ndarray]]:
         tensors = [("TEXT", np.array([self.text.encode("utf-8")], dtype=np.object_))]
@@ -165,44 +180,54 @@ class TTSClient:
                noise_w: float | None = None) -> Iterator[AudioChunk]:
         """Yield audio chunks as the server sends them (gRPC only).
 
-        Each call opens its own gRPC stream, so several streams may run at once from one
-        client. Leaving the loop early (or closing the iterator) cancels the request on the
-        server, which then stops working on it.
+        The stream is read in the calling thread (no helper thread, so it also works under
+        gevent, e.g. in Locust). Each call opens its own gRPC call, so several streams may run
+        at once from one client. Leaving the loop early (or closing the iterator) cancels the
+        request on the server, which then stops working on it.
         """
         if self.protocol != "grpc":
             raise TTSError("streaming needs the gRPC protocol (HTTP has no response streams)")
         request = SynthesisRequest(text, speed, noise_scale, noise_w)
         request.validate()
-        import tritonclient.grpc as grpcclient
+        import grpc
+        from tritonclient.grpc import InferResult, service_pb2_grpc
 
-        client = grpcclient.InferenceServerClient(self.url, channel_args=_own_channel_args())
-        responses: queue.Queue[tuple[Any, Any]] = queue.Queue()
+        channel = grpc.insecure_channel(self.url, options=_own_channel_args())
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+        call = stub.ModelStreamInfer(iter([request.stream_request(self.stream_model)]),
+                                     timeout=self.timeout_s)
         finished = False
         try:
-            client.start_stream(callback=lambda result, error: responses.put((result, error)))
-            client.async_stream_infer(self.stream_model, request.grpc_inputs(grpcclient),
-                                      enable_empty_final_response=True)
-            index = 0
-            while not finished:
-                try:
-                    result, error = responses.get(timeout=self.timeout_s)
-                except queue.Empty:
-                    raise ServerUnavailableError(
-                        f"no audio from {self.url} for {self.timeout_s:.0f} s") from None
-                if error is not None:
+            for index, response in enumerate(call):
+                if response.error_message:
                     finished = True
-                    raise from_triton(error)
-                chunk = _chunk(result, index)
+                    raise from_triton(InferenceServerException(response.error_message))
+                chunk = _chunk(InferResult(response.infer_response), index)
                 finished = chunk.final
                 if chunk.audio.size:
                     yield chunk
-                    index += 1
-        except InferenceServerException as exc:
-            raise from_triton(exc) from None
+                if finished:
+                    return
+            raise ServerError("the stream ended without a final response")
+        except grpc.RpcError as exc:
+            finished = True
+            raise _from_rpc_error(exc) from None
         finally:
-            # Not finished: the consumer stopped early or failed, so the server should stop.
-            client.stop_stream(cancel_requests=not finished)
-            client.close()
+            if not finished:
+                call.cancel()  # the consumer stopped early: the server stops too
+            channel.close()
+
+
+def _from_rpc_error(exc: Any) -> TTSError:
+    import grpc
+
+    code = exc.code() if hasattr(exc, "code") else None
+    details = exc.details() if hasattr(exc, "details") else str(exc)
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return ServerUnavailableError(f"{details} ({code.name})")
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return InvalidRequestError(details)
+    return ServerError(f"{details} ({code.name if code else 'no status'})")
 
 
 def _own_channel_args() -> list[tuple[str, Any]]:
