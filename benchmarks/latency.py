@@ -19,7 +19,6 @@ from contextlib import ExitStack
 from tritontts.baseline import PiperBaseline
 from tritontts.client import TTSClient
 from tritontts.export.voice import default_voice
-from tritontts.voice import SynthesisOptions
 
 from common import SENTENCES, save, start_server
 
@@ -32,12 +31,11 @@ def main() -> int:
     args = parser.parse_args()
 
     baseline = PiperBaseline(*default_voice())
-    options = SynthesisOptions.resolve(baseline.voice, noise_scale=0.0, noise_w=0.0)
     with ExitStack() as stack:
         url = args.url or start_server(stack).grpc_url
         client = stack.enter_context(TTSClient(url))
         for text in SENTENCES:  # warm-up: sessions, arenas, connections
-            baseline.synthesize(text, options)
+            baseline.synthesize(text, noise_scale=0.0, noise_w=0.0)
             client.synthesize(text, noise_scale=0.0, noise_w=0.0)
         direct: dict[str, list[float]] = {t: [] for t in SENTENCES}
         triton: dict[str, list[float]] = {t: [] for t in SENTENCES}
@@ -46,7 +44,7 @@ def main() -> int:
             print(f"round {round_ + 1}/{args.rounds}", file=sys.stderr)
             for text in SENTENCES:
                 start = time.perf_counter()
-                baseline.synthesize(text, options)
+                baseline.synthesize(text, noise_scale=0.0, noise_w=0.0)
                 direct[text].append(time.perf_counter() - start)
                 start = time.perf_counter()
                 result = client.synthesize(text, noise_scale=0.0, noise_w=0.0)

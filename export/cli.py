@@ -37,6 +37,8 @@ def configure_repository(parser: argparse.ArgumentParser) -> None:
                         help="an exported voice (default: build/voices/en_US-joe-medium)")
     parser.add_argument("--out", type=Path, default=Path("build/model_repository"),
                         help="repository folder to (re)write (default: build/model_repository)")
+    parser.add_argument("--lexicon", type=Path, default=None,
+                        help="pronunciation dictionary for this deployment (word<TAB>IPA lines)")
 
 
 def run_repository(args: argparse.Namespace) -> int:
@@ -44,6 +46,10 @@ def run_repository(args: argparse.Namespace) -> int:
     from tritontts.voice import ExportedVoice
 
     voice = ExportedVoice.load(args.voice_dir)
-    out = write_repository(cpu_models(voice), args.out)
+    if args.lexicon is not None:
+        from tritontts.text import load_lexicon
+
+        load_lexicon(args.lexicon)  # a malformed dictionary fails here, not at server start
+    out = write_repository(cpu_models(voice, lexicon=args.lexicon), args.out)
     print(f"[repository] wrote {out} (cpu profile, voice {voice.name})")
     return 0

@@ -14,7 +14,6 @@ from tritontts.baseline import PiperBaseline
 from tritontts.client import InvalidRequestError, TTSClient
 from tritontts.export.voice import default_voice
 from tritontts.server import TritonServer
-from tritontts.voice import SynthesisOptions
 
 from helpers import assert_speech, max_abs_diff
 
@@ -41,8 +40,7 @@ def baseline() -> PiperBaseline:
 
 
 def reference(baseline: PiperBaseline, text: str) -> np.ndarray:
-    options = SynthesisOptions.resolve(baseline.voice, **DETERMINISTIC)
-    return baseline.synthesize(text, options)
+    return baseline.synthesize(text, **DETERMINISTIC)
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])

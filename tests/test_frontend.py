@@ -8,7 +8,16 @@ import pytest
 from piper_phonemize import phoneme_ids_espeak, phonemize_espeak
 
 from tritontts.export.voice import default_voice
-from tritontts.frontend import BOS, EOS, PAD, WORD_BREAK, FrontendLimits, TextFrontend
+from tritontts.frontend import (
+    BOS,
+    EOS,
+    PAD,
+    SENTENCE_PAUSE_S,
+    WORD_BREAK,
+    FrontendLimits,
+    TextFrontend,
+    encode_request,
+)
 from tritontts.voice import InvalidInputError, PiperVoiceConfig, SynthesisOptions
 
 
@@ -49,7 +58,8 @@ def test_long_sentence_is_split_at_word_breaks(voice: PiperVoiceConfig) -> None:
     limits = FrontendLimits(max_phoneme_ids=60)
     frontend = TextFrontend(voice, limits)
     words = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
-    (phonemes,) = frontend.phonemize(words)
+    (sentence,) = frontend.sentences(words)
+    phonemes = frontend.phonemize(sentence)
     chunks = frontend.chunk(phonemes)
     assert len(chunks) > 1
     assert all(len(frontend.phoneme_ids(c)) <= limits.max_phoneme_ids for c in chunks)
@@ -73,7 +83,7 @@ def test_empty_text_is_invalid(frontend: TextFrontend, text: str) -> None:
 
 def test_text_over_the_limit_is_invalid(frontend: TextFrontend) -> None:
     with pytest.raises(InvalidInputError, match="limit"):
-        frontend.encode("word " * 20_000)
+        frontend.encode("word " * 10_001)
 
 
 def test_too_many_chunks_is_invalid(voice: PiperVoiceConfig) -> None:
@@ -103,3 +113,58 @@ def test_out_of_range_options_are_invalid(voice: PiperVoiceConfig, field: str,
                                           value: float) -> None:
     with pytest.raises(InvalidInputError, match=field.upper()):
         SynthesisOptions.resolve(voice, **{field: value})
+
+
+def test_long_sentence_prefers_clause_boundaries(voice: PiperVoiceConfig) -> None:
+    text = ("When the rain stopped and the clouds drifted away over the hills, "
+            "we walked down to the harbor to watch the boats come in")
+    (sentence,) = TextFrontend(voice).sentences(text)
+    phonemes = TextFrontend(voice).phonemize(sentence)
+    comma = phonemes.index(",")
+    # A budget that reaches a few words past the comma but not the end of the sentence.
+    frontend = TextFrontend(voice, FrontendLimits(max_phoneme_ids=2 * (comma + 12) + 3))
+    chunks = frontend.chunk(phonemes)
+    assert len(chunks) >= 2
+    assert chunks[0][-1] == ","  # cut after the comma, not wherever the budget ran out
+
+
+def test_pauses_follow_sentences_paragraphs_and_breaks(frontend: TextFrontend) -> None:
+    plain = frontend.encode("First one. Second one.\n\nA new paragraph.")
+    assert plain.chunks == 3
+    assert plain.pauses_s[0] == pytest.approx(SENTENCE_PAUSE_S)
+    assert plain.pauses_s[1] > SENTENCE_PAUSE_S  # end of a paragraph
+    ssml = frontend.encode('<speak>Wait <break time="1500ms"/> for it.</speak>')
+    assert ssml.chunks == 2 and ssml.pauses_s[0] == pytest.approx(1.5)
+
+
+def test_ssml_rate_reaches_the_scales(frontend: TextFrontend, voice: PiperVoiceConfig) -> None:
+    batch, scales = encode_request(
+        frontend, '<speak>Normal words. <prosody rate="x-slow">Slow words.</prosody></speak>',
+        speed=2.0)
+    assert batch.chunks == 2
+    assert scales[0, 1] == pytest.approx(voice.length_scale / 2.0)
+    assert scales[1, 1] > scales[0, 1]
+
+
+def test_markup_is_never_spoken(frontend: TextFrontend) -> None:
+    with_markup = frontend.encode("<speak><p><s>Hello there.</s></p></speak>")
+    plain = frontend.encode("Hello there.")
+    assert (with_markup.ids == plain.ids).all()
+
+
+def test_malformed_ssml_is_invalid(frontend: TextFrontend) -> None:
+    with pytest.raises(InvalidInputError, match="line 1"):
+        frontend.encode("<speak>Hello <break time='1s'></speak>")
+
+
+def test_numbers_are_read_before_phonemizing(frontend: TextFrontend) -> None:
+    assert (frontend.encode("It costs $25.").ids
+            == frontend.encode("It costs twenty-five dollars.").ids).all()
+
+
+def test_lexicon_overrides_espeak(voice: PiperVoiceConfig) -> None:
+    plain = TextFrontend(voice)
+    custom = TextFrontend(voice, lexicon={"nguyen": "wˈɪn"})
+    assert custom.encode("Call Nguyen.").ids.tolist() != plain.encode("Call Nguyen.").ids.tolist()
+    (sentence,) = custom.sentences("Call Nguyen.")
+    assert "".join(custom.phonemize(sentence)).count("wˈɪn") == 1

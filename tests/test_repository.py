@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from tritonclient.grpc import model_config_pb2 as mc
 
+from tritontts.frontend import FrontendLimits
 from tritontts.repository import (
-    MAX_CHUNKS,
     Batching,
     CpuTuning,
     Ensemble,
@@ -29,7 +29,7 @@ def configs(repository: Path) -> dict[str, mc.ModelConfig]:
 
 def test_cpu_repository_layout(repository: Path) -> None:
     found = configs(repository)
-    assert set(found) == {"frontend", "acoustic", "vocoder", "postprocess", "tts"}
+    assert set(found) == {"frontend", "acoustic", "vocoder", "postprocess", "tts", "tts_stream"}
     for name in ("frontend", "acoustic", "vocoder", "postprocess"):
         assert (repository / name / "1" / "model.py").is_file()
         assert found[name].backend == "python"
@@ -42,7 +42,7 @@ def test_heavy_stages_batch_dynamically(repository: Path) -> None:
     found = configs(repository)
     for name in ("acoustic", "vocoder"):
         config = found[name]
-        assert config.max_batch_size == MAX_CHUNKS
+        assert config.max_batch_size == FrontendLimits().max_chunks
         assert config.HasField("dynamic_batching")
         assert config.instance_group[0].kind == mc.ModelInstanceGroup.KIND_CPU
         # Different text lengths must still share a batch.
@@ -82,3 +82,12 @@ def test_render_fails_loudly() -> None:
         render(PythonModel("m", (Tensor("X", "TYPE_FLOAT", (1,)),), (text,), 0, 1))
     with pytest.raises(RenderError, match="before any step writes"):
         render(Ensemble("e", (text,), (text,), (Step("m", {"A": "missing"}, {"B": "TEXT"}),)))
+
+
+def test_stream_model_is_decoupled(repository: Path) -> None:
+    stream = configs(repository)["tts_stream"]
+    assert stream.model_transaction_policy.decoupled
+    assert [i.name for i in stream.input] == ["TEXT", "SPEED", "NOISE_SCALE", "NOISE_W"]
+    assert {p: stream.parameters[p].string_value for p in ("first_window_frames",
+                                                           "window_context_frames")} == {
+        "first_window_frames": "16", "window_context_frames": "16"}

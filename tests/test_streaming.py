@@ -16,11 +16,11 @@ import soundfile
 import tritonclient.grpc as grpcclient
 
 from tritontts.client import AsyncTTSClient, InvalidRequestError, TTSClient
-from tritontts.frontend import TextFrontend
+from tritontts.frontend import TextFrontend, encode_request
 from tritontts.server import TritonServer
-from tritontts.stages import AcousticStage, VocoderStage, join_with_silence
+from tritontts.stages import AcousticStage, VocoderStage, join_with_pauses, pause_samples
 from tritontts.streaming import WindowPlan, plan_windows, stream_chunks
-from tritontts.voice import ExportedVoice, PiperVoiceConfig, SynthesisOptions
+from tritontts.voice import ExportedVoice, PiperVoiceConfig
 
 from helpers import assert_speech
 
@@ -60,14 +60,13 @@ def test_window_plan_rejects_nonsense() -> None:
 def test_windowed_vocoder_equals_one_shot(exported_voice: ExportedVoice) -> None:
     """Plain-module check, no server: joined windows equal the one-shot audio."""
     voice = PiperVoiceConfig.load(exported_voice.config)
-    batch = TextFrontend(voice).encode(TEXT)
-    scales = np.tile(SynthesisOptions.resolve(voice, **DETERMINISTIC).as_scales(),
-                     (batch.chunks, 1)).astype(np.float32)
+    batch, scales = encode_request(TextFrontend(voice), TEXT, **DETERMINISTIC)
+    pauses = pause_samples(batch.pauses_s, voice.sample_rate)
     latent, frames = AcousticStage(exported_voice.acoustic).run(batch.ids, batch.lengths, scales)
     vocoder = VocoderStage(exported_voice.vocoder, exported_voice.hop_length)
-    one_shot = join_with_silence(
+    one_shot = join_with_pauses(
         [w[: f * exported_voice.hop_length]
-         for w, f in zip(vocoder.run(latent, frames), frames, strict=True)], 4410)
+         for w, f in zip(vocoder.run(latent, frames), frames, strict=True)], pauses)
 
     async def latents():
         for i in range(batch.chunks):
@@ -77,8 +76,8 @@ def test_windowed_vocoder_equals_one_shot(exported_voice: ExportedVoice) -> None
         return vocoder.session.run(None, {"latent": x})[0]
 
     async def collect() -> list:
-        return [c async for c in stream_chunks(latents(), batch.chunks, vocode,
-                                               exported_voice.hop_length, WindowPlan(), 4410)]
+        return [c async for c in stream_chunks(latents(), pauses, vocode,
+                                               exported_voice.hop_length, WindowPlan())]
 
     chunks = asyncio.run(collect())
     assert [c.final for c in chunks].count(True) == 1 and chunks[-1].final

@@ -1,5 +1,8 @@
-"""The direct baseline: the original Piper voice graph in-process on ONNX Runtime, sentence by
-sentence as Piper itself synthesizes. Used by parity tests and benchmarks."""
+"""The direct baseline: the original Piper voice graph in-process on ONNX Runtime, chunk by
+chunk as Piper synthesizes sentence by sentence. Used by parity tests and benchmarks.
+
+It reads text with the same frontend as the server, so that both do the same work.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from tritontts.frontend import TextFrontend
-from tritontts.stages import SENTENCE_SILENCE_S, join_with_silence
-from tritontts.voice import PiperVoiceConfig, SynthesisOptions
+from tritontts.frontend import TextFrontend, encode_request
+from tritontts.stages import join_with_pauses, pause_samples
+from tritontts.voice import PiperVoiceConfig
 
 
 class PiperBaseline:
@@ -24,17 +27,16 @@ class PiperBaseline:
         self.session = ort.InferenceSession(str(model_path), options,
                                             providers=["CPUExecutionProvider"])
 
-    def sentences(self, text: str, options: SynthesisOptions) -> Iterator[np.ndarray]:
-        """Audio of each sentence chunk, as it is synthesized."""
-        batch = self.frontend.encode(text)
-        scales = np.asarray(options.as_scales(), dtype=np.float32)
-        for ids, length in zip(batch.ids, batch.lengths, strict=True):
+    def _chunks(self, ids: np.ndarray, lengths: np.ndarray,
+                scales: np.ndarray) -> Iterator[np.ndarray]:
+        for row, length in enumerate(lengths):
             audio = self.session.run(None, {
-                "input": ids[None, :length], "input_lengths": np.array([length]),
-                "scales": scales})[0]
+                "input": ids[row : row + 1, :length], "input_lengths": lengths[row : row + 1],
+                "scales": scales[row]})[0]
             yield audio.reshape(-1)
 
-    def synthesize(self, text: str, options: SynthesisOptions,
-                   silence_s: float = SENTENCE_SILENCE_S) -> np.ndarray:
-        silence = int(silence_s * self.voice.sample_rate)
-        return join_with_silence(list(self.sentences(text, options)), silence)
+    def synthesize(self, text: str, speed: float | None = None,
+                   noise_scale: float | None = None, noise_w: float | None = None) -> np.ndarray:
+        batch, scales = encode_request(self.frontend, text, speed, noise_scale, noise_w)
+        pieces = list(self._chunks(batch.ids, batch.lengths, scales))
+        return join_with_pauses(pieces, pause_samples(batch.pauses_s, self.voice.sample_rate))

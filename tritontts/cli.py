@@ -11,6 +11,7 @@ import sys
 SUBCOMMANDS = {
     "serve": ("tritontts.serve", "configure", "run", "HELP"),
     "speak": ("tritontts.client.cli", "configure", "run", "HELP"),
+    "phonemize": ("tritontts.phonemize", "configure", "run", "HELP"),
     "export": ("tritontts.export.cli", "configure_export", "run_export", "EXPORT_HELP"),
     "repository": ("tritontts.export.cli", "configure_repository", "run_repository",
                    "REPOSITORY_HELP"),

@@ -1,40 +1,61 @@
-"""Text → sentences → phoneme ids, as Piper voices were trained (espeak-ng phonemes).
+"""Text → sentences → phoneme-id chunks, as Piper voices were trained (espeak-ng phonemes).
 
-Plain Python: the Triton `frontend` model only decodes and encodes tensors around this module.
+The text is first read into sentences of speakable words by `tritontts.text` (normalization,
+SSML, the deployment's pronunciation dictionary), then phonemized with espeak-ng, then cut into
+chunks the acoustic stage accepts. Each chunk carries its speaking rate and the pause after it.
+
+Plain Python: the Triton `frontend` and `tts_stream` models only decode and encode tensors
+around this module.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from piper_phonemize import phonemize_espeak
 
-from tritontts.voice import InvalidInputError, PiperVoiceConfig, SynthesisOptions
+from tritontts.text import Sentence, read_text
+from tritontts.voice import InvalidInputError, OptionLimits, PiperVoiceConfig, SynthesisOptions
 
 BOS, EOS, PAD = "^", "$", "_"
 WORD_BREAK = " "
+CLAUSE_MARKS = frozenset(",;:")
+# Pause after a sentence when the text does not ask for another, as Piper's sentence_silence.
+SENTENCE_PAUSE_S = 0.2
+# Whitespace that shapes text (paragraphs), unlike other control characters.
+KEPT_CONTROLS = frozenset("\n\r\t")
 
 
 @dataclass(frozen=True)
 class FrontendLimits:
     """Bounds on one request; each is enforced with a clear INVALID_ARG error."""
 
-    max_text_chars: int = 20_000
+    # About 8 000 English words, some 50 minutes of speech.
+    max_text_chars: int = 50_000
     # Longest phoneme-id sequence given to the acoustic stage; longer sentences are split at
-    # word boundaries.
+    # clause boundaries, else between words.
     max_phoneme_ids: int = 400
     # Most chunks in one request: the acoustic and vocoder max_batch_size.
-    max_chunks: int = 64
+    max_chunks: int = 512
+
+
+# The gpu profile feeds a request's chunks to TensorRT engines as one batch, so the engines'
+# largest optimization profile bounds them (and the vocoder profile's memory grows with it).
+GPU_LIMITS = FrontendLimits(max_text_chars=10_000, max_chunks=64)
 
 
 @dataclass(frozen=True)
 class PhonemeBatch:
-    """Phoneme ids of every chunk of one request, right-padded with the PAD id."""
+    """Every chunk of one request: phoneme ids right-padded with the PAD id, and per chunk its
+    speaking rate and the pause after it."""
 
     ids: np.ndarray  # [chunks, max_len] int64
     lengths: np.ndarray  # [chunks] int64
+    rates: np.ndarray  # [chunks] float32, 1.0 = the requested speed
+    pauses_s: np.ndarray  # [chunks] float32, silence after each chunk
 
     @property
     def chunks(self) -> int:
@@ -42,33 +63,45 @@ class PhonemeBatch:
 
 
 class TextFrontend:
-    def __init__(self, voice: PiperVoiceConfig, limits: FrontendLimits = FrontendLimits()) -> None:
+    def __init__(self, voice: PiperVoiceConfig, limits: FrontendLimits | None = None,
+                 lexicon: Mapping[str, str] | None = None,
+                 sentence_pause_s: float = SENTENCE_PAUSE_S) -> None:
         self.voice = voice
-        self.limits = limits
+        self.limits = limits or FrontendLimits()
+        self.lexicon = dict(lexicon or {})
+        self.sentence_pause_s = sentence_pause_s
         for symbol in (BOS, EOS, PAD):
             if symbol not in voice.phoneme_id_map:
                 raise ValueError(f"voice phoneme_id_map lacks the {symbol!r} symbol")
         self._pad_id = voice.phoneme_id_map[PAD][0]
 
-    def clean_text(self, text: str) -> str:
+    def check_text(self, text: str) -> str:
         if len(text) > self.limits.max_text_chars:
             raise InvalidInputError(
                 f"TEXT has {len(text)} characters; the limit is {self.limits.max_text_chars}. "
                 "Split the text into several requests.")
-        # Control characters (other than line breaks and tabs) are never speech.
-        text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
-        text = " ".join(text.split())
-        if not text:
+        # Control characters other than line breaks and tabs are never speech.
+        text = "".join(" " if unicodedata.category(ch) == "Cc" and ch not in KEPT_CONTROLS
+                       else ch for ch in text)
+        if not text.strip():
             raise InvalidInputError("TEXT is empty or only white space; send some words to speak")
         return text
 
-    def phonemize(self, text: str) -> list[list[str]]:
-        """Phonemes of each sentence (espeak-ng splits the sentences)."""
-        sentences = phonemize_espeak(self.clean_text(text), self.voice.espeak_voice)
-        sentences = [s for s in sentences if any(p.strip() for p in s)]
-        if not sentences:
-            raise InvalidInputError("TEXT has nothing speakable in it")
-        return sentences
+    def sentences(self, text: str) -> list[Sentence]:
+        """Sentences of speakable words and IPA pieces (normalized text or SSML)."""
+        return read_text(self.check_text(text), self.lexicon)
+
+    def phonemize(self, sentence: Sentence) -> list[str]:
+        """espeak-ng phonemes of the sentence's words, IPA pieces spliced in as given."""
+        phonemes: list[str] = []
+        for piece in sentence.pieces:
+            parts = ([list(piece.ipa)] if piece.ipa else
+                     phonemize_espeak(piece.text, self.voice.espeak_voice) if piece.text else [])
+            for part in parts:
+                if phonemes and part:
+                    phonemes.append(WORD_BREAK)
+                phonemes.extend(part)
+        return phonemes
 
     def phoneme_ids(self, phonemes: list[str]) -> list[int]:
         """Piper's id layout: BOS, then each known phoneme followed by PAD, then EOS."""
@@ -82,12 +115,15 @@ class TextFrontend:
         return ids
 
     def chunk(self, phonemes: list[str]) -> list[list[str]]:
-        """Split a sentence at word breaks so that each chunk fits max_phoneme_ids."""
+        """Split a sentence so that each chunk fits max_phoneme_ids: after the last clause mark
+        (, ; :) that fits, else at the last word break, never inside a word that fits."""
         budget = (self.limits.max_phoneme_ids - 3) // 2
         chunks: list[list[str]] = []
         rest = phonemes
         while len(rest) > budget:
-            cut = max((i for i in range(1, budget) if rest[i] == WORD_BREAK), default=budget)
+            breaks = [i for i in range(1, budget) if rest[i] == WORD_BREAK]
+            clauses = [i for i in breaks if rest[i - 1] in CLAUSE_MARKS]
+            cut = (clauses or breaks or [budget])[-1]
             chunks.append(rest[:cut])
             rest = rest[cut:]
             while rest and rest[0] == WORD_BREAK:
@@ -97,7 +133,24 @@ class TextFrontend:
         return chunks
 
     def encode(self, text: str) -> PhonemeBatch:
-        sequences = [self.phoneme_ids(c) for s in self.phonemize(text) for c in self.chunk(s)]
+        sequences: list[list[int]] = []
+        rates: list[float] = []
+        pauses: list[float] = []
+        for sentence in self.sentences(text):
+            pieces = self.chunk(self.phonemize(sentence))
+            if not pieces:
+                if pauses and sentence.pause_after_s is not None:
+                    pauses[-1] += sentence.pause_after_s  # a break with nothing to say
+                continue
+            for number, piece in enumerate(pieces, 1):
+                sequences.append(self.phoneme_ids(piece))
+                rates.append(sentence.rate)
+                last = number == len(pieces)
+                pause = sentence.pause_after_s if sentence.pause_after_s is not None \
+                    else self.sentence_pause_s
+                pauses.append(pause if last else 0.0)
+        if not sequences:
+            raise InvalidInputError("TEXT has nothing speakable in it")
         if len(sequences) > self.limits.max_chunks:
             raise InvalidInputError(
                 f"TEXT makes {len(sequences)} sentence chunks; one request takes at most "
@@ -106,15 +159,24 @@ class TextFrontend:
         ids = np.full((len(sequences), int(lengths.max())), self._pad_id, dtype=np.int64)
         for row, sequence in enumerate(sequences):
             ids[row, : len(sequence)] = sequence
-        return PhonemeBatch(ids, lengths)
+        return PhonemeBatch(ids, lengths, np.asarray(rates, dtype=np.float32),
+                            np.asarray(pauses, dtype=np.float32))
 
 
 def encode_request(frontend: TextFrontend, text: str, speed: float | None = None,
-                   noise_scale: float | None = None,
-                   noise_w: float | None = None) -> tuple[PhonemeBatch, np.ndarray]:
-    """A whole request: its chunks' phoneme ids and one `scales` row [3] per chunk."""
+                   noise_scale: float | None = None, noise_w: float | None = None,
+                   limits: OptionLimits | None = None) -> tuple[PhonemeBatch, np.ndarray]:
+    """A whole request: its chunks, and one `scales` row [noise, length, noise_w] per chunk in
+    which the request's speed and each chunk's SSML rate are combined (within the speed limits).
+    """
+    limits = limits or OptionLimits()
     options = SynthesisOptions.resolve(frontend.voice, speed=speed, noise_scale=noise_scale,
-                                       noise_w=noise_w)
+                                       noise_w=noise_w, limits=limits)
     batch = frontend.encode(text)
-    scales = np.tile(np.asarray(options.as_scales(), dtype=np.float32), (batch.chunks, 1))
+    requested_speed = frontend.voice.length_scale / options.length_scale
+    speeds = np.clip(requested_speed * batch.rates, *limits.speed)
+    scales = np.empty((batch.chunks, 3), dtype=np.float32)
+    scales[:, 0] = options.noise_scale
+    scales[:, 1] = frontend.voice.length_scale / speeds
+    scales[:, 2] = options.noise_w
     return batch, scales

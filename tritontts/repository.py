@@ -18,13 +18,12 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from tritontts.frontend import FrontendLimits
-from tritontts.stages import SENTENCE_SILENCE_S
+from tritontts.frontend import SENTENCE_PAUSE_S, FrontendLimits
 from tritontts.streaming import WindowPlan
 from tritontts.voice import ExportedVoice
 
 SOURCES = Path(__file__).resolve().parent.parent / "model_repository"
-MAX_CHUNKS = FrontendLimits().max_chunks
+LEXICON = "lexicon.txt"
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,7 @@ class CpuTuning:
     # Items per ONNX Runtime call inside a stage: padded batches do not pay on CPU.
     stage_sub_batch: int = 1
     max_queue_delay_us: int = 1000
-    sentence_silence_s: float = SENTENCE_SILENCE_S
+    sentence_pause_s: float = SENTENCE_PAUSE_S
     stream_windows: WindowPlan = field(default_factory=WindowPlan)
     # Streams in progress at once per tts_stream instance (each on its own thread).
     max_concurrent_streams: int = 8
@@ -108,9 +107,32 @@ TTS_OUTPUTS = (
 )
 
 
-def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None) -> list[Model]:
-    """The cpu profile: every stage a python-backend model, ONNX stages on ONNX Runtime."""
+def _frontend_settings(voice: ExportedVoice, limits: FrontendLimits, pause_s: float,
+                       lexicon: Path | None) -> tuple[dict[str, str], dict[str, Path]]:
+    """Parameters and files of a model that reads text (`frontend`, `tts_stream`)."""
+    parameters = {"voice_config": ExportedVoice.CONFIG,
+                  "max_text_chars": str(limits.max_text_chars),
+                  "max_phoneme_ids": str(limits.max_phoneme_ids),
+                  "max_chunks": str(limits.max_chunks),
+                  "sentence_pause_s": str(pause_s)}
+    files = {ExportedVoice.CONFIG: voice.config}
+    if lexicon is not None:
+        parameters["lexicon"] = LEXICON
+        files[LEXICON] = lexicon
+    return parameters, files
+
+
+def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None,
+               limits: FrontendLimits | None = None, lexicon: Path | None = None) -> list[Model]:
+    """The cpu profile: every stage a python-backend model, ONNX stages on ONNX Runtime.
+
+    `lexicon`: the deployment's pronunciation dictionary (word → IPA), copied into the
+    repository and named in the text-reading models' parameters.
+    """
     tuning = tuning or CpuTuning()
+    limits = limits or FrontendLimits()
+    text_parameters, text_files = _frontend_settings(voice, limits, tuning.sentence_pause_s,
+                                                     lexicon)
     batching = Batching(tuning.max_queue_delay_us)
     frontend = PythonModel(
         name="frontend",
@@ -119,11 +141,12 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None) -> list[Mo
             Tensor("PHONEME_IDS", "TYPE_INT64", (-1, -1)),
             Tensor("PHONEME_LENGTHS", "TYPE_INT64", (-1, 1)),
             Tensor("SCALES", "TYPE_FP32", (-1, 3)),
+            Tensor("PAUSES", "TYPE_FP32", (-1, 1)),
         ),
         max_batch_size=0,
         instances=tuning.frontend_instances,
-        parameters={"voice_config": ExportedVoice.CONFIG},
-        files={ExportedVoice.CONFIG: voice.config},
+        parameters=text_parameters,
+        files=text_files,
     )
     acoustic = PythonModel(
         name="acoustic",
@@ -136,7 +159,7 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None) -> list[Mo
             Tensor("LATENT", "TYPE_FP32", (voice.latent_channels, -1)),
             Tensor("FRAME_LENGTHS", "TYPE_INT64", (1,)),
         ),
-        max_batch_size=MAX_CHUNKS,
+        max_batch_size=limits.max_chunks,
         instances=tuning.acoustic_instances,
         batching=batching,
         parameters={"onnx_model": "model.onnx", "threads": str(tuning.acoustic_threads),
@@ -150,7 +173,7 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None) -> list[Mo
             Tensor("FRAME_LENGTHS", "TYPE_INT64", (1,)),
         ),
         outputs=(Tensor("WAVEFORM", "TYPE_FP32", (-1,)),),
-        max_batch_size=MAX_CHUNKS,
+        max_batch_size=limits.max_chunks,
         instances=tuning.vocoder_instances,
         batching=batching,
         parameters={"onnx_model": "model.onnx", "threads": str(tuning.vocoder_threads),
@@ -163,12 +186,12 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None) -> list[Mo
         inputs=(
             Tensor("WAVEFORM", "TYPE_FP32", (-1, -1)),
             Tensor("FRAME_LENGTHS", "TYPE_INT64", (-1, 1)),
+            Tensor("PAUSES", "TYPE_FP32", (-1, 1)),
         ),
         outputs=TTS_OUTPUTS,
         max_batch_size=0,
         instances=tuning.postprocess_instances,
-        parameters={"hop_length": str(voice.hop_length), "sample_rate": str(voice.sample_rate),
-                    "sentence_silence_s": str(tuning.sentence_silence_s)},
+        parameters={"hop_length": str(voice.hop_length), "sample_rate": str(voice.sample_rate)},
     )
     tts = Ensemble(
         name="tts",
@@ -177,13 +200,14 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None) -> list[Mo
         steps=(
             Step("frontend", {t.name: t.name for t in TTS_INPUTS},
                  {"PHONEME_IDS": "phoneme_ids", "PHONEME_LENGTHS": "phoneme_lengths",
-                  "SCALES": "scales"}),
+                  "SCALES": "scales", "PAUSES": "pauses"}),
             Step("acoustic", {"PHONEME_IDS": "phoneme_ids", "PHONEME_LENGTHS": "phoneme_lengths",
                               "SCALES": "scales"},
                  {"LATENT": "latent", "FRAME_LENGTHS": "frame_lengths"}),
             Step("vocoder", {"LATENT": "latent", "FRAME_LENGTHS": "frame_lengths"},
                  {"WAVEFORM": "waveform"}),
-            Step("postprocess", {"WAVEFORM": "waveform", "FRAME_LENGTHS": "frame_lengths"},
+            Step("postprocess", {"WAVEFORM": "waveform", "FRAME_LENGTHS": "frame_lengths",
+                                 "PAUSES": "pauses"},
                  {"AUDIO": "AUDIO", "SAMPLE_RATE": "SAMPLE_RATE"}),
         ),
     )
@@ -195,15 +219,14 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None) -> list[Mo
         max_batch_size=0,
         instances=1,
         decoupled=True,
-        parameters={"voice_config": ExportedVoice.CONFIG, "hop_length": str(voice.hop_length),
+        parameters={**text_parameters, "hop_length": str(voice.hop_length),
                     "sample_rate": str(voice.sample_rate),
-                    "sentence_silence_s": str(tuning.sentence_silence_s),
                     "first_window_frames": str(windows.first_frames),
                     "max_window_frames": str(windows.max_frames),
                     "window_growth": str(windows.growth),
                     "window_context_frames": str(windows.context_frames),
                     "max_concurrent_streams": str(tuning.max_concurrent_streams)},
-        files={ExportedVoice.CONFIG: voice.config},
+        files=text_files,
     )
     return [frontend, acoustic, vocoder, postprocess, tts, tts_stream]
 

@@ -9,14 +9,11 @@ padded to the batch's longest item.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-
-# Pause between sentences, as Piper's sentence_silence.
-SENTENCE_SILENCE_S = 0.2
 
 
 def ort_session(model_path: str | Path, threads: int) -> ort.InferenceSession:
@@ -100,21 +97,25 @@ class VocoderStage:
         return out
 
 
-def join_with_silence(pieces: list[np.ndarray], silence_samples: int) -> np.ndarray:
-    """Join sentence audio with a short silence between pieces; clip to [-1, 1]."""
-    gap = np.zeros(silence_samples, dtype=np.float32)
+def pause_samples(pauses_s: np.ndarray, sample_rate: int) -> list[int]:
+    return [round(float(p) * sample_rate) for p in np.asarray(pauses_s).reshape(-1)]
+
+
+def join_with_pauses(pieces: list[np.ndarray], pauses: Sequence[int]) -> np.ndarray:
+    """Join chunk audio with pauses[i] samples of silence after piece i (none after the last);
+    clip to [-1, 1]."""
     parts: list[np.ndarray] = []
     for i, piece in enumerate(pieces):
         if i:
-            parts.append(gap)
+            parts.append(np.zeros(pauses[i - 1], dtype=np.float32))
         parts.append(piece)
     audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
     return np.clip(audio, -1.0, 1.0).astype(np.float32, copy=False)
 
 
 def join_chunks(waveform: np.ndarray, frame_lengths: np.ndarray, hop_length: int,
-                silence_samples: int) -> np.ndarray:
-    """Trim each padded chunk [N, samples] to its true length, then join with silence."""
+                pauses: Sequence[int]) -> np.ndarray:
+    """Trim each padded chunk [N, samples] to its true length, then join with the pauses."""
     pieces = [waveform[i, : int(frames) * hop_length]
               for i, frames in enumerate(frame_lengths.reshape(-1))]
-    return join_with_silence(pieces, silence_samples)
+    return join_with_pauses(pieces, pauses)

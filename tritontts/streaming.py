@@ -12,7 +12,7 @@ to the stage models, and tests drive it with ONNX Runtime sessions directly.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,13 +65,13 @@ class Chunk:
     final: bool
 
 
-async def stream_chunks(sentence_latents: AsyncIterator[np.ndarray], sentence_count: int,
-                        vocode: Vocode, hop_length: int, plan: WindowPlan,
-                        silence_samples: int) -> AsyncIterator[Chunk]:
-    """Audio chunks of all sentences (latent [C, T] each), window by window; the pause between
-    sentences joined to the next chunk; the last chunk flagged final. Joined, they equal
-    `join_with_silence` of the one-shot audio."""
-    gap = np.zeros(silence_samples, dtype=np.float32)
+async def stream_chunks(sentence_latents: AsyncIterator[np.ndarray], pauses: Sequence[int],
+                        vocode: Vocode, hop_length: int,
+                        plan: WindowPlan) -> AsyncIterator[Chunk]:
+    """Audio of all sentence chunks (latent [C, T] each), window by window; the pause after a
+    chunk (pauses[i] samples) joined to the next one; the last piece flagged final. Joined, they
+    equal `join_with_pauses` of the one-shot audio."""
+    sentence_count = len(pauses)
     index = 0
     async for latent in sentence_latents:
         windows = plan_windows(latent.shape[-1], plan)
@@ -80,7 +80,7 @@ async def stream_chunks(sentence_latents: AsyncIterator[np.ndarray], sentence_co
             audio = window_samples(await vocode(np.ascontiguousarray(frames)), window,
                                    hop_length)
             if index and number == 0:
-                audio = np.concatenate([gap, audio])
+                audio = np.concatenate([np.zeros(pauses[index - 1], np.float32), audio])
             final = index == sentence_count - 1 and number == len(windows) - 1
             yield Chunk(np.clip(audio, -1.0, 1.0).astype(np.float32, copy=False), final)
         index += 1

@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from tritontts.voice import InvalidInputError
+from tritontts.frontend import FrontendLimits, TextFrontend
+from tritontts.text import load_lexicon
+from tritontts.voice import InvalidInputError, PiperVoiceConfig
 
 
 class ModelArgs:
@@ -37,6 +39,16 @@ class ModelArgs:
 
     def path(self, key: str) -> Path:
         return self.version_dir / self.param(key)
+
+
+def load_frontend(model: ModelArgs) -> TextFrontend:
+    """The text frontend a model's parameters describe: voice, limits, pronunciation dictionary."""
+    limits = FrontendLimits(max_text_chars=int(model.param("max_text_chars")),
+                            max_phoneme_ids=int(model.param("max_phoneme_ids")),
+                            max_chunks=int(model.param("max_chunks")))
+    lexicon = load_lexicon(model.path("lexicon")) if "lexicon" in model.parameters else None
+    return TextFrontend(PiperVoiceConfig.load(model.path("voice_config")), limits, lexicon,
+                        sentence_pause_s=float(model.param("sentence_pause_s")))
 
 
 def optional_input(request: Any, name: str) -> np.ndarray | None:

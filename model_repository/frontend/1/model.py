@@ -1,14 +1,19 @@
-"""Triton adapter for the text frontend: TEXT + options → phoneme ids of each sentence chunk."""
+"""Triton adapter for the text frontend: TEXT + options → phoneme ids of each sentence chunk,
+with the speaking scales of each chunk and the pause after it."""
 
-from tritontts.frontend import TextFrontend, encode_request
-from tritontts.triton_model import ModelArgs, request_options, respond_each, text_input
-from tritontts.voice import PiperVoiceConfig
+from tritontts.frontend import encode_request
+from tritontts.triton_model import (
+    ModelArgs,
+    load_frontend,
+    request_options,
+    respond_each,
+    text_input,
+)
 
 
 class TritonPythonModel:
     def initialize(self, args):
-        model = ModelArgs(args)
-        self.frontend = TextFrontend(PiperVoiceConfig.load(model.path("voice_config")))
+        self.frontend = load_frontend(ModelArgs(args))
 
     def execute(self, requests):
         return respond_each(requests, self._handle)
@@ -20,4 +25,5 @@ class TritonPythonModel:
             "PHONEME_IDS": batch.ids,
             "PHONEME_LENGTHS": batch.lengths.reshape(-1, 1),
             "SCALES": scales,
+            "PAUSES": batch.pauses_s.reshape(-1, 1),
         }

@@ -13,16 +13,17 @@ import time
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from tritontts.frontend import TextFrontend, encode_request
+from tritontts.frontend import encode_request
+from tritontts.stages import pause_samples
 from tritontts.streaming import WindowPlan, stream_chunks
 from tritontts.triton_model import (
     ModelArgs,
     call_model,
     error_response,
+    load_frontend,
     request_options,
     text_input,
 )
-from tritontts.voice import PiperVoiceConfig
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
 # Time to first audio, in ms. Triton's own first-response histogram needs a newer core than
@@ -37,10 +38,9 @@ class StreamCancelledError(Exception):
 class TritonPythonModel:
     def initialize(self, args):
         model = ModelArgs(args)
-        self.frontend = TextFrontend(PiperVoiceConfig.load(model.path("voice_config")))
+        self.frontend = load_frontend(model)
         self.hop_length = int(model.param("hop_length"))
         self.sample_rate = np.array([int(model.param("sample_rate"))], dtype=np.int32)
-        self.silence = int(float(model.param("sentence_silence_s")) * self.sample_rate[0])
         self.plan = WindowPlan(
             first_frames=int(model.param("first_window_frames")),
             max_frames=int(model.param("max_window_frames")),
@@ -102,8 +102,8 @@ class TritonPythonModel:
             return out["WAVEFORM"]
 
         sent_final, first = False, True
-        async for chunk in stream_chunks(latents(), batch.chunks, vocode, self.hop_length,
-                                         self.plan, self.silence):
+        pauses = pause_samples(batch.pauses_s, int(self.sample_rate[0]))
+        async for chunk in stream_chunks(latents(), pauses, vocode, self.hop_length, self.plan):
             response = pb_utils.InferenceResponse([
                 pb_utils.Tensor("AUDIO", chunk.audio),
                 pb_utils.Tensor("SAMPLE_RATE", self.sample_rate)])
