@@ -30,10 +30,11 @@ from tritontts.stages import ort_session
 from tritontts.voice import ExportedVoice, PiperVoiceConfig
 
 # The serving contract of each stage: input and output names, in order, and the name of each
-# dynamic axis (None: a static axis, such as `scales` [3] or the latent's channels).
+# dynamic axis (None: a static axis, such as the 3 columns of `scales` or the latent's channels).
 STAGE_IO: dict[str, tuple[dict[str, tuple[str | None, ...]], dict[str, tuple[str | None, ...]]]] = {
     "acoustic": (
-        {"phoneme_ids": ("batch", "phonemes"), "phoneme_lengths": ("batch",), "scales": (None,)},
+        {"phoneme_ids": ("batch", "phonemes"), "phoneme_lengths": ("batch",),
+         "scales": ("batch", None)},
         {"latent": ("batch", None, "frames"), "frame_lengths": ("batch",)},
     ),
     "vocoder": (
@@ -447,7 +448,7 @@ def compare_stage_pairs(reference: StagePair, candidate: StagePair, voice: Piper
         batch = frontend.encode(text)
         for row, length in enumerate(batch.lengths.tolist()):
             feeds = {"phoneme_ids": batch.ids[row : row + 1, :length],
-                     "phoneme_lengths": batch.lengths[row : row + 1], "scales": scales}
+                     "phoneme_lengths": batch.lengths[row : row + 1], "scales": scales[None]}
             latent, frames = ref_acoustic.run(None, feeds)
             cand_latent, cand_frames = cand_acoustic.run(None, feeds)
             audio = ref_vocoder.run(None, {"latent": latent})[0][0]

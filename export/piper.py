@@ -54,6 +54,7 @@ def split_piper_voice(model: onnx.ModelProto) -> StageGraphs:
         raise GraphSurgeryError(f"decoder takes unexpected inputs {[t.name for t in embedding]}")
 
     _rename_inputs(acoustic)
+    _batch_scales(acoustic)
     frame_lengths = _frame_lengths(acoustic, mask)
     latent.name = LATENT
     latent.dtype, latent.shape = np.float32, ["batch", latent_channels, "frames"]
@@ -126,6 +127,31 @@ def _decoder_inputs(graph: gs.Graph, conv_pre: gs.Node) -> list[gs.Variable]:
 def _rename_inputs(graph: gs.Graph) -> None:
     for tensor in graph.inputs:
         tensor.name = ACOUSTIC_INPUT_NAMES.get(tensor.name, tensor.name)
+
+
+def _batch_scales(graph: gs.Graph) -> int:
+    """Piper takes one `scales` vector [3] for the whole batch; make it one row per item
+    [batch, 3], so that requests with different speeds or noise can share a batch (Triton's
+    dynamic batcher, TensorRT engines). Each `Gather(scales, i)` scalar becomes that item's
+    column, shaped [batch, 1, 1] to broadcast over the [batch, channels, time] tensors it scales.
+    Returns how many reads were rewritten."""
+    scales = next((t for t in graph.inputs if t.name == "scales"), None)
+    if scales is None:
+        raise GraphSurgeryError("no `scales` input: not a Piper VITS graph")
+    readers = [n for n in graph.nodes if n.op == "Gather" and n.inputs[0] is scales]
+    if len(readers) != len(scales.outputs):
+        raise GraphSurgeryError("`scales` is read other than by Gather: cannot batch it")
+    axes = gs.Constant("scales_broadcast_axes", np.array([1, 2], dtype=np.int64))
+    for number, gather in enumerate(readers):
+        column = gs.Variable(f"scales_column_{number}", dtype=np.float32)
+        (scalar,) = gather.outputs
+        gather.attrs["axis"] = 1
+        gather.outputs = [column]
+        scalar.shape = None  # no longer a scalar: let shape inference say [batch, 1, 1]
+        graph.nodes.append(gs.Node("Unsqueeze", f"scales_item_{number}",
+                                   inputs=[column, axes], outputs=[scalar]))
+    scales.shape = ["batch", 3]
+    return len(readers)
 
 
 def _frame_lengths(graph: gs.Graph, mask: gs.Tensor) -> gs.Variable:

@@ -173,8 +173,9 @@ def measure_frames_per_phoneme(acoustic: Path, voice: PiperVoiceConfig,
         found = []
         for text in sentences:
             batch = frontend.encode(text)
-            _, frames = session.run(None, {"phoneme_ids": batch.ids,
-                                           "phoneme_lengths": batch.lengths, "scales": scales})
+            _, frames = session.run(None, {
+                "phoneme_ids": batch.ids, "phoneme_lengths": batch.lengths,
+                "scales": np.tile(scales, (batch.chunks, 1))})
             found.extend((frames / batch.lengths).tolist())
         return found
 
@@ -195,7 +196,7 @@ def stage_profiles(limits: FrontendLimits, frames_per_phoneme: FramesPerPhoneme,
     Batch: 1..max_chunks (one request's chunks are one batch), opt 8. Phonemes: 1..the
     frontend's max_phoneme_ids, opt 128 (the sample sentences have 13–181 ids, median 134).
     Frames: 1..max_frames (see `max_frames`), opt = opt_phonemes × the typical frames per id.
-    `scales` [3] is static and needs no profile.
+    `scales` [batch, 3] follows the batch.
     """
     batch = (1, opt_batch, limits.max_chunks)
     phonemes = (1, opt_phonemes, limits.max_phoneme_ids)
@@ -206,6 +207,7 @@ def stage_profiles(limits: FrontendLimits, frames_per_phoneme: FramesPerPhoneme,
             ShapeProfile("phoneme_ids", (batch[0], phonemes[0]), (batch[1], phonemes[1]),
                          (batch[2], phonemes[2])),
             ShapeProfile("phoneme_lengths", (batch[0],), (batch[1],), (batch[2],)),
+            ShapeProfile("scales", (batch[0], 3), (batch[1], 3), (batch[2], 3)),
         ],
         "vocoder": [
             ShapeProfile("latent", (batch[0], latent_channels, frames[0]),
@@ -289,7 +291,8 @@ def calibration_batches(voice: ExportedVoice, sentences: Iterable[str] = SAMPLE_
         for row, (sequence, length) in enumerate(group):
             ids[row, :length] = sequence
         lengths = np.array([length for _, length in group], dtype=np.int64)
-        acoustic.append({"phoneme_ids": ids, "phoneme_lengths": lengths, "scales": scales})
+        acoustic.append({"phoneme_ids": ids, "phoneme_lengths": lengths,
+                         "scales": np.tile(scales, (batch_size, 1))})
 
     session = ort_session(voice.acoustic, threads=1)
     windows: list[np.ndarray] = []

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import assert_speech
 
 from tritontts.client import TTSClient
 from tritontts.server import TritonServer
+
+from helpers import assert_speech
 
 pytestmark = pytest.mark.e2e
 

@@ -110,7 +110,7 @@ def test_cleaned_graphs_match_the_originals(sessions: dict[str, ort.InferenceSes
     """A batch of two chunks of different lengths (padding included), noise scales 0."""
     batch = TextFrontend(voice_config).encode(text + " " + SAMPLE_SENTENCES[-1])
     feeds = {"phoneme_ids": batch.ids, "phoneme_lengths": batch.lengths,
-             "scales": np.array([0.0, voice_config.length_scale, 0.0], dtype=np.float32)}
+             "scales": np.array([[0.0, voice_config.length_scale, 0.0]] * 2, dtype=np.float32)}
     latent, frames = sessions["acoustic"].run(None, feeds)
     clean_latent, clean_frames = sessions["acoustic.opt"].run(None, feeds)
     np.testing.assert_array_equal(clean_frames, frames)

@@ -82,8 +82,10 @@ def calibration(voice_copy: ExportedVoice) -> CalibrationSet:
 def test_profiles_follow_the_voice_limits(voice_copy: ExportedVoice,
                                           frames_per_phoneme: FramesPerPhoneme) -> None:
     profiles = stage_profiles(LIMITS, frames_per_phoneme, voice_copy.latent_channels)
-    ids, lengths = profiles["acoustic"]
+    ids, lengths, scales = profiles["acoustic"]
     (latent,) = profiles["vocoder"]
+    assert scales.input == "scales"
+    assert (scales.min, scales.opt, scales.max) == ((1, 3), (8, 3), (LIMITS.max_chunks, 3))
     assert (ids.input, lengths.input, latent.input) == ("phoneme_ids", "phoneme_lengths", "latent")
     assert ids.min == (1, 1) and ids.max == (LIMITS.max_chunks, LIMITS.max_phoneme_ids)
     assert ids.opt == (8, 128)
@@ -130,7 +132,7 @@ def test_a_full_length_chunk_at_the_slowest_speed_fits_the_profile(
     length = int(batch.lengths[longest])
     _, frames = ort_session(voice_copy.acoustic, 1).run(None, {
         "phoneme_ids": batch.ids[longest : longest + 1, :length],
-        "phoneme_lengths": batch.lengths[longest : longest + 1], "scales": scales})
+        "phoneme_lengths": batch.lengths[longest : longest + 1], "scales": scales[None]})
     assert 0 < int(frames[0]) <= max_frames(LIMITS, frames_per_phoneme)
 
 
@@ -145,7 +147,7 @@ def test_polygraphy_profile_carries_the_shapes(voice_copy: ExportedVoice,
                                                frames_per_phoneme: FramesPerPhoneme) -> None:
     shapes = stage_profiles(LIMITS, frames_per_phoneme, voice_copy.latent_channels)["acoustic"]
     profile = polygraphy_profile(shapes)
-    assert list(profile) == ["phoneme_ids", "phoneme_lengths"]
+    assert list(profile) == ["phoneme_ids", "phoneme_lengths", "scales"]
     for shape in shapes:
         assert (tuple(profile[shape.input].min), tuple(profile[shape.input].opt),
                 tuple(profile[shape.input].max)) == (shape.min, shape.opt, shape.max)
@@ -220,14 +222,14 @@ def test_calibration_batches_are_real_phoneme_sequences(calibration: Calibration
         assert set(feeds) == {"phoneme_ids", "phoneme_lengths", "scales"}
         ids, lengths, scales = feeds["phoneme_ids"], feeds["phoneme_lengths"], feeds["scales"]
         assert (ids.dtype, lengths.dtype, scales.dtype) == (np.int64, np.int64, np.float32)
-        assert ids.shape == (2, width) and lengths.shape == (2,) and scales.shape == (3,)
+        assert ids.shape == (2, width) and lengths.shape == (2,) and scales.shape == (2, 3)
         for row in range(2):
             sequence = sequences[2 * index + row]
             assert lengths[row] == len(sequence)
             np.testing.assert_array_equal(ids[row, : len(sequence)], sequence)
             assert (ids[row, len(sequence) :] == pad).all()
-        np.testing.assert_allclose(scales, [voice_config.noise_scale, voice_config.length_scale,
-                                            voice_config.noise_w])
+        np.testing.assert_allclose(scales, [[voice_config.noise_scale, voice_config.length_scale,
+                                             voice_config.noise_w]] * 2)
     assert calibration.vocoder
     for feeds in calibration.vocoder:
         latent = feeds["latent"]
@@ -330,6 +332,7 @@ def test_engines_build_and_match_onnxruntime(voice_copy: ExportedVoice,
         graph = source.with_name(f"{stage}.fp16.onnx")
         feeds = calibration.acoustic if stage == "acoustic" else calibration.vocoder
         if stage == "acoustic":  # noise 0: both runtimes deterministic
-            feeds = [{**f, "scales": np.array([0.0, 1.0, 0.0], np.float32)} for f in feeds]
+            feeds = [{**f, "scales": np.tile(np.array([0.0, 1.0, 0.0], np.float32),
+                                             (len(f["phoneme_lengths"]), 1))} for f in feeds]
         assert compare_with_onnxruntime(graph, built.directory / name, feeds,
                                         FP16_ENGINE_TOLERANCE)

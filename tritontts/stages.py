@@ -8,7 +8,6 @@ padded to the batch's longest item.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -44,25 +43,20 @@ class AcousticStage:
             scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ids [N, L] int64, lengths [N], scales [N, 3] → latent [N, C, T], frame_lengths [N]."""
         count = phoneme_ids.shape[0]
-        # The graph takes one `scales` vector per call: items are grouped by their scales.
-        groups: dict[tuple[float, ...], list[int]] = defaultdict(list)
-        for i in range(count):
-            groups[tuple(scales[i].tolist())].append(i)
         latents: list[np.ndarray | None] = [None] * count
         frames = np.zeros(count, dtype=np.int64)
-        for key, members in groups.items():
-            # Similar lengths together keep padding small.
-            members.sort(key=lambda i: int(lengths[i]))
-            for batch in _sub_batches(members, self.max_batch):
-                width = int(lengths[batch].max())
-                latent, frame_lengths = self.session.run(None, {
-                    "phoneme_ids": np.ascontiguousarray(phoneme_ids[batch, :width]),
-                    "phoneme_lengths": lengths[batch].astype(np.int64),
-                    "scales": np.asarray(key, dtype=np.float32),
-                })
-                for row, item in enumerate(batch):
-                    frames[item] = frame_lengths[row]
-                    latents[item] = latent[row, :, : frame_lengths[row]]
+        # Similar lengths together keep padding small.
+        order = sorted(range(count), key=lambda i: int(lengths[i]))
+        for batch in _sub_batches(order, self.max_batch):
+            width = int(lengths[batch].max())
+            latent, frame_lengths = self.session.run(None, {
+                "phoneme_ids": np.ascontiguousarray(phoneme_ids[batch, :width]),
+                "phoneme_lengths": lengths[batch].astype(np.int64),
+                "scales": np.ascontiguousarray(scales[batch], dtype=np.float32),
+            })
+            for row, item in enumerate(batch):
+                frames[item] = frame_lengths[row]
+                latents[item] = latent[row, :, : frame_lengths[row]]
         longest = int(frames.max()) if count else 0
         out = np.zeros((count, self.latent_channels, longest), dtype=np.float32)
         for i, latent in enumerate(latents):

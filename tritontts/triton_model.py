@@ -138,15 +138,18 @@ StageOutput = tuple[str, np.ndarray, np.ndarray | None]  # name, [N, ...], valid
 
 
 def run_batched_stage(requests: Sequence[Any], input_names: Sequence[str],
-                      compute: Callable[..., list[StageOutput]]) -> list:
+                      compute: Callable[..., list[StageOutput]],
+                      optional_names: Sequence[str] = ()) -> list:
     """Run one stage call over all requests of a dynamic batch (each holds n_r items).
 
     Inputs are padded to common shapes and concatenated; outputs are split back per request and
-    trimmed on their last axis to the widest valid item of that request.
+    trimmed on their last axis to the widest valid item of that request. An optional input is
+    passed to `compute` (as a keyword) only when every request of the batch sent it.
     """
     responses: list[Any] = [None] * len(requests)
     accepted: list[int] = []
     columns: list[list[np.ndarray]] = [[] for _ in input_names]
+    extras: dict[str, list[np.ndarray | None]] = {}
     for i, request in enumerate(requests):
         if hasattr(request, "is_cancelled") and request.is_cancelled():
             responses[i] = pb_utils.InferenceResponse(error=pb_utils.TritonError(
@@ -160,11 +163,15 @@ def run_batched_stage(requests: Sequence[Any], input_names: Sequence[str],
         accepted.append(i)
         for column, array in zip(columns, arrays, strict=True):
             column.append(array)
+        for name in optional_names:
+            extras.setdefault(name, []).append(optional_input(request, name))
     if not accepted:
         return responses
     counts = [columns[0][k].shape[0] for k in range(len(accepted))]
+    keywords = {name: _stack_padded(values) for name, values in extras.items()
+                if all(v is not None for v in values)}
     try:
-        outputs = compute(*(_stack_padded(column) for column in columns))
+        outputs = compute(*(_stack_padded(column) for column in columns), **keywords)
     except Exception as exc:
         for i in accepted:
             responses[i] = error_response(exc)

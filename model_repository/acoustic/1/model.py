@@ -11,9 +11,9 @@ class TritonPythonModel:
                                    max_batch=int(model.param("sub_batch")))
 
     def execute(self, requests):
-        return run_batched_stage(requests, ("PHONEME_IDS", "PHONEME_LENGTHS", "SCALES"),
+        return run_batched_stage(requests, ("phoneme_ids", "phoneme_lengths", "scales"),
                                  self._compute)
 
     def _compute(self, phoneme_ids, lengths, scales):
         latent, frames = self.stage.run(phoneme_ids, lengths.reshape(-1), scales)
-        return [("LATENT", latent, frames), ("FRAME_LENGTHS", frames.reshape(-1, 1), None)]
+        return [("latent", latent, frames), ("frame_lengths", frames.reshape(-1, 1), None)]

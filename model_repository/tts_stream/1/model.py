@@ -87,19 +87,18 @@ class TritonPythonModel:
             for row, length in enumerate(batch.lengths):
                 self._check(request)
                 out = await call_model("acoustic", {
-                    "PHONEME_IDS": batch.ids[row : row + 1, :length],
-                    "PHONEME_LENGTHS": batch.lengths[row : row + 1].reshape(1, 1),
-                    "SCALES": scales[row : row + 1],
-                }, ("LATENT", "FRAME_LENGTHS"))
-                frames = int(out["FRAME_LENGTHS"].reshape(-1)[0])
-                yield out["LATENT"][0, :, :frames]
+                    "phoneme_ids": batch.ids[row : row + 1, :length],
+                    "phoneme_lengths": batch.lengths[row : row + 1].reshape(1, 1),
+                    "scales": scales[row : row + 1],
+                }, ("latent", "frame_lengths"))
+                frames = int(out["frame_lengths"].reshape(-1)[0])
+                yield out["latent"][0, :, :frames]
 
         async def vocode(latent):
             self._check(request)
-            frames = np.array([[latent.shape[-1]]], dtype=np.int64)
-            out = await call_model("vocoder", {"LATENT": latent, "FRAME_LENGTHS": frames},
-                                   ("WAVEFORM",))
-            return out["WAVEFORM"]
+            # A window has no padding: every frame is decoded, whichever runtime serves it.
+            out = await call_model("vocoder", {"latent": latent}, ("waveform",))
+            return out["waveform"]
 
         sent_final, first = False, True
         pauses = pause_samples(batch.pauses_s, int(self.sample_rate[0]))

@@ -1,5 +1,7 @@
 """Triton adapter for the vocoder stage (latent frames → waveform) on ONNX Runtime."""
 
+import numpy as np
+
 from tritontts.stages import VocoderStage
 from tritontts.triton_model import ModelArgs, run_batched_stage
 
@@ -13,9 +15,14 @@ class TritonPythonModel:
                                   max_batch=int(model.param("sub_batch")))
 
     def execute(self, requests):
-        return run_batched_stage(requests, ("LATENT", "FRAME_LENGTHS"), self._compute)
+        return run_batched_stage(requests, ("latent",), self._compute,
+                                 optional_names=("frame_lengths",))
 
-    def _compute(self, latent, frame_lengths):
-        frames = frame_lengths.reshape(-1)
+    def _compute(self, latent, frame_lengths=None):
+        if frame_lengths is None:  # a streaming window: every frame is a true frame
+            frames = np.full(latent.shape[0], latent.shape[-1], dtype=np.int64)
+        else:
+            frames = frame_lengths.reshape(-1)
         waveform = self.stage.run(latent, frames)
-        return [("WAVEFORM", waveform, frames * self.stage.hop_length)]
+        return [("waveform", waveform, frames * self.stage.hop_length)]
+
