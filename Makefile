@@ -13,6 +13,11 @@ VOICE_NAME := $(if $(VOICE),$(basename $(notdir $(VOICE))),en_US-joe-medium)
 VOICES_DIR := build/voices
 VOICE_DIR := $(VOICES_DIR)/$(VOICE_NAME)
 REPOSITORY := build/model_repository
+# PROFILE=gpu renders the repository for the NGC container (TensorRT plans when built).
+PROFILE ?= cpu
+# ENGINES=1: `make export` also builds TensorRT engines (a GPU host with `pip install .[gpu]`).
+ENGINES ?=
+LEXICON ?=
 
 HOST ?= 127.0.0.1
 HTTP_PORT ?= 8000
@@ -35,15 +40,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	@touch $@
 
-export: $(VOICE_DIR)/export.json ## cut the voice into acoustic + vocoder ONNX graphs (VOICE=path.onnx)
+export: $(STAMP) ## stage graphs + FP16 variants with parity checks (VOICE=path.onnx, ENGINES=1 on GPU)
+	$(BIN)/tritontts export $(if $(VOICE),--voice $(VOICE)) --out $(VOICES_DIR) $(if $(ENGINES),--engines)
 
-$(VOICE_DIR)/export.json: $(STAMP) $(wildcard export/*.py)
-	$(BIN)/tritontts export $(if $(VOICE),--voice $(VOICE)) --out $(VOICES_DIR)
+$(VOICE_DIR)/export.json: $(STAMP)
+	$(BIN)/tritontts export $(if $(VOICE),--voice $(VOICE)) --out $(VOICES_DIR) --no-variants
 
-repository: $(REPOSITORY)/tts/config.pbtxt ## generate the cpu-profile model repository
-
-$(REPOSITORY)/tts/config.pbtxt: $(VOICE_DIR)/export.json tritontts/repository.py $(wildcard model_repository/*/1/model.py)
-	$(BIN)/tritontts repository --voice-dir $(VOICE_DIR) --out $(REPOSITORY)
+repository: $(VOICE_DIR)/export.json ## render the model repository (PROFILE=cpu|gpu, LEXICON=file)
+	$(BIN)/tritontts repository --profile $(PROFILE) --voice-dir $(VOICE_DIR) --out $(REPOSITORY) \
+		$(if $(LEXICON),--lexicon $(LEXICON))
 
 serve: repository ## run Triton on the repository (HTTP_PORT, GRPC_PORT, METRICS_PORT)
 	$(BIN)/tritontts serve --model-repository $(REPOSITORY) --host $(HOST) \

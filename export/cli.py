@@ -3,38 +3,75 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-EXPORT_HELP = "cut a Piper voice into acoustic + vocoder ONNX graphs and check them"
+EXPORT_HELP = "cut a Piper voice into acoustic + vocoder graphs (ONNX, FP16, TensorRT), check them"
 REPOSITORY_HELP = "generate the Triton model repository (config.pbtxt + model.py + graphs)"
 
 
 def configure_export(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Export a Piper voice into the `acoustic` and `vocoder` stage graphs under "
-        "OUT/<voice>/, then check that the two stages reproduce the original graph.")
+        "OUT/<voice>/, check that the two stages reproduce the original graph, write the "
+        "cleaned (*.opt.onnx) and FP16 (*.fp16.onnx) variants and measure FP16 against FP32. "
+        "With --engines, also build TensorRT engines (needs an NVIDIA GPU and `tensorrt`).")
     parser.add_argument("--voice", default=None,
                         help="path to a Piper voice .onnx (its .onnx.json beside it); "
                              "default: the bundled en_US-joe-medium")
     parser.add_argument("--out", type=Path, default=Path("build/voices"),
                         help="folder for exported voices (default: build/voices)")
+    parser.add_argument("--no-variants", action="store_true",
+                        help="skip the cleaned / FP16 variants and their parity check")
+    parser.add_argument("--engines", action="store_true",
+                        help="build TensorRT engines into ENGINES_OUT/<voice>/ (GPU hosts only)")
+    parser.add_argument("--engines-out", type=Path, default=Path("build/engines"),
+                        help="folder for TensorRT engines (default: build/engines)")
+    parser.add_argument("--int8-vocoder", action="store_true",
+                        help="INT8 vocoder engine (calibrated; below FP16 quality, see README)")
 
 
 def run_export(args: argparse.Namespace) -> int:
     from tritontts.export.voice import export_piper_voice, voice_paths
 
     model, config = voice_paths(args.voice)
-    export_piper_voice(model, config, args.out)
+    voice = export_piper_voice(model, config, args.out)
+    if not args.no_variants:
+        from tritontts.export.optimize import fp16_parity, write_stage_variants
+
+        write_stage_variants(voice)
+        report = fp16_parity(voice.directory)
+        print(report.table())
+        if not report.passed:
+            print("[export] FP16 variants are outside the tolerance; do not serve them",
+                  file=sys.stderr)
+            return 1
+    if args.engines:
+        from tritontts.export.tensorrt import GpuRequiredError, build_voice_engines
+
+        try:
+            build_voice_engines(voice, args.engines_out / voice.name,
+                                int8_vocoder=args.int8_vocoder,
+                                timing_cache=args.engines_out / "timing.cache")
+        except GpuRequiredError as exc:
+            print(f"[export] {exc}", file=sys.stderr)
+            return 3
     return 0
 
 
 def configure_repository(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "Render every model of the cpu profile from its typed description into OUT: "
-        "config.pbtxt, model.py and the exported graphs.")
+        "Render every model of a profile from its typed description into OUT: config.pbtxt, "
+        "model.py and the exported graphs. cpu: python-backend models on ONNX Runtime (runs "
+        "anywhere, from the nvidia-pytriton wheel); gpu: TensorRT plans (or ONNX Runtime) on "
+        "KIND_GPU instances, for the NGC tritonserver container.")
+    parser.add_argument("--profile", choices=("cpu", "gpu"), default="cpu")
     parser.add_argument("--voice-dir", type=Path,
                         default=Path("build/voices/en_US-joe-medium"),
                         help="an exported voice (default: build/voices/en_US-joe-medium)")
+    parser.add_argument("--engines-dir", type=Path, default=None,
+                        help="gpu profile: TensorRT engines of this voice (default: "
+                             "build/engines/<voice> when it exists, else ONNX Runtime)")
     parser.add_argument("--out", type=Path, default=Path("build/model_repository"),
                         help="repository folder to (re)write (default: build/model_repository)")
     parser.add_argument("--lexicon", type=Path, default=None,
@@ -50,6 +87,32 @@ def run_repository(args: argparse.Namespace) -> int:
         from tritontts.text import load_lexicon
 
         load_lexicon(args.lexicon)  # a malformed dictionary fails here, not at server start
-    out = write_repository(cpu_models(voice, lexicon=args.lexicon), args.out)
-    print(f"[repository] wrote {out} (cpu profile, voice {voice.name})")
+    if args.profile == "cpu":
+        models = cpu_models(voice, lexicon=args.lexicon)
+        detail = "ONNX Runtime in python-backend models"
+    else:
+        models, detail = _gpu_models(voice, args)
+    out = write_repository(models, args.out)
+    print(f"[repository] wrote {out} ({args.profile} profile, voice {voice.name}: {detail})")
     return 0
+
+
+def _gpu_models(voice, args: argparse.Namespace) -> tuple[list, str]:
+    from tritontts.export.optimize import variant_path
+    from tritontts.export.tensorrt import cc_model_filenames
+    from tritontts.gpu_profile import StagePlans, gpu_models
+
+    graphs = {}
+    for stage, path in (("acoustic", voice.acoustic), ("vocoder", voice.vocoder)):
+        cleaned = variant_path(path, "opt")
+        graphs[stage] = cleaned if cleaned.exists() else path
+    engines_dir = args.engines_dir or Path("build/engines") / voice.name
+    plans = {}
+    for stage in ("acoustic", "vocoder"):
+        folder = engines_dir / stage / "1"
+        if folder.is_dir() and cc_model_filenames(folder):
+            plans[stage] = StagePlans(folder, cc_model_filenames(folder))
+    models = gpu_models(voice, graphs, plans, lexicon=args.lexicon)
+    detail = (f"TensorRT plans for {', '.join(sorted(plans))}" if plans
+              else "no TensorRT engines found, ONNX Runtime on GPU")
+    return models, detail

@@ -65,8 +65,12 @@ class PhonemeBatch:
 class TextFrontend:
     def __init__(self, voice: PiperVoiceConfig, limits: FrontendLimits | None = None,
                  lexicon: Mapping[str, str] | None = None,
-                 sentence_pause_s: float = SENTENCE_PAUSE_S) -> None:
+                 sentence_pause_s: float = SENTENCE_PAUSE_S,
+                 length_buckets: tuple[int, ...] = ()) -> None:
         self.voice = voice
+        # Pad ids to one of these widths so that requests share shapes (native backends only
+        # batch equal shapes); empty: pad to the request's longest chunk.
+        self.length_buckets = tuple(sorted(length_buckets))
         self.limits = limits or FrontendLimits()
         self.lexicon = dict(lexicon or {})
         self.sentence_pause_s = sentence_pause_s
@@ -156,7 +160,9 @@ class TextFrontend:
                 f"TEXT makes {len(sequences)} sentence chunks; one request takes at most "
                 f"{self.limits.max_chunks}. Split the text into several requests.")
         lengths = np.array([len(s) for s in sequences], dtype=np.int64)
-        ids = np.full((len(sequences), int(lengths.max())), self._pad_id, dtype=np.int64)
+        width = int(lengths.max())
+        width = next((b for b in self.length_buckets if b >= width), width)
+        ids = np.full((len(sequences), width), self._pad_id, dtype=np.int64)
         for row, sequence in enumerate(sequences):
             ids[row, : len(sequence)] = sequence
         return PhonemeBatch(ids, lengths, np.asarray(rates, dtype=np.float32),

@@ -33,6 +33,8 @@ class Tensor:
     dims: tuple[int, ...]
     optional: bool = False
     ragged: bool = False  # requests of different shapes may share a dynamic batch
+    # The shape the model sees when it differs from the wire shape (e.g. [1] → [] per item).
+    reshape: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,37 @@ class PythonModel:
 
 
 @dataclass(frozen=True)
+class Warmup:
+    """One warm-up request run at load time; inputs named here are zeros of the given dims,
+    except those in `data`, raw little-endian bytes placed in the model's warmup/ folder."""
+
+    name: str
+    batch_size: int
+    zeros: Mapping[str, tuple[str, tuple[int, ...]]]  # input -> (dtype, dims)
+    data: Mapping[str, tuple[str, tuple[int, ...], bytes]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GraphModel:
+    """A stage graph served by a native backend: TensorRT plan or ONNX Runtime (gpu profile)."""
+
+    name: str
+    platform: str  # "tensorrt_plan" or "onnxruntime_onnx"
+    inputs: tuple[Tensor, ...]
+    outputs: tuple[Tensor, ...]
+    max_batch_size: int
+    instances: int
+    batching: Batching
+    default_model_filename: str
+    files: Mapping[str, Path]
+    # TensorRT engines per GPU compute capability: {"8.0": "model_sm80.plan"}.
+    cc_model_filenames: Mapping[str, str] = field(default_factory=dict)
+    warmup: tuple[Warmup, ...] = ()
+    # CUDA graphs captured for these fixed shapes ({input: dims}, batch size 1 each).
+    cuda_graph_shapes: tuple[Mapping[str, tuple[int, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
 class Step:
     model: str
     inputs: Mapping[str, str]  # model input -> ensemble tensor
@@ -71,7 +104,7 @@ class Ensemble:
     steps: tuple[Step, ...]
 
 
-Model = PythonModel | Ensemble
+Model = PythonModel | GraphModel | Ensemble
 
 
 @dataclass(frozen=True)
@@ -107,19 +140,107 @@ TTS_OUTPUTS = (
 )
 
 
-def _frontend_settings(voice: ExportedVoice, limits: FrontendLimits, pause_s: float,
-                       lexicon: Path | None) -> tuple[dict[str, str], dict[str, Path]]:
+@dataclass(frozen=True)
+class TextAndAudio:
+    """How the python models around the two stage graphs are set up, in either profile."""
+
+    limits: FrontendLimits
+    lexicon: Path | None = None
+    sentence_pause_s: float = SENTENCE_PAUSE_S
+    frontend_instances: int = 1
+    postprocess_instances: int = 1
+    stream_windows: WindowPlan = field(default_factory=WindowPlan)
+    max_concurrent_streams: int = 8
+    # Pad phoneme ids to these lengths so that requests share shapes (native backends batch
+    # only equal shapes); empty: pad to the request's longest chunk.
+    length_buckets: tuple[int, ...] = ()
+
+
+def _text_parameters(voice: ExportedVoice,
+                     setup: TextAndAudio) -> tuple[dict[str, str], dict[str, Path]]:
     """Parameters and files of a model that reads text (`frontend`, `tts_stream`)."""
+    limits = setup.limits
     parameters = {"voice_config": ExportedVoice.CONFIG,
                   "max_text_chars": str(limits.max_text_chars),
                   "max_phoneme_ids": str(limits.max_phoneme_ids),
                   "max_chunks": str(limits.max_chunks),
-                  "sentence_pause_s": str(pause_s)}
+                  "sentence_pause_s": str(setup.sentence_pause_s)}
+    if setup.length_buckets:
+        parameters["length_buckets"] = ",".join(str(n) for n in setup.length_buckets)
     files = {ExportedVoice.CONFIG: voice.config}
-    if lexicon is not None:
+    if setup.lexicon is not None:
         parameters["lexicon"] = LEXICON
-        files[LEXICON] = lexicon
+        files[LEXICON] = setup.lexicon
     return parameters, files
+
+
+def pipeline_models(voice: ExportedVoice, acoustic: Model, vocoder: Model,
+                    setup: TextAndAudio) -> list[Model]:
+    """frontend → acoustic → vocoder → postprocess as the `tts` ensemble, and `tts_stream`,
+    around whichever acoustic and vocoder models the profile serves."""
+    text_parameters, text_files = _text_parameters(voice, setup)
+    frontend = PythonModel(
+        name="frontend",
+        inputs=TTS_INPUTS,
+        outputs=(
+            Tensor("PHONEME_IDS", "TYPE_INT64", (-1, -1)),
+            Tensor("PHONEME_LENGTHS", "TYPE_INT64", (-1, 1)),
+            Tensor("SCALES", "TYPE_FP32", (-1, 3)),
+            Tensor("PAUSES", "TYPE_FP32", (-1, 1)),
+        ),
+        max_batch_size=0,
+        instances=setup.frontend_instances,
+        parameters=text_parameters,
+        files=text_files,
+    )
+    postprocess = PythonModel(
+        name="postprocess",
+        inputs=(
+            Tensor("WAVEFORM", "TYPE_FP32", (-1, -1)),
+            Tensor("FRAME_LENGTHS", "TYPE_INT64", (-1, 1)),
+            Tensor("PAUSES", "TYPE_FP32", (-1, 1)),
+        ),
+        outputs=TTS_OUTPUTS,
+        max_batch_size=0,
+        instances=setup.postprocess_instances,
+        parameters={"hop_length": str(voice.hop_length), "sample_rate": str(voice.sample_rate)},
+    )
+    vocoder_inputs = {t.name: t.name for t in vocoder.inputs}  # latent (+ frame_lengths)
+    tts = Ensemble(
+        name="tts",
+        inputs=TTS_INPUTS,
+        outputs=TTS_OUTPUTS,
+        steps=(
+            Step("frontend", {t.name: t.name for t in TTS_INPUTS},
+                 {"PHONEME_IDS": "phoneme_ids", "PHONEME_LENGTHS": "phoneme_lengths",
+                  "SCALES": "scales", "PAUSES": "pauses"}),
+            Step("acoustic", {"phoneme_ids": "phoneme_ids", "phoneme_lengths": "phoneme_lengths",
+                              "scales": "scales"},
+                 {"latent": "latent", "frame_lengths": "frame_lengths"}),
+            Step("vocoder", vocoder_inputs, {"waveform": "waveform"}),
+            Step("postprocess", {"WAVEFORM": "waveform", "FRAME_LENGTHS": "frame_lengths",
+                                 "PAUSES": "pauses"},
+                 {"AUDIO": "AUDIO", "SAMPLE_RATE": "SAMPLE_RATE"}),
+        ),
+    )
+    windows = setup.stream_windows
+    tts_stream = PythonModel(
+        name="tts_stream",
+        inputs=TTS_INPUTS,
+        outputs=TTS_OUTPUTS,
+        max_batch_size=0,
+        instances=1,
+        decoupled=True,
+        parameters={**text_parameters, "hop_length": str(voice.hop_length),
+                    "sample_rate": str(voice.sample_rate),
+                    "first_window_frames": str(windows.first_frames),
+                    "max_window_frames": str(windows.max_frames),
+                    "window_growth": str(windows.growth),
+                    "window_context_frames": str(windows.context_frames),
+                    "max_concurrent_streams": str(setup.max_concurrent_streams)},
+        files=text_files,
+    )
+    return [frontend, acoustic, vocoder, postprocess, tts, tts_stream]
 
 
 def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None,
@@ -131,23 +252,7 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None,
     """
     tuning = tuning or CpuTuning()
     limits = limits or FrontendLimits()
-    text_parameters, text_files = _frontend_settings(voice, limits, tuning.sentence_pause_s,
-                                                     lexicon)
     batching = Batching(tuning.max_queue_delay_us)
-    frontend = PythonModel(
-        name="frontend",
-        inputs=TTS_INPUTS,
-        outputs=(
-            Tensor("PHONEME_IDS", "TYPE_INT64", (-1, -1)),
-            Tensor("PHONEME_LENGTHS", "TYPE_INT64", (-1, 1)),
-            Tensor("SCALES", "TYPE_FP32", (-1, 3)),
-            Tensor("PAUSES", "TYPE_FP32", (-1, 1)),
-        ),
-        max_batch_size=0,
-        instances=tuning.frontend_instances,
-        parameters=text_parameters,
-        files=text_files,
-    )
     acoustic = PythonModel(
         name="acoustic",
         inputs=(
@@ -182,54 +287,12 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None,
                     "hop_length": str(voice.hop_length)},
         files={"model.onnx": voice.vocoder},
     )
-    postprocess = PythonModel(
-        name="postprocess",
-        inputs=(
-            Tensor("WAVEFORM", "TYPE_FP32", (-1, -1)),
-            Tensor("FRAME_LENGTHS", "TYPE_INT64", (-1, 1)),
-            Tensor("PAUSES", "TYPE_FP32", (-1, 1)),
-        ),
-        outputs=TTS_OUTPUTS,
-        max_batch_size=0,
-        instances=tuning.postprocess_instances,
-        parameters={"hop_length": str(voice.hop_length), "sample_rate": str(voice.sample_rate)},
-    )
-    tts = Ensemble(
-        name="tts",
-        inputs=TTS_INPUTS,
-        outputs=TTS_OUTPUTS,
-        steps=(
-            Step("frontend", {t.name: t.name for t in TTS_INPUTS},
-                 {"PHONEME_IDS": "phoneme_ids", "PHONEME_LENGTHS": "phoneme_lengths",
-                  "SCALES": "scales", "PAUSES": "pauses"}),
-            Step("acoustic", {"phoneme_ids": "phoneme_ids", "phoneme_lengths": "phoneme_lengths",
-                              "scales": "scales"},
-                 {"latent": "latent", "frame_lengths": "frame_lengths"}),
-            Step("vocoder", {"latent": "latent", "frame_lengths": "frame_lengths"},
-                 {"waveform": "waveform"}),
-            Step("postprocess", {"WAVEFORM": "waveform", "FRAME_LENGTHS": "frame_lengths",
-                                 "PAUSES": "pauses"},
-                 {"AUDIO": "AUDIO", "SAMPLE_RATE": "SAMPLE_RATE"}),
-        ),
-    )
-    windows = tuning.stream_windows
-    tts_stream = PythonModel(
-        name="tts_stream",
-        inputs=TTS_INPUTS,
-        outputs=TTS_OUTPUTS,
-        max_batch_size=0,
-        instances=1,
-        decoupled=True,
-        parameters={**text_parameters, "hop_length": str(voice.hop_length),
-                    "sample_rate": str(voice.sample_rate),
-                    "first_window_frames": str(windows.first_frames),
-                    "max_window_frames": str(windows.max_frames),
-                    "window_growth": str(windows.growth),
-                    "window_context_frames": str(windows.context_frames),
-                    "max_concurrent_streams": str(tuning.max_concurrent_streams)},
-        files=text_files,
-    )
-    return [frontend, acoustic, vocoder, postprocess, tts, tts_stream]
+    setup = TextAndAudio(limits=limits, lexicon=lexicon, sentence_pause_s=tuning.sentence_pause_s,
+                         frontend_instances=tuning.frontend_instances,
+                         postprocess_instances=tuning.postprocess_instances,
+                         stream_windows=tuning.stream_windows,
+                         max_concurrent_streams=tuning.max_concurrent_streams)
+    return pipeline_models(voice, acoustic, vocoder, setup)
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -247,6 +310,8 @@ def _tensor_proto(tensor: Tensor, message: type) -> object:
     if isinstance(proto, mc.ModelInput):
         proto.optional = tensor.optional
         proto.allow_ragged_batch = tensor.ragged
+    if tensor.reshape is not None:
+        proto.reshape.shape.extend(tensor.reshape)
     return proto
 
 
@@ -262,6 +327,8 @@ def to_config(model: Model) -> mc.ModelConfig:
             proto.input_map.update(step.inputs)
             proto.output_map.update(step.outputs)
         return config
+    if isinstance(model, GraphModel):
+        return _graph_config(config, model)
     config.backend = "python"
     config.max_batch_size = model.max_batch_size
     if model.decoupled:
@@ -269,15 +336,55 @@ def to_config(model: Model) -> mc.ModelConfig:
     if model.instances < 1:
         raise RenderError(f"{model.name}: instances must be >= 1")
     config.instance_group.add(count=model.instances, kind=mc.ModelInstanceGroup.KIND_CPU)
-    if model.batching is not None:
-        if model.max_batch_size < 1:
-            raise RenderError(f"{model.name}: dynamic batching needs max_batch_size >= 1")
-        config.dynamic_batching.max_queue_delay_microseconds = model.batching.max_queue_delay_us
-        config.dynamic_batching.preferred_batch_size.extend(model.batching.preferred_batch_sizes)
+    _batching(config, model)
     for key, value in model.parameters.items():
         if value in ("", None):
             raise RenderError(f"{model.name}: parameter {key!r} has no value")
         config.parameters[key].string_value = value
+    return config
+
+
+def _batching(config: mc.ModelConfig, model: PythonModel | GraphModel) -> None:
+    batching = model.batching
+    if batching is None:
+        return
+    if model.max_batch_size < 1:
+        raise RenderError(f"{model.name}: dynamic batching needs max_batch_size >= 1")
+    config.dynamic_batching.max_queue_delay_microseconds = batching.max_queue_delay_us
+    config.dynamic_batching.preferred_batch_size.extend(batching.preferred_batch_sizes)
+
+
+def _graph_config(config: mc.ModelConfig, model: GraphModel) -> mc.ModelConfig:
+    if model.platform not in ("tensorrt_plan", "onnxruntime_onnx"):
+        raise RenderError(f"{model.name}: unknown platform {model.platform!r}")
+    config.platform = model.platform
+    config.max_batch_size = model.max_batch_size
+    config.default_model_filename = model.default_model_filename
+    config.cc_model_filenames.update(model.cc_model_filenames)
+    config.version_policy.latest.num_versions = 1
+    if model.instances < 1:
+        raise RenderError(f"{model.name}: instances must be >= 1")
+    config.instance_group.add(count=model.instances, kind=mc.ModelInstanceGroup.KIND_GPU)
+    _batching(config, model)
+    for warmup in model.warmup:
+        sample = config.model_warmup.add(name=warmup.name, batch_size=warmup.batch_size)
+        for name, (dtype, dims) in warmup.zeros.items():
+            sample.inputs[name].data_type = mc.DataType.Value(dtype)
+            sample.inputs[name].dims.extend(dims)
+            sample.inputs[name].zero_data = True
+        for name, (dtype, dims, _) in warmup.data.items():
+            sample.inputs[name].data_type = mc.DataType.Value(dtype)
+            sample.inputs[name].dims.extend(dims)
+            sample.inputs[name].input_data_file = f"{warmup.name}_{name}"
+    if model.cuda_graph_shapes:
+        if model.platform != "tensorrt_plan":
+            raise RenderError(f"{model.name}: CUDA graphs are a TensorRT backend feature")
+        cuda = config.optimization.cuda
+        cuda.graphs = True
+        for shapes in model.cuda_graph_shapes:
+            spec = cuda.graph_spec.add(batch_size=1)
+            for name, dims in shapes.items():
+                spec.input[name].dim.extend(dims)
     return config
 
 
@@ -326,6 +433,12 @@ def write_repository(models: list[Model], out_dir: Path) -> Path:
             if not source.exists():
                 raise RenderError(f"{model.name}: no {source}")
             shutil.copyfile(source, version_dir / "model.py")
+        if isinstance(model, GraphModel):
+            for warmup in model.warmup:
+                (model_dir / "warmup").mkdir(exist_ok=True)
+                for name, (_, _, data) in warmup.data.items():
+                    (model_dir / "warmup" / f"{warmup.name}_{name}").write_bytes(data)
+        if isinstance(model, PythonModel | GraphModel):
             for name, path in model.files.items():
                 if not Path(path).exists():
                     raise RenderError(f"{model.name}: {path} does not exist; run `make export`")

@@ -47,8 +47,10 @@ def load_frontend(model: ModelArgs) -> TextFrontend:
                             max_phoneme_ids=int(model.param("max_phoneme_ids")),
                             max_chunks=int(model.param("max_chunks")))
     lexicon = load_lexicon(model.path("lexicon")) if "lexicon" in model.parameters else None
+    buckets = tuple(int(n) for n in model.parameters.get("length_buckets", "").split(",") if n)
     return TextFrontend(PiperVoiceConfig.load(model.path("voice_config")), limits, lexicon,
-                        sentence_pause_s=float(model.param("sentence_pause_s")))
+                        sentence_pause_s=float(model.param("sentence_pause_s")),
+                        length_buckets=buckets)
 
 
 def optional_input(request: Any, name: str) -> np.ndarray | None:
