@@ -19,7 +19,13 @@ PROFILE ?= cpu
 ENGINES ?=
 LEXICON ?=
 
-HOST ?= 127.0.0.1
+# Address tritontts serve listens on; HOST is the deployment that load / bench target.
+BIND ?= 127.0.0.1
+HOST ?=
+USERS ?= 4
+SPAWN_RATE ?= 2
+DURATION ?= 30s
+SLO_MS ?= 200
 HTTP_PORT ?= 8000
 GRPC_PORT ?= 8001
 METRICS_PORT ?= 8002
@@ -27,7 +33,7 @@ DEMO_TEXT ?= Hello! This sentence was spoken by a Triton Inference Server runnin
 DEMO_OUT ?= out/demo.wav
 PYTEST_ARGS ?=
 
-.PHONY: help setup export repository serve demo test lint bench clean
+.PHONY: help setup export repository serve demo test lint bench load clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -50,17 +56,17 @@ repository: $(VOICE_DIR)/export.json ## render the model repository (PROFILE=cpu
 	$(BIN)/tritontts repository --profile $(PROFILE) --voice-dir $(VOICE_DIR) --out $(REPOSITORY) \
 		$(if $(LEXICON),--lexicon $(LEXICON))
 
-serve: repository ## run Triton on the repository (HTTP_PORT, GRPC_PORT, METRICS_PORT)
-	$(BIN)/tritontts serve --model-repository $(REPOSITORY) --host $(HOST) \
+serve: repository ## run Triton on the repository (BIND, HTTP_PORT, GRPC_PORT, METRICS_PORT)
+	$(BIN)/tritontts serve --model-repository $(REPOSITORY) --host $(BIND) \
 		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT) --metrics-port $(METRICS_PORT)
 
 demo: repository ## start Triton, speak DEMO_TEXT into out/demo.wav, stop Triton
 	@mkdir -p $(dir $(DEMO_OUT))
-	@$(BIN)/tritontts serve --model-repository $(REPOSITORY) --host $(HOST) \
+	@$(BIN)/tritontts serve --model-repository $(REPOSITORY) --host $(BIND) \
 		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT) --metrics-port $(METRICS_PORT) & \
 	server=$$!; \
 	trap 'kill -TERM $$server 2>/dev/null; wait $$server' EXIT; \
-	$(BIN)/tritontts speak "$(DEMO_TEXT)" --url $(HOST):$(GRPC_PORT) --wait-ready 300 \
+	$(BIN)/tritontts speak "$(DEMO_TEXT)" --url $(BIND):$(GRPC_PORT) --wait-ready 300 \
 		-o $(DEMO_OUT)
 
 test: $(STAMP) ## lint, then unit and end-to-end tests against a real tritonserver
@@ -70,8 +76,12 @@ test: $(STAMP) ## lint, then unit and end-to-end tests against a real tritonserv
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .
 
-bench: $(STAMP) ## per-sentence latency: direct ONNX Runtime baseline vs the Triton ensemble
-	$(BIN)/python benchmarks/latency.py
+bench: $(STAMP) ## benchmarks vs the direct ONNX Runtime baseline, plots (HOST=host:grpcport to target one)
+	$(BIN)/python benchmarks/bench.py $(if $(HOST),--url $(HOST))
+
+load: $(STAMP) ## Locust with an SLO verdict (USERS, SPAWN_RATE, DURATION, SLO_MS, HOST=host:grpcport)
+	$(BIN)/python benchmarks/load.py --users $(USERS) --spawn-rate $(SPAWN_RATE) \
+		--duration $(DURATION) --slo-ms $(SLO_MS) $(if $(HOST),--host $(HOST))
 
 clean: ## remove build outputs (exported graphs, repository, demo audio)
 	rm -rf build out benchmarks/results
