@@ -32,6 +32,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="voice variation (default: the voice's own, 0 = deterministic)")
     parser.add_argument("--noise-w", type=float, default=None,
                         help="rhythm variation (default: the voice's own, 0 = deterministic)")
+    parser.add_argument("--voice", default=None,
+                        help="speaker of a multi-speaker voice, by name (default: the first)")
     parser.add_argument("--stream", action="store_true",
                         help="use the streaming model (gRPC): audio is written as each chunk "
                              "arrives, so `-o - | aplay ...` plays while it synthesizes")
@@ -81,7 +83,8 @@ def write_stream(chunks: Iterator[AudioChunk], output: str) -> tuple[float, int]
 
 def run(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
-    options = {"speed": args.speed, "noise_scale": args.noise_scale, "noise_w": args.noise_w}
+    options = {"speed": args.speed, "noise_scale": args.noise_scale, "noise_w": args.noise_w,
+               "voice": args.voice}
     try:
         with TTSClient(args.url, args.protocol, args.model, args.timeout) as client:
             if args.wait_ready > 0:

@@ -64,6 +64,7 @@ class SynthesisRequest:
     speed: float | None = None
     noise_scale: float | None = None
     noise_w: float | None = None
+    voice: str | None = None  # a speaker of a multi-speaker voice
 
     def validate(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
@@ -102,6 +103,8 @@ class SynthesisRequest:
 
     def tensors(self) -> list[tuple[str, np.ndarray]]:
         tensors = [("TEXT", np.array([self.text.encode("utf-8")], dtype=np.object_))]
+        if self.voice:
+            tensors.append(("VOICE", np.array([self.voice.encode("utf-8")], dtype=np.object_)))
         for name, value in (("SPEED", self.speed), ("NOISE_SCALE", self.noise_scale),
                             ("NOISE_W", self.noise_w)):
             if value is not None:
@@ -160,8 +163,8 @@ class TTSClient:
             time.sleep(0.5)
 
     def synthesize(self, text: str, speed: float | None = None, noise_scale: float | None = None,
-                   noise_w: float | None = None) -> Synthesis:
-        request = SynthesisRequest(text, speed, noise_scale, noise_w)
+                   noise_w: float | None = None, voice: str | None = None) -> Synthesis:
+        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice)
         request.validate()
         inputs = request.grpc_inputs(self._triton)
         try:
@@ -177,7 +180,7 @@ class TTSClient:
                          sample_rate=int(result.as_numpy("SAMPLE_RATE").reshape(-1)[0]))
 
     def stream(self, text: str, speed: float | None = None, noise_scale: float | None = None,
-               noise_w: float | None = None) -> Iterator[AudioChunk]:
+               noise_w: float | None = None, voice: str | None = None) -> Iterator[AudioChunk]:
         """Yield audio chunks as the server sends them (gRPC only).
 
         The stream is read in the calling thread (no helper thread, so it also works under
@@ -187,7 +190,7 @@ class TTSClient:
         """
         if self.protocol != "grpc":
             raise TTSError("streaming needs the gRPC protocol (HTTP has no response streams)")
-        request = SynthesisRequest(text, speed, noise_scale, noise_w)
+        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice)
         request.validate()
         import grpc
         from tritonclient.grpc import InferResult, service_pb2_grpc
@@ -288,8 +291,8 @@ class AsyncTTSClient:
 
     async def synthesize(self, text: str, speed: float | None = None,
                          noise_scale: float | None = None,
-                         noise_w: float | None = None) -> Synthesis:
-        request = SynthesisRequest(text, speed, noise_scale, noise_w)
+                         noise_w: float | None = None, voice: str | None = None) -> Synthesis:
+        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice)
         request.validate()
         try:
             result = await self._client.infer(self.model, request.grpc_inputs(self._triton),
@@ -301,8 +304,9 @@ class AsyncTTSClient:
 
     async def stream(self, text: str, speed: float | None = None,
                      noise_scale: float | None = None,
-                     noise_w: float | None = None) -> AsyncIterator[AudioChunk]:
-        request = SynthesisRequest(text, speed, noise_scale, noise_w)
+                     noise_w: float | None = None,
+                     voice: str | None = None) -> AsyncIterator[AudioChunk]:
+        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice)
         request.validate()
 
         async def requests() -> AsyncIterator[dict[str, Any]]:

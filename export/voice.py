@@ -51,9 +51,6 @@ def export_piper_voice(model_path: Path, config_path: Path, out_root: Path,
     out_dir = out_root / name
     out_dir.mkdir(parents=True, exist_ok=True)
     voice = PiperVoiceConfig.load(config_path)
-    if voice.num_speakers > 1:
-        raise NotImplementedError(f"{name} has {voice.num_speakers} speakers; multi-speaker "
-                                  "voices are not served yet (single-speaker Piper voices are)")
 
     started = time.perf_counter()
     progress(f"[export] {name}: cutting {model_path.name} into acoustic + vocoder")
@@ -62,10 +59,13 @@ def export_piper_voice(model_path: Path, config_path: Path, out_root: Path,
     onnx.save(stages.vocoder, str(out_dir / ExportedVoice.VOCODER))
     shutil.copyfile(config_path, out_dir / ExportedVoice.CONFIG)
 
+    embedding = _embedding_channels(out_dir / ExportedVoice.ACOUSTIC)
     exported = ExportedVoice(
         name=name, directory=out_dir, sample_rate=voice.sample_rate,
-        hop_length=_measure_hop_length(out_dir / ExportedVoice.VOCODER, stages.latent_channels),
-        latent_channels=stages.latent_channels, num_speakers=voice.num_speakers)
+        hop_length=_measure_hop_length(out_dir / ExportedVoice.VOCODER, stages.latent_channels,
+                                       embedding),
+        latent_channels=stages.latent_channels, num_speakers=voice.num_speakers,
+        speaker_embedding_channels=embedding)
     exported.save()
     progress(f"[export] {name}: wrote {out_dir} in {time.perf_counter() - started:.1f} s "
              f"(hop {exported.hop_length}, {exported.sample_rate} Hz)")
@@ -78,10 +78,23 @@ def export_piper_voice(model_path: Path, config_path: Path, out_root: Path,
     return exported
 
 
-def _measure_hop_length(vocoder: Path, channels: int, frames: int = 8) -> int:
+def _embedding_channels(acoustic: Path) -> int:
+    """The speaker embedding size of a multi-speaker voice (0 for one speaker)."""
+    stage = AcousticStage(acoustic)
+    if not stage.multi_speaker:
+        return 0
+    ids = np.array([[1, 0, 2]], dtype=np.int64)
+    _, _, embedding = stage.run(ids, np.array([3]), np.array([[0.0, 1.0, 0.0]], np.float32))
+    assert embedding is not None
+    return int(embedding.shape[1])
+
+
+def _measure_hop_length(vocoder: Path, channels: int, embedding: int, frames: int = 8) -> int:
     session = ort_session(vocoder, threads=1)
-    latent = np.zeros((1, channels, frames), dtype=np.float32)
-    samples = session.run(None, {"latent": latent})[0].shape[-1]
+    feeds = {"latent": np.zeros((1, channels, frames), dtype=np.float32)}
+    if embedding:
+        feeds["speaker_embedding"] = np.zeros((1, embedding, 1), dtype=np.float32)
+    samples = session.run(None, feeds)[0].shape[-1]
     if samples % frames:
         raise ValueError(f"vocoder output {samples} samples for {frames} frames: no whole hop")
     return samples // frames
@@ -97,12 +110,14 @@ def parity_max_abs_diff(model_path: Path, exported: ExportedVoice, voice: PiperV
 
     original = ort_session(model_path, threads=1)
     feeds = {"input": first, "input_lengths": lengths, "scales": scales}
+    if voice.num_speakers > 1:
+        feeds["sid"] = np.zeros(1, dtype=np.int64)
     reference = original.run(None, feeds)[0].reshape(-1)
 
     acoustic = AcousticStage(exported.acoustic)
     vocoder = VocoderStage(exported.vocoder, exported.hop_length)
-    latent, frames = acoustic.run(first, lengths, scales[None, :])
-    audio = vocoder.run(latent, frames)[0]
+    latent, frames, embedding = acoustic.run(first, lengths, scales[None, :])
+    audio = vocoder.run(latent, frames, embedding)[0]
     if audio.shape != reference.shape:
         return float("inf")
     return float(np.abs(audio - reference).max())

@@ -54,8 +54,9 @@ def test_ensemble_contract(repository: Path) -> None:
     tts = configs(repository)["tts"]
     assert tts.platform == "ensemble"
     inputs = {i.name: i for i in tts.input}
-    assert list(inputs) == ["TEXT", "SPEED", "NOISE_SCALE", "NOISE_W"]
+    assert list(inputs) == ["TEXT", "VOICE", "SPEED", "NOISE_SCALE", "NOISE_W"]
     assert inputs["TEXT"].data_type == mc.TYPE_STRING and not inputs["TEXT"].optional
+    assert inputs["VOICE"].data_type == mc.TYPE_STRING and inputs["VOICE"].optional
     assert all(inputs[n].optional and inputs[n].data_type == mc.TYPE_FP32
                for n in ("SPEED", "NOISE_SCALE", "NOISE_W"))
     outputs = {o.name: o.data_type for o in tts.output}
@@ -87,7 +88,7 @@ def test_render_fails_loudly() -> None:
 def test_stream_model_is_decoupled(repository: Path) -> None:
     stream = configs(repository)["tts_stream"]
     assert stream.model_transaction_policy.decoupled
-    assert [i.name for i in stream.input] == ["TEXT", "SPEED", "NOISE_SCALE", "NOISE_W"]
+    assert [i.name for i in stream.input] == ["TEXT", "VOICE", "SPEED", "NOISE_SCALE", "NOISE_W"]
     assert {p: stream.parameters[p].string_value for p in ("first_window_frames",
                                                            "window_context_frames")} == {
         "first_window_frames": "16", "window_context_frames": "16"}

@@ -27,16 +27,18 @@ class PiperBaseline:
         self.session = ort.InferenceSession(str(model_path), options,
                                             providers=["CPUExecutionProvider"])
 
-    def _chunks(self, ids: np.ndarray, lengths: np.ndarray,
-                scales: np.ndarray) -> Iterator[np.ndarray]:
+    def _chunks(self, ids: np.ndarray, lengths: np.ndarray, scales: np.ndarray,
+                speaker: int) -> Iterator[np.ndarray]:
         for row, length in enumerate(lengths):
-            audio = self.session.run(None, {
-                "input": ids[row : row + 1, :length], "input_lengths": lengths[row : row + 1],
-                "scales": scales[row]})[0]
-            yield audio.reshape(-1)
+            feeds = {"input": ids[row : row + 1, :length],
+                     "input_lengths": lengths[row : row + 1], "scales": scales[row]}
+            if self.voice.num_speakers > 1:
+                feeds["sid"] = np.array([speaker], dtype=np.int64)
+            yield self.session.run(None, feeds)[0].reshape(-1)
 
     def synthesize(self, text: str, speed: float | None = None,
-                   noise_scale: float | None = None, noise_w: float | None = None) -> np.ndarray:
+                   noise_scale: float | None = None, noise_w: float | None = None,
+                   speaker: int = 0) -> np.ndarray:
         batch, scales = encode_request(self.frontend, text, speed, noise_scale, noise_w)
-        pieces = list(self._chunks(batch.ids, batch.lengths, scales))
+        pieces = list(self._chunks(batch.ids, batch.lengths, scales, speaker))
         return join_with_pauses(pieces, pause_samples(batch.pauses_s, self.voice.sample_rate))

@@ -18,7 +18,13 @@ import numpy as np
 from piper_phonemize import phonemize_espeak
 
 from tritontts.text import Sentence, read_text
-from tritontts.voice import InvalidInputError, OptionLimits, PiperVoiceConfig, SynthesisOptions
+from tritontts.voice import (
+    InvalidInputError,
+    OptionLimits,
+    PiperVoiceConfig,
+    SynthesisOptions,
+    speaker_id,
+)
 
 BOS, EOS, PAD = "^", "$", "_"
 WORD_BREAK = " "
@@ -66,8 +72,9 @@ class TextFrontend:
     def __init__(self, voice: PiperVoiceConfig, limits: FrontendLimits | None = None,
                  lexicon: Mapping[str, str] | None = None,
                  sentence_pause_s: float = SENTENCE_PAUSE_S,
-                 length_buckets: tuple[int, ...] = ()) -> None:
+                 length_buckets: tuple[int, ...] = (), voice_name: str = "") -> None:
         self.voice = voice
+        self.voice_name = voice_name
         # Pad ids to one of these widths so that requests share shapes (native backends only
         # batch equal shapes); empty: pad to the request's longest chunk.
         self.length_buckets = tuple(sorted(length_buckets))
@@ -167,6 +174,13 @@ class TextFrontend:
             ids[row, : len(sequence)] = sequence
         return PhonemeBatch(ids, lengths, np.asarray(rates, dtype=np.float32),
                             np.asarray(pauses, dtype=np.float32))
+
+
+def speaker_ids(frontend: TextFrontend, batch: PhonemeBatch,
+                requested_voice: str | None) -> np.ndarray:
+    """[chunks] speaker id of every chunk, for a multi-speaker voice (see voice.speaker_id)."""
+    speaker = speaker_id(frontend.voice, frontend.voice_name, requested_voice)
+    return np.full(batch.chunks, speaker, dtype=np.int64)
 
 
 def encode_request(frontend: TextFrontend, text: str, speed: float | None = None,

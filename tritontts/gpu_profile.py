@@ -88,6 +88,9 @@ def gpu_models(voice: ExportedVoice, onnx_graphs: Mapping[str, Path],
         raise ValueError("the largest length bucket must hold max_phoneme_ids")
     batching = Batching(tuning.max_queue_delay_us, tuning.preferred_batch_sizes)
     channels = voice.latent_channels
+    if voice.num_speakers > 1:
+        raise NotImplementedError("multi-speaker voices in the gpu profile need warm-up data "
+                                  "for their speaker inputs; serve them with the cpu profile")
 
     platform, filename, files = _files(plans.get("acoustic"), onnx_graphs["acoustic"])
     lengths = np.array([tuning.warmup_phonemes], dtype=np.int64)

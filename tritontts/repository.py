@@ -130,6 +130,8 @@ class CpuTuning:
 
 TTS_INPUTS = (
     Tensor("TEXT", "TYPE_STRING", (1,)),
+    # A speaker of a multi-speaker voice ("<speaker>" or "<voice>/<speaker>"); empty: the first.
+    Tensor("VOICE", "TYPE_STRING", (1,), optional=True),
     Tensor("SPEED", "TYPE_FP32", (1,), optional=True),
     Tensor("NOISE_SCALE", "TYPE_FP32", (1,), optional=True),
     Tensor("NOISE_W", "TYPE_FP32", (1,), optional=True),
@@ -160,7 +162,7 @@ def _text_parameters(voice: ExportedVoice,
                      setup: TextAndAudio) -> tuple[dict[str, str], dict[str, Path]]:
     """Parameters and files of a model that reads text (`frontend`, `tts_stream`)."""
     limits = setup.limits
-    parameters = {"voice_config": ExportedVoice.CONFIG,
+    parameters = {"voice_config": ExportedVoice.CONFIG, "voice_name": voice.name,
                   "max_text_chars": str(limits.max_text_chars),
                   "max_phoneme_ids": str(limits.max_phoneme_ids),
                   "max_chunks": str(limits.max_chunks),
@@ -172,6 +174,19 @@ def _text_parameters(voice: ExportedVoice,
         parameters["lexicon"] = LEXICON
         files[LEXICON] = setup.lexicon
     return parameters, files
+
+
+# Frontend outputs → the ensemble tensors (named as the acoustic graph's inputs).
+FRONTEND_TO_STAGE = {"PHONEME_IDS": "phoneme_ids", "PHONEME_LENGTHS": "phoneme_lengths",
+                     "SCALES": "scales", "PAUSES": "pauses", "SPEAKER_IDS": "speaker_id"}
+
+
+def speaker_tensors(voice: ExportedVoice) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+    """(acoustic input, speaker-embedding tensor) of a multi-speaker voice; empty otherwise."""
+    if voice.num_speakers <= 1:
+        return (), ()
+    return ((Tensor("speaker_id", "TYPE_INT64", (1,)),),
+            (Tensor("speaker_embedding", "TYPE_FP32", (voice.speaker_embedding_channels, 1)),))
 
 
 def pipeline_models(voice: ExportedVoice, acoustic: Model, vocoder: Model,
@@ -187,6 +202,7 @@ def pipeline_models(voice: ExportedVoice, acoustic: Model, vocoder: Model,
             Tensor("PHONEME_LENGTHS", "TYPE_INT64", (-1, 1)),
             Tensor("SCALES", "TYPE_FP32", (-1, 3)),
             Tensor("PAUSES", "TYPE_FP32", (-1, 1)),
+            *((Tensor("SPEAKER_IDS", "TYPE_INT64", (-1, 1)),) if voice.num_speakers > 1 else ()),
         ),
         max_batch_size=0,
         instances=setup.frontend_instances,
@@ -212,11 +228,9 @@ def pipeline_models(voice: ExportedVoice, acoustic: Model, vocoder: Model,
         outputs=TTS_OUTPUTS,
         steps=(
             Step("frontend", {t.name: t.name for t in TTS_INPUTS},
-                 {"PHONEME_IDS": "phoneme_ids", "PHONEME_LENGTHS": "phoneme_lengths",
-                  "SCALES": "scales", "PAUSES": "pauses"}),
-            Step("acoustic", {"phoneme_ids": "phoneme_ids", "phoneme_lengths": "phoneme_lengths",
-                              "scales": "scales"},
-                 {"latent": "latent", "frame_lengths": "frame_lengths"}),
+                 {t.name: FRONTEND_TO_STAGE[t.name] for t in frontend.outputs}),
+            Step("acoustic", {t.name: t.name for t in acoustic.inputs},
+                 {t.name: t.name for t in acoustic.outputs}),
             Step("vocoder", vocoder_inputs, {"waveform": "waveform"}),
             Step("postprocess", {"WAVEFORM": "waveform", "FRAME_LENGTHS": "frame_lengths",
                                  "PAUSES": "pauses"},
@@ -253,16 +267,19 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None,
     tuning = tuning or CpuTuning()
     limits = limits or FrontendLimits()
     batching = Batching(tuning.max_queue_delay_us)
+    speaker_id, speaker_embedding = speaker_tensors(voice)
     acoustic = PythonModel(
         name="acoustic",
         inputs=(
             Tensor("phoneme_ids", "TYPE_INT64", (-1,), ragged=True),
             Tensor("phoneme_lengths", "TYPE_INT64", (1,)),
             Tensor("scales", "TYPE_FP32", (3,)),
+            *speaker_id,
         ),
         outputs=(
             Tensor("latent", "TYPE_FP32", (voice.latent_channels, -1)),
             Tensor("frame_lengths", "TYPE_INT64", (1,)),
+            *speaker_embedding,
         ),
         max_batch_size=limits.max_chunks,
         instances=tuning.acoustic_instances,
@@ -277,6 +294,7 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None,
             Tensor("latent", "TYPE_FP32", (voice.latent_channels, -1), ragged=True),
             # Optional: the ONNX Runtime runner decodes each item at its true length with it.
             Tensor("frame_lengths", "TYPE_INT64", (1,), optional=True),
+            *speaker_embedding,
         ),
         outputs=(Tensor("waveform", "TYPE_FP32", (-1,)),),
         max_batch_size=limits.max_chunks,

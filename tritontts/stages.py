@@ -38,22 +38,36 @@ class AcousticStage:
         self.session = ort_session(model_path, threads)
         self.max_batch = max_batch
         self.latent_channels = int(self.session.get_outputs()[0].shape[1])
+        # Multi-speaker voices take a speaker id and hand the vocoder the speaker's embedding.
+        self.multi_speaker = any(i.name == "speaker_id" for i in self.session.get_inputs())
 
-    def run(self, phoneme_ids: np.ndarray, lengths: np.ndarray,
-            scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """ids [N, L] int64, lengths [N], scales [N, 3] → latent [N, C, T], frame_lengths [N]."""
+    def run(self, phoneme_ids: np.ndarray, lengths: np.ndarray, scales: np.ndarray,
+            speaker_ids: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """ids [N, L] int64, lengths [N], scales [N, 3], speaker_ids [N] (multi-speaker voices)
+        → latent [N, C, T], frame_lengths [N], speaker_embedding [N, E, 1] or None."""
         count = phoneme_ids.shape[0]
         latents: list[np.ndarray | None] = [None] * count
         frames = np.zeros(count, dtype=np.int64)
+        if self.multi_speaker and speaker_ids is None:
+            speaker_ids = np.zeros(count, dtype=np.int64)
+        embeddings: np.ndarray | None = None
         # Similar lengths together keep padding small.
         order = sorted(range(count), key=lambda i: int(lengths[i]))
         for batch in _sub_batches(order, self.max_batch):
             width = int(lengths[batch].max())
-            latent, frame_lengths = self.session.run(None, {
+            feeds = {
                 "phoneme_ids": np.ascontiguousarray(phoneme_ids[batch, :width]),
                 "phoneme_lengths": lengths[batch].astype(np.int64),
                 "scales": np.ascontiguousarray(scales[batch], dtype=np.float32),
-            })
+            }
+            if self.multi_speaker:
+                feeds["speaker_id"] = np.asarray(speaker_ids, dtype=np.int64).reshape(-1)[batch]
+            latent, frame_lengths, *embedding = self.session.run(None, feeds)
+            if embedding:
+                if embeddings is None:
+                    embeddings = np.zeros((count, *embedding[0].shape[1:]), dtype=np.float32)
+                embeddings[batch] = embedding[0]
             for row, item in enumerate(batch):
                 frames[item] = frame_lengths[row]
                 latents[item] = latent[row, :, : frame_lengths[row]]
@@ -62,7 +76,7 @@ class AcousticStage:
         for i, latent in enumerate(latents):
             assert latent is not None
             out[i, :, : latent.shape[1]] = latent
-        return out, frames
+        return out, frames, embeddings
 
 
 class VocoderStage:
@@ -74,8 +88,10 @@ class VocoderStage:
         self.hop_length = hop_length
         self.max_batch = max_batch
 
-    def run(self, latent: np.ndarray, frame_lengths: np.ndarray) -> np.ndarray:
-        """latent [N, C, T], frame_lengths [N] → waveform [N, T * hop], zero past each item."""
+    def run(self, latent: np.ndarray, frame_lengths: np.ndarray,
+            speaker_embedding: np.ndarray | None = None) -> np.ndarray:
+        """latent [N, C, T], frame_lengths [N], speaker_embedding [N, E, 1] (multi-speaker
+        voices) → waveform [N, T * hop], zero past each item."""
         count, _, longest = latent.shape
         out = np.zeros((count, longest * self.hop_length), dtype=np.float32)
         order = sorted(range(count), key=lambda i: int(frame_lengths[i]))
@@ -83,8 +99,10 @@ class VocoderStage:
             width = int(frame_lengths[batch].max())
             if width == 0:
                 continue
-            waveform = self.session.run(None, {
-                "latent": np.ascontiguousarray(latent[batch, :, :width])})[0]
+            feeds = {"latent": np.ascontiguousarray(latent[batch, :, :width])}
+            if speaker_embedding is not None:
+                feeds["speaker_embedding"] = np.ascontiguousarray(speaker_embedding[batch])
+            waveform = self.session.run(None, feeds)[0]
             for row, item in enumerate(batch):
                 samples = int(frame_lengths[item]) * self.hop_length
                 out[item, :samples] = waveform[row, :samples]

@@ -50,7 +50,7 @@ def load_frontend(model: ModelArgs) -> TextFrontend:
     buckets = tuple(int(n) for n in model.parameters.get("length_buckets", "").split(",") if n)
     return TextFrontend(PiperVoiceConfig.load(model.path("voice_config")), limits, lexicon,
                         sentence_pause_s=float(model.param("sentence_pause_s")),
-                        length_buckets=buckets)
+                        length_buckets=buckets, voice_name=model.param("voice_name"))
 
 
 def optional_input(request: Any, name: str) -> np.ndarray | None:
@@ -79,6 +79,10 @@ def request_options(request: Any) -> dict[str, float | None]:
     return {"speed": optional_scalar(request, "SPEED"),
             "noise_scale": optional_scalar(request, "NOISE_SCALE"),
             "noise_w": optional_scalar(request, "NOISE_W")}
+
+
+def optional_text(request: Any, name: str) -> str | None:
+    return None if optional_input(request, name) is None else text_input(request, name)
 
 
 def text_input(request: Any, name: str = "TEXT") -> str:

@@ -51,6 +51,23 @@ class PiperVoiceConfig:
             return cls.from_dict(json.load(f))
 
 
+def speaker_id(voice: PiperVoiceConfig, voice_name: str, requested: str | None) -> int:
+    """The speaker a request's VOICE names: empty or the voice's own name → the first speaker;
+    `<speaker>` or `<voice>/<speaker>` → that speaker (by name, or by number)."""
+    requested = (requested or "").strip()
+    if requested in ("", voice_name):
+        return 0
+    prefix = f"{voice_name}/"
+    name = requested.removeprefix(prefix)
+    if name in voice.speaker_id_map:
+        return voice.speaker_id_map[name]
+    if name.isdigit() and int(name) < voice.num_speakers:
+        return int(name)
+    known = sorted(voice.speaker_id_map) or ["(one speaker only)"]
+    raise InvalidInputError(f"VOICE {requested!r} is not served here; voice {voice_name!r} "
+                            f"has speakers: {', '.join(known)}")
+
+
 @dataclass(frozen=True)
 class OptionLimits:
     """Accepted ranges of the per-request options; values outside get INVALID_ARG."""
@@ -106,6 +123,8 @@ class ExportedVoice:
     hop_length: int
     latent_channels: int
     num_speakers: int
+    # Size of the speaker embedding the vocoder takes (multi-speaker voices), else 0.
+    speaker_embedding_channels: int = 0
 
     MANIFEST = "export.json"
     ACOUSTIC = "acoustic.onnx"

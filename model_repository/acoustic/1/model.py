@@ -12,8 +12,13 @@ class TritonPythonModel:
 
     def execute(self, requests):
         return run_batched_stage(requests, ("phoneme_ids", "phoneme_lengths", "scales"),
-                                 self._compute)
+                                 self._compute, optional_names=("speaker_id",))
 
-    def _compute(self, phoneme_ids, lengths, scales):
-        latent, frames = self.stage.run(phoneme_ids, lengths.reshape(-1), scales)
-        return [("latent", latent, frames), ("frame_lengths", frames.reshape(-1, 1), None)]
+    def _compute(self, phoneme_ids, lengths, scales, speaker_id=None):
+        speakers = None if speaker_id is None else speaker_id.reshape(-1)
+        latent, frames, embedding = self.stage.run(phoneme_ids, lengths.reshape(-1), scales,
+                                                   speakers)
+        outputs = [("latent", latent, frames), ("frame_lengths", frames.reshape(-1, 1), None)]
+        if embedding is not None:
+            outputs.append(("speaker_embedding", embedding, None))
+        return outputs

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from tritontts.frontend import encode_request
+from tritontts.frontend import encode_request, speaker_ids
 from tritontts.stages import pause_samples
 from tritontts.streaming import WindowPlan, stream_chunks
 from tritontts.triton_model import (
@@ -21,6 +21,7 @@ from tritontts.triton_model import (
     call_model,
     error_response,
     load_frontend,
+    optional_text,
     request_options,
     text_input,
 )
@@ -80,24 +81,35 @@ class TritonPythonModel:
             sender.send(error_response(exc, stream=True), flags=FINAL)
 
     async def _synthesize(self, request, sender, arrived):
+        requested_voice = optional_text(request, "VOICE")
         batch, scales = encode_request(self.frontend, text_input(request),
                                        **request_options(request))
+        speakers = speaker_ids(self.frontend, batch, requested_voice)
+        multi_speaker = self.frontend.voice.num_speakers > 1
+        embedding = {}  # the current chunk's speaker embedding, for its vocoder windows
 
         async def latents():
             for row, length in enumerate(batch.lengths):
                 self._check(request)
-                out = await call_model("acoustic", {
+                inputs = {
                     "phoneme_ids": batch.ids[row : row + 1, :length],
                     "phoneme_lengths": batch.lengths[row : row + 1].reshape(1, 1),
                     "scales": scales[row : row + 1],
-                }, ("latent", "frame_lengths"))
+                }
+                outputs = ["latent", "frame_lengths"]
+                if multi_speaker:
+                    inputs["speaker_id"] = speakers[row : row + 1].reshape(1, 1)
+                    outputs.append("speaker_embedding")
+                out = await call_model("acoustic", inputs, outputs)
+                if multi_speaker:
+                    embedding["speaker_embedding"] = out["speaker_embedding"]
                 frames = int(out["frame_lengths"].reshape(-1)[0])
                 yield out["latent"][0, :, :frames]
 
         async def vocode(latent):
             self._check(request)
             # A window has no padding: every frame is decoded, whichever runtime serves it.
-            out = await call_model("vocoder", {"latent": latent}, ("waveform",))
+            out = await call_model("vocoder", {"latent": latent, **embedding}, ("waveform",))
             return out["waveform"]
 
         sent_final, first = False, True

@@ -16,13 +16,13 @@ class TritonPythonModel:
 
     def execute(self, requests):
         return run_batched_stage(requests, ("latent",), self._compute,
-                                 optional_names=("frame_lengths",))
+                                 optional_names=("frame_lengths", "speaker_embedding"))
 
-    def _compute(self, latent, frame_lengths=None):
+    def _compute(self, latent, frame_lengths=None, speaker_embedding=None):
         if frame_lengths is None:  # a streaming window: every frame is a true frame
             frames = np.full(latent.shape[0], latent.shape[-1], dtype=np.int64)
         else:
             frames = frame_lengths.reshape(-1)
-        waveform = self.stage.run(latent, frames)
+        waveform = self.stage.run(latent, frames, speaker_embedding)
         return [("waveform", waveform, frames * self.stage.hop_length)]
 
