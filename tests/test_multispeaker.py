@@ -78,6 +78,7 @@ def test_speaker_choice_changes_the_voice(multi_voice, multi_server: TritonServe
         streamed = np.concatenate([c.audio for c in client.stream(TEXT, voice="cho",
                                                                   **DETERMINISTIC)])
     for name, result in by_speaker.items():
+        assert result.sample_rate == 16000  # the voice's own rate, not the default voice's
         assert_speech(result.audio, result.sample_rate, TEXT)
         # Each speaker is exactly the original multi-speaker graph with that sid.
         reference = baseline.synthesize(TEXT, speaker=SPEAKERS[name], **DETERMINISTIC)

@@ -15,9 +15,11 @@ SPEAKERS = {"ana": 0, "ben": 1, "cho": 2}
 EMBEDDING = 64
 
 
-def make_multispeaker_voice(folder: Path, seed: int = 7) -> tuple[Path, Path]:
+def make_multispeaker_voice(folder: Path, seed: int = 7,
+                            sample_rate: int = 16000) -> tuple[Path, Path]:
     """The bundled graph with a `sid` input conditioning the decoder as VITS does
-    (`x = conv_pre(z) + cond(emb_g(sid))`), and its config with a speaker map."""
+    (`x = conv_pre(z) + cond(emb_g(sid))`), and its config with a speaker map and another
+    sample rate (the audio is the same samples, declared at that rate)."""
     model_path, config_path = default_voice()
     graph = gs.import_onnx(onnx.load(str(model_path)))
     rng = np.random.default_rng(seed)
@@ -57,6 +59,7 @@ def make_multispeaker_voice(folder: Path, seed: int = 7) -> tuple[Path, Path]:
     onnx.save(gs.export_onnx(graph), str(out_model))
     config = json.loads(config_path.read_text())
     config.update(num_speakers=len(SPEAKERS), speaker_id_map=SPEAKERS)
+    config["audio"]["sample_rate"] = sample_rate
     out_config = folder / "en_US-test-multi.onnx.json"
     out_config.write_text(json.dumps(config))
     return out_model, out_config
