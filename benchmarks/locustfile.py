@@ -57,10 +57,10 @@ def _fire(user: User, request_type: str, name: str, started: float, length: int,
         response_length=length, exception=exception, context={})
 
 
-class GrpcUser(User):
-    """The `tts` ensemble over gRPC through the tritontts client."""
+class TritonUser(User):
+    """A user with its own gRPC tritontts client."""
 
-    weight = 4
+    abstract = True
     wait_time = between(1, 2)
 
     def on_start(self) -> None:
@@ -68,6 +68,12 @@ class GrpcUser(User):
 
     def on_stop(self) -> None:
         self.tts.close()
+
+
+class GrpcUser(TritonUser):
+    """The `tts` ensemble over gRPC through the tritontts client."""
+
+    weight = 4
 
     def _speak(self, name: str, texts: list[str]) -> None:
         started, length, error = time.perf_counter(), 0, None
@@ -93,17 +99,10 @@ class GrpcUser(User):
         self._speak("tts long", LONG)
 
 
-class StreamUser(User):
+class StreamUser(TritonUser):
     """`tts_stream`: time to first audio is reported as its own request name."""
 
     weight = 1
-    wait_time = between(1, 2)
-
-    def on_start(self) -> None:
-        self.tts = TTSClient(self.environment.parsed_options.grpc_host, "grpc", timeout_s=60)
-
-    def on_stop(self) -> None:
-        self.tts.close()
 
     @tag("stream")
     @task

@@ -3,6 +3,7 @@ real tritonserver on free ports that is always stopped."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,15 @@ from tritontts.voice import ExportedVoice
 def exported_voice(tmp_path_factory: pytest.TempPathFactory) -> ExportedVoice:
     return export_piper_voice(*default_voice(), tmp_path_factory.mktemp("voices"),
                               progress=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def voice_copy(exported_voice: ExportedVoice,
+               tmp_path_factory: pytest.TempPathFactory) -> ExportedVoice:
+    """A private copy for tests that write graph variants beside the stage graphs."""
+    directory = tmp_path_factory.mktemp("voice-copy") / exported_voice.name
+    shutil.copytree(exported_voice.directory, directory)
+    return ExportedVoice.load(directory)
 
 
 @pytest.fixture(scope="session")

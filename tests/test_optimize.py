@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -34,15 +33,6 @@ from tritontts.voice import ExportedVoice, PiperVoiceConfig
 ELEM_TYPES = {"phoneme_ids": onnx.TensorProto.INT64, "phoneme_lengths": onnx.TensorProto.INT64,
               "scales": onnx.TensorProto.FLOAT, "latent": onnx.TensorProto.FLOAT,
               "frame_lengths": onnx.TensorProto.INT64, "waveform": onnx.TensorProto.FLOAT}
-
-
-@pytest.fixture(scope="session")
-def voice_copy(exported_voice: ExportedVoice,
-               tmp_path_factory: pytest.TempPathFactory) -> ExportedVoice:
-    """A private copy: the variants are written beside the graphs, not into the shared export."""
-    directory = tmp_path_factory.mktemp("optimize") / exported_voice.name
-    shutil.copytree(exported_voice.directory, directory)
-    return ExportedVoice.load(directory)
 
 
 @pytest.fixture(scope="session")

@@ -54,14 +54,6 @@ CALIBRATION_TEXT, HELD_OUT_TEXT = SAMPLE_SENTENCES[:6], SAMPLE_SENTENCES[6:]
 
 
 @pytest.fixture(scope="session")
-def voice_copy(exported_voice: ExportedVoice,
-               tmp_path_factory: pytest.TempPathFactory) -> ExportedVoice:
-    directory = tmp_path_factory.mktemp("tensorrt") / exported_voice.name
-    shutil.copytree(exported_voice.directory, directory)
-    return ExportedVoice.load(directory)
-
-
-@pytest.fixture(scope="session")
 def voice_config(voice_copy: ExportedVoice) -> PiperVoiceConfig:
     return PiperVoiceConfig.load(voice_copy.config)
 
