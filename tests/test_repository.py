@@ -29,8 +29,8 @@ def configs(repository: Path) -> dict[str, mc.ModelConfig]:
 
 def test_cpu_repository_layout(repository: Path) -> None:
     found = configs(repository)
-    assert set(found) == {"frontend", "acoustic", "vocoder", "postprocess", "tts"}
-    for name in ("frontend", "acoustic", "vocoder", "postprocess"):
+    assert set(found) == {"frontend", "acoustic", "vocoder", "postprocess", "tts", "tts_stream"}
+    for name in ("frontend", "acoustic", "vocoder", "postprocess", "tts_stream"):
         assert (repository / name / "1" / "model.py").is_file()
         assert found[name].backend == "python"
     assert (repository / "acoustic" / "1" / "model.onnx").is_file()
