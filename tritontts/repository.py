@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
@@ -25,6 +26,9 @@ from tritontts.voice import ExportedVoice
 
 SOURCES = Path(__file__).resolve().parent.parent / "model_repository"
 MAX_CHUNKS = FrontendLimits().max_chunks
+CACHED_TTS_MODEL = "tts_cached"
+# The models a request can enter by; the stage models behind them are internal.
+ENTRY_MODELS = ("tts", CACHED_TTS_MODEL, "tts_stream")
 
 
 @dataclass(frozen=True)
@@ -36,10 +40,29 @@ class Tensor:
     ragged: bool = False  # requests of different shapes may share a dynamic batch
 
 
+TimeoutAction = Literal["REJECT", "DELAY"]
+
+
 @dataclass(frozen=True)
 class Batching:
+    """Dynamic batching of one model, with the policy of its request queue.
+
+    The queue fields are Triton's `default_queue_policy`; 0 means "no limit", as in Triton.
+    A request that finds the queue full is refused at once (UNAVAILABLE, "Exceeds maximum
+    queue size"); one that waits longer than `queue_timeout_us` is refused (REJECT) or left
+    queued at a lower priority (DELAY).
+    """
+
     max_queue_delay_us: int
     preferred_batch_sizes: tuple[int, ...] = ()
+    max_queue_size: int = 0
+    queue_timeout_us: int = 0
+    timeout_action: TimeoutAction = "REJECT"
+    allow_timeout_override: bool = False
+
+    @property
+    def has_queue_policy(self) -> bool:
+        return bool(self.max_queue_size or self.queue_timeout_us or self.allow_timeout_override)
 
 
 @dataclass(frozen=True)
@@ -70,6 +93,9 @@ class Ensemble:
     inputs: tuple[Tensor, ...]
     outputs: tuple[Tensor, ...]
     steps: tuple[Step, ...]
+    # Triton's response cache: identical requests (same inputs, byte for byte) are answered
+    # from the cache; it only works when the server runs with --cache-config.
+    response_cache: bool = False
 
 
 Model = PythonModel | Ensemble
@@ -88,6 +114,17 @@ class CpuTuning:
     # Items per ONNX Runtime call inside a stage: padded batches do not pay on CPU.
     stage_sub_batch: int = 1
     max_queue_delay_us: int = 1000
+    # Overload: the heavy stages keep short, bounded queues, so a burst above capacity is
+    # refused at once (queue full) or after a bounded wait (timeout) instead of piling up.
+    # acoustic is where a request enters the heavy part of the pipeline, so it is the tighter
+    # gate: 8 requests are ~0.3 s of work for short sentences here, and 1 s is the longest a
+    # request waits before it is refused. vocoder only ever holds work acoustic has accepted
+    # and already paid for, so its limits are a looser backstop (twice the room, twice the
+    # wait): refusing there would throw that work away. README "Overload" has the figures.
+    acoustic_queue_size: int = 8
+    acoustic_queue_timeout_us: int = 1_000_000
+    vocoder_queue_size: int = 16
+    vocoder_queue_timeout_us: int = 2_000_000
     sentence_silence_s: float = SENTENCE_SILENCE_S
     stream_windows: WindowPlan = field(default_factory=WindowPlan)
     # Streams in progress at once per tts_stream instance (each on its own thread).
@@ -111,7 +148,15 @@ TTS_OUTPUTS = (
 def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None) -> list[Model]:
     """The cpu profile: every stage a python-backend model, ONNX stages on ONNX Runtime."""
     tuning = tuning or CpuTuning()
-    batching = Batching(tuning.max_queue_delay_us)
+    # No timeout override: measured on 2.51, the ensemble does not pass a request's own
+    # timeout on to its steps, and a direct caller could at best shorten the wait, so the
+    # only effect of allowing it would be a second, unused way to configure the same limit.
+    acoustic_batching = Batching(tuning.max_queue_delay_us,
+                                 max_queue_size=tuning.acoustic_queue_size,
+                                 queue_timeout_us=tuning.acoustic_queue_timeout_us)
+    vocoder_batching = Batching(tuning.max_queue_delay_us,
+                                max_queue_size=tuning.vocoder_queue_size,
+                                queue_timeout_us=tuning.vocoder_queue_timeout_us)
     frontend = PythonModel(
         name="frontend",
         inputs=TTS_INPUTS,
@@ -138,7 +183,7 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None) -> list[Mo
         ),
         max_batch_size=MAX_CHUNKS,
         instances=tuning.acoustic_instances,
-        batching=batching,
+        batching=acoustic_batching,
         parameters={"onnx_model": "model.onnx", "threads": str(tuning.acoustic_threads),
                     "sub_batch": str(tuning.stage_sub_batch)},
         files={"model.onnx": voice.acoustic},
@@ -152,7 +197,7 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None) -> list[Mo
         outputs=(Tensor("WAVEFORM", "TYPE_FP32", (-1,)),),
         max_batch_size=MAX_CHUNKS,
         instances=tuning.vocoder_instances,
-        batching=batching,
+        batching=vocoder_batching,
         parameters={"onnx_model": "model.onnx", "threads": str(tuning.vocoder_threads),
                     "sub_batch": str(tuning.stage_sub_batch),
                     "hop_length": str(voice.hop_length)},
@@ -170,23 +215,25 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None) -> list[Mo
         parameters={"hop_length": str(voice.hop_length), "sample_rate": str(voice.sample_rate),
                     "sentence_silence_s": str(tuning.sentence_silence_s)},
     )
-    tts = Ensemble(
-        name="tts",
-        inputs=TTS_INPUTS,
-        outputs=TTS_OUTPUTS,
-        steps=(
-            Step("frontend", {t.name: t.name for t in TTS_INPUTS},
-                 {"PHONEME_IDS": "phoneme_ids", "PHONEME_LENGTHS": "phoneme_lengths",
-                  "SCALES": "scales"}),
-            Step("acoustic", {"PHONEME_IDS": "phoneme_ids", "PHONEME_LENGTHS": "phoneme_lengths",
-                              "SCALES": "scales"},
-                 {"LATENT": "latent", "FRAME_LENGTHS": "frame_lengths"}),
-            Step("vocoder", {"LATENT": "latent", "FRAME_LENGTHS": "frame_lengths"},
-                 {"WAVEFORM": "waveform"}),
-            Step("postprocess", {"WAVEFORM": "waveform", "FRAME_LENGTHS": "frame_lengths"},
-                 {"AUDIO": "AUDIO", "SAMPLE_RATE": "SAMPLE_RATE"}),
-        ),
+    tts_steps = (
+        Step("frontend", {t.name: t.name for t in TTS_INPUTS},
+             {"PHONEME_IDS": "phoneme_ids", "PHONEME_LENGTHS": "phoneme_lengths",
+              "SCALES": "scales"}),
+        Step("acoustic", {"PHONEME_IDS": "phoneme_ids", "PHONEME_LENGTHS": "phoneme_lengths",
+                          "SCALES": "scales"},
+             {"LATENT": "latent", "FRAME_LENGTHS": "frame_lengths"}),
+        Step("vocoder", {"LATENT": "latent", "FRAME_LENGTHS": "frame_lengths"},
+             {"WAVEFORM": "waveform"}),
+        Step("postprocess", {"WAVEFORM": "waveform", "FRAME_LENGTHS": "frame_lengths"},
+             {"AUDIO": "AUDIO", "SAMPLE_RATE": "SAMPLE_RATE"}),
     )
+    tts = Ensemble(name="tts", inputs=TTS_INPUTS, outputs=TTS_OUTPUTS, steps=tts_steps)
+    # The same pipeline behind Triton's response cache, for callers who opt in: with the
+    # voice's default noise scales every synthesis is a fresh random draw, and a cache would
+    # silently turn that into the same audio for the same text. Opting in per request (by
+    # calling this model) keeps `tts` as it was and makes repeated prompts ~1 ms.
+    tts_cached = Ensemble(name=CACHED_TTS_MODEL, inputs=TTS_INPUTS, outputs=TTS_OUTPUTS,
+                          steps=tts_steps, response_cache=True)
     windows = tuning.stream_windows
     tts_stream = PythonModel(
         name="tts_stream",
@@ -205,7 +252,7 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None) -> list[Mo
                     "max_concurrent_streams": str(tuning.max_concurrent_streams)},
         files={ExportedVoice.CONFIG: voice.config},
     )
-    return [frontend, acoustic, vocoder, postprocess, tts, tts_stream]
+    return [frontend, acoustic, vocoder, postprocess, tts, tts_cached, tts_stream]
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -237,6 +284,8 @@ def to_config(model: Model) -> mc.ModelConfig:
             proto = config.ensemble_scheduling.step.add(model_name=step.model, model_version=-1)
             proto.input_map.update(step.inputs)
             proto.output_map.update(step.outputs)
+        if model.response_cache:
+            config.response_cache.enable = True
         return config
     config.backend = "python"
     config.max_batch_size = model.max_batch_size
@@ -248,13 +297,25 @@ def to_config(model: Model) -> mc.ModelConfig:
     if model.batching is not None:
         if model.max_batch_size < 1:
             raise RenderError(f"{model.name}: dynamic batching needs max_batch_size >= 1")
-        config.dynamic_batching.max_queue_delay_microseconds = model.batching.max_queue_delay_us
-        config.dynamic_batching.preferred_batch_size.extend(model.batching.preferred_batch_sizes)
+        batching = model.batching
+        config.dynamic_batching.max_queue_delay_microseconds = batching.max_queue_delay_us
+        config.dynamic_batching.preferred_batch_size.extend(batching.preferred_batch_sizes)
+        if batching.has_queue_policy:
+            _queue_policy(model.name, batching, config.dynamic_batching.default_queue_policy)
     for key, value in model.parameters.items():
         if value in ("", None):
             raise RenderError(f"{model.name}: parameter {key!r} has no value")
         config.parameters[key].string_value = value
     return config
+
+
+def _queue_policy(name: str, batching: Batching, policy: mc.ModelQueuePolicy) -> None:
+    if batching.max_queue_size < 0 or batching.queue_timeout_us < 0:
+        raise RenderError(f"{name}: queue size and timeout must be >= 0 (0 = no limit)")
+    policy.timeout_action = mc.ModelQueuePolicy.TimeoutAction.Value(batching.timeout_action)
+    policy.default_timeout_microseconds = batching.queue_timeout_us
+    policy.allow_timeout_override = batching.allow_timeout_override
+    policy.max_queue_size = batching.max_queue_size
 
 
 def _check_ensemble(ensemble: Ensemble) -> None:
