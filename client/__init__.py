@@ -5,23 +5,34 @@ from tritontts.client.client import (
     AudioChunk,
     Synthesis,
     SynthesisRequest,
+    TLSConfig,
     TTSClient,
 )
 from tritontts.client.errors import (
+    AccessDeniedError,
+    DeadlineExceededError,
     InvalidRequestError,
+    OverloadedError,
     ServerError,
     ServerUnavailableError,
     TTSError,
 )
+from tritontts.client.retry import NO_RETRY, RetryPolicy
 
 __all__ = [
+    "NO_RETRY",
+    "AccessDeniedError",
     "AsyncTTSClient",
     "AudioChunk",
+    "DeadlineExceededError",
     "InvalidRequestError",
+    "OverloadedError",
+    "RetryPolicy",
     "ServerError",
     "ServerUnavailableError",
     "Synthesis",
     "SynthesisRequest",
+    "TLSConfig",
     "TTSClient",
     "TTSError",
 ]
