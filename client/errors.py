@@ -12,7 +12,8 @@ class InvalidRequestError(TTSError):
 
 
 class AccessDeniedError(TTSError):
-    """The server wants a key (header) this client did not send, or a different one."""
+    """The server wants a key (header) this client did not send, or a different one, or the
+    TLS handshake failed on a certificate that could not be verified."""
 
 
 class ServerUnavailableError(TTSError):
@@ -40,7 +41,8 @@ _OVERLOAD_MESSAGES = ("exceeds maximum queue size", "request timeout expired")
 # A stage being reloaded or a server draining: the model is there but not serving right now.
 _TRANSIENT_MESSAGES = ("is not healthy", "has no available versions", "server is stopping",
                        "connect", "socket closed")
-_ACCESS_MESSAGES = ("this protocol is restricted", "this api is restricted")
+_ACCESS_MESSAGES = ("this protocol is restricted", "this api is restricted",
+                    "handshake failed")
 
 
 def classify(status: str, message: str) -> type[TTSError]:

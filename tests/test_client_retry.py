@@ -37,6 +37,11 @@ SEEN = [
     ("StatusCode.DEADLINE_EXCEEDED", "Deadline Exceeded", DeadlineExceededError),
     ("StatusCode.UNAVAILABLE", "This protocol is restricted, expecting header "
      "'triton-grpc-protocol-tritontts-api-key'", AccessDeniedError),
+    ("StatusCode.UNAVAILABLE", "failed to connect to all addresses; last error: UNKNOWN: "
+     "ipv4:127.0.0.1:57915: Tls handshake failed (TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: "
+     "CERTIFICATE_VERIFY_FAILED", AccessDeniedError),
+    ("StatusCode.UNAVAILABLE", "failed to connect to all addresses; last error: UNAVAILABLE: "
+     "ipv4:127.0.0.1:41655: Socket closed", ServerUnavailableError),
     ("StatusCode.INTERNAL", "in ensemble 'tts', ValueError: something broke", ServerError),
 ]
 
