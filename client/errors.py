@@ -34,7 +34,9 @@ class ServerError(TTSError):
 
 
 _INVALID = ("INVALID_ARG", "400")
-_UNAVAILABLE = ("UNAVAILABLE", "503", "UNKNOWN")
+# CANCELLED from the server: it shut down with the call open (the client never cancels a
+# unary call itself).
+_UNAVAILABLE = ("UNAVAILABLE", "503", "UNKNOWN", "CANCELLED")
 # What Triton says when a stage's queue policy refuses a request. Through the ensemble the
 # status is UNAVAILABLE; through a stream (BLS) only the message survives, so match on it.
 _OVERLOAD_MESSAGES = ("exceeds maximum queue size", "request timeout expired")

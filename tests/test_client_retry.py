@@ -42,6 +42,7 @@ SEEN = [
      "CERTIFICATE_VERIFY_FAILED", AccessDeniedError),
     ("StatusCode.UNAVAILABLE", "failed to connect to all addresses; last error: UNAVAILABLE: "
      "ipv4:127.0.0.1:41655: Socket closed", ServerUnavailableError),
+    ("StatusCode.CANCELLED", "CANCELLED", ServerUnavailableError),
     ("StatusCode.INTERNAL", "in ensemble 'tts', ValueError: something broke", ServerError),
 ]
 

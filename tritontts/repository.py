@@ -116,15 +116,17 @@ class CpuTuning:
     max_queue_delay_us: int = 1000
     # Overload: the heavy stages keep short, bounded queues, so a burst above capacity is
     # refused at once (queue full) or after a bounded wait (timeout) instead of piling up.
-    # acoustic is where a request enters the heavy part of the pipeline, so it is the tighter
-    # gate: 8 requests are ~0.3 s of work for short sentences here, and 1 s is the longest a
-    # request waits before it is refused. vocoder only ever holds work acoustic has accepted
-    # and already paid for, so its limits are a looser backstop (twice the room, twice the
-    # wait): refusing there would throw that work away. README "Overload" has the figures.
+    # acoustic is where a request enters the heavy work, so it is the admission gate: 8
+    # waiting requests are ~0.3 s of work for short sentences here, and a request that could
+    # not start within 2 s is refused so that its client can back off or go elsewhere. The
+    # timeout is not tighter because one batch of long sentences takes seconds to run, and a
+    # request queued behind it is not a sign of overload. vocoder only holds work acoustic
+    # accepted and already paid for, so it gets twice the room and a timeout that only drops
+    # audio nobody waits for any more. README "Overload" has the measured figures.
     acoustic_queue_size: int = 8
-    acoustic_queue_timeout_us: int = 1_000_000
+    acoustic_queue_timeout_us: int = 2_000_000
     vocoder_queue_size: int = 16
-    vocoder_queue_timeout_us: int = 2_000_000
+    vocoder_queue_timeout_us: int = 10_000_000
     sentence_silence_s: float = SENTENCE_SILENCE_S
     stream_windows: WindowPlan = field(default_factory=WindowPlan)
     # Streams in progress at once per tts_stream instance (each on its own thread).
