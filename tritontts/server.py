@@ -230,6 +230,8 @@ class TritonServer:
             f"--exit-timeout-secs={opts.exit_timeout_s}",
             f"--log-verbose={opts.log_verbose}",
             "--strict-readiness=true",
+            # Honour the rate_limiter of instance groups (the heavy stages take turns).
+            "--rate-limit=execution_count",
             # Latency histograms, including time to first response of the streaming model.
             "--metrics-config=histogram_latencies=true",
         ]
