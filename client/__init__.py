@@ -17,7 +17,7 @@ from tritontts.client.errors import (
     ServerUnavailableError,
     TTSError,
 )
-from tritontts.client.retry import NO_RETRY, RetryPolicy
+from tritontts.client.retry import NO_RETRY, RetryPolicy, RetryThrottle
 
 __all__ = [
     "NO_RETRY",
@@ -28,6 +28,7 @@ __all__ = [
     "InvalidRequestError",
     "OverloadedError",
     "RetryPolicy",
+    "RetryThrottle",
     "ServerError",
     "ServerUnavailableError",
     "Synthesis",

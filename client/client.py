@@ -25,7 +25,7 @@ from tritontts.client.errors import (
     classify,
     from_triton,
 )
-from tritontts.client.retry import Attempts, RetryPolicy, call_with_retries
+from tritontts.client.retry import Attempts, RetryPolicy, RetryThrottle, call_with_retries
 
 Protocol = Literal["grpc", "http"]
 DEFAULT_URLS = {"grpc": "localhost:8001", "http": "localhost:8000"}
@@ -161,15 +161,17 @@ class TTSClient:
 
     `deadline_s` is the whole time budget of one call, retries included; refusals that mean
     "not now" (overload, a stage restarting, a server draining) are retried with exponential
-    backoff and jitter inside it, anything else is raised at once. The gRPC client is safe to
-    share between threads; for HTTP make one client per thread.
+    backoff and jitter inside it, anything else is raised at once. Retries draw on a budget
+    shared by all calls of the client (`throttle_retries`), so that a client whose calls are
+    mostly refused stops adding retries to the overload. The gRPC client is safe to share
+    between threads; for HTTP make one client per thread.
     """
 
     def __init__(self, url: str | None = None, protocol: Protocol = "grpc",
                  model: str = "tts", timeout_s: float = 120.0,
                  stream_model: str = "tts_stream", *, deadline_s: float | None = None,
-                 retry: RetryPolicy | None = None, tls: TLSConfig | None = None,
-                 api_key: str | None = None) -> None:
+                 retry: RetryPolicy | None = None, throttle_retries: bool = True,
+                 tls: TLSConfig | None = None, api_key: str | None = None) -> None:
         if protocol not in DEFAULT_URLS:
             raise ValueError(f"protocol must be 'grpc' or 'http', not {protocol!r}")
         if tls is not None and protocol != "grpc":
@@ -181,6 +183,7 @@ class TTSClient:
         self.deadline_s = deadline_s if deadline_s is not None else timeout_s
         self.timeout_s = self.deadline_s
         self.retry = retry or RetryPolicy()
+        self.throttle = RetryThrottle() if throttle_retries else None
         self.tls = tls
         self.api_key = api_key
         if protocol == "grpc":
@@ -249,7 +252,8 @@ class TTSClient:
                 raise ServerUnavailableError(f"cannot reach {self.url}: {exc}") from None
 
         budget = self.deadline_s if deadline_s is None else deadline_s
-        result = call_with_retries(attempt, budget, self.retry, attempts)
+        result = call_with_retries(attempt, budget, self.retry, attempts,
+                                   throttle=self.throttle)
         return Synthesis(audio=result.as_numpy("AUDIO"),
                          sample_rate=int(result.as_numpy("SAMPLE_RATE").reshape(-1)[0]),
                          attempts=attempts.count)
@@ -279,12 +283,15 @@ class TTSClient:
                     for chunk in chunks:
                         started = True
                         yield chunk
+                if self.throttle is not None:
+                    self.throttle.succeeded()
                 return
             except DeadlineExceededError:
                 raise
             except ServerUnavailableError:
+                allowed = self.throttle.refused() if self.throttle is not None else True
                 pause = self.retry.backoff_s(number)
-                if (started or number == self.retry.max_attempts
+                if (started or not allowed or number == self.retry.max_attempts
                         or time.monotonic() + pause >= end):
                     raise
                 time.sleep(pause)

@@ -16,7 +16,7 @@ from tritontts.client import (
     ServerUnavailableError,
 )
 from tritontts.client.errors import classify
-from tritontts.client.retry import Attempts, call_with_retries
+from tritontts.client.retry import Attempts, RetryThrottle, call_with_retries
 
 # Status and message pairs as tritonclient reports them from a 2.51 server (seen in this
 # project's overload, fault and security tests).
@@ -129,3 +129,24 @@ def test_the_deadline_bounds_the_retries() -> None:
     assert 4 <= attempts.count <= 5
     assert clock.now <= 2.0 + 0.4
     assert len(attempts.refusals or []) == attempts.count
+
+
+def test_throttle_stops_retries_when_most_calls_are_refused() -> None:
+    throttle = RetryThrottle(max_tokens=10, token_ratio=0.1)
+    clock = FakeClock()
+    calls: list[int] = []
+
+    def refused(remaining: float) -> None:
+        calls.append(1)
+        raise OverloadedError("full")
+
+    for _ in range(20):
+        with pytest.raises(OverloadedError):
+            call_with_retries(refused, 60.0, RetryPolicy(max_attempts=6), clock=clock,
+                              sleep=clock.sleep, throttle=throttle)
+    # Five refusals use up the half of the budget that retries may spend: the first call
+    # retries 4 times, every later one is tried once (not 5 times each).
+    assert len(calls) == 20 + 4
+    for _ in range(60):  # successes earn the budget back
+        call_with_retries(lambda remaining: "audio", 60.0, RetryPolicy(), throttle=throttle)
+    assert throttle.tokens == pytest.approx(6.0)
