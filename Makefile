@@ -22,7 +22,7 @@ DEMO_TEXT ?= Hello! This sentence was spoken by a Triton Inference Server runnin
 DEMO_OUT ?= out/demo.wav
 PYTEST_ARGS ?=
 
-.PHONY: help setup export repository serve demo test lint bench clean
+.PHONY: help setup export repository serve demo test lint bench bench-cache clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ lint: $(STAMP) ## ruff
 
 bench: $(STAMP) ## per-sentence latency: direct ONNX Runtime baseline vs the Triton ensemble
 	$(BIN)/python benchmarks/latency.py
+
+bench-cache: $(STAMP) ## response cache: hit vs miss latency p50/p95 on tts_cached
+	$(BIN)/python benchmarks/cache.py
 
 clean: ## remove build outputs (exported graphs, repository, demo audio)
 	rm -rf build out benchmarks/results
