@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from tritonclient.utils import InferenceServerException
 from tritontts.client import (
     NO_RETRY,
     AccessDeniedError,
+    AsyncTTSClient,
     ServerUnavailableError,
     TLSConfig,
     TTSClient,
@@ -129,6 +131,28 @@ def test_mutual_tls(mtls_server: TritonServer, pki: Certificates) -> None:
         print(f"mTLS, {name}: {type(error).__name__}: {error}")
         # The server ends the handshake; the client only sees the socket close.
         assert isinstance(error, ServerUnavailableError | AccessDeniedError)
+
+
+def test_async_client_over_mutual_tls(mtls_server: TritonServer, pki: Certificates) -> None:
+    tls = TLSConfig(pki.ca, private_key=pki.client.key, certificate_chain=pki.client.cert)
+
+    async def speak() -> tuple[np.ndarray, list]:
+        async with AsyncTTSClient(mtls_server.grpc_url, tls=tls) as client:
+            result = await client.synthesize(TEXT)
+            chunks = [c async for c in client.stream(TEXT)]
+        return result.audio, chunks
+
+    audio, chunks = asyncio.run(speak())
+    assert_speech(audio, 22050, TEXT)
+    assert chunks and chunks[-1].final
+
+
+def test_serve_refuses_half_a_tls_setup(pki: Certificates, repository: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "tritontts.cli", "serve",
+                             "--model-repository", str(repository),
+                             "--tls-cert", str(pki.server.cert)],
+                            capture_output=True, timeout=60, check=False)
+    assert result.returncode == 2 and b"--tls-key" in result.stderr
 
 
 def test_speak_over_mutual_tls(mtls_server: TritonServer, pki: Certificates,

@@ -6,7 +6,6 @@ of tritonserver; its second argument is the instance's `<repository>/<model>/<ve
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,12 +70,3 @@ def server_rss_bytes(server_pid: int) -> dict[str, int]:
             usage[stub.model] = usage.get(stub.model, 0) + rss_bytes(stub.pid)
     return usage
 
-
-def pid_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
