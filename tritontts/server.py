@@ -9,6 +9,10 @@ Two installations are known:
 
 The python backend stub takes its packages from the virtualenv whose `bin/` is first on PATH,
 so the server is always started with this interpreter's `bin/` first.
+
+The server runs in explicit model-control mode with every model loaded, so that this runner
+can reload a stage whose stub died (`recovery.py`) and drain the entry models before it stops
+(`control.py`); the repository API that allows this is behind the admin key.
 """
 
 from __future__ import annotations
