@@ -22,6 +22,7 @@ from tritontts.client import (
     NO_RETRY,
     RetryPolicy,
     ServerUnavailableError,
+    Synthesis,
     TTSClient,
     TTSError,
 )
@@ -152,62 +153,69 @@ def test_killed_stage_stub_fails_its_requests_clearly_and_comes_back(
     assert ridden.attempts > 1 and ridden.audio.size > 0
 
 
-def _serve(repository: Path, exit_timeout_s: int,
-           log: Path) -> tuple[subprocess.Popen[bytes], str, str]:
+@dataclass
+class Serving:
+    process: subprocess.Popen[bytes]
+    http_url: str
+    grpc_url: str
+    exit_timeout_s: int
+
+
+@pytest.fixture
+def serving(repository: Path, tmp_path: Path) -> Iterator[Serving]:
+    """`tritontts serve` as a deployment runs it: the process that gets the SIGTERM."""
     http, grpc, metrics = free_port(), free_port(), free_port()
+    exit_timeout_s = 20
+    log = tmp_path / "serve.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "tritontts.cli", "serve", "--model-repository",
              str(repository), "--http-port", str(http), "--grpc-port", str(grpc),
              "--metrics-port", str(metrics), "--exit-timeout", str(exit_timeout_s)],
             stdout=subprocess.DEVNULL, stderr=out)
-    return process, f"127.0.0.1:{http}", f"127.0.0.1:{grpc}"
-
-
-def test_sigterm_lets_in_flight_requests_finish_and_refuses_new_ones(repository: Path,
-                                                                     tmp_path: Path) -> None:
-    exit_timeout_s = 20
-    log = tmp_path / "serve.log"
-    process, http_url, grpc_url = _serve(repository, exit_timeout_s, log)
     try:
-        probe = TritonServer(ServerOptions(repository, http_port=int(http_url.split(":")[1])))
+        probe = TritonServer(ServerOptions(repository, http_port=http))
         deadline = time.monotonic() + 120
         while not probe.is_ready():
             assert process.poll() is None, log.read_text()[-3000:]
             assert time.monotonic() < deadline, "server never became ready"
             time.sleep(0.2)
-        long_texts = [" ".join(f"Sentence {n} of long request {i} must reach its listener."
-                               for n in range(4)) for i in range(3)]
-        in_flight: list[Outcome] = []
-        audio: dict[str, object] = {}
-
-        def speak(text: str) -> None:
-            started = time.monotonic()
-            try:
-                result = client.synthesize(text)
-                audio[text] = result
-                error = None
-            except TTSError as exc:
-                error = exc
-            in_flight.append(Outcome(started, time.monotonic(), error, text))
-
-        with TTSClient(grpc_url, retry=NO_RETRY, deadline_s=60) as client:
-            client.synthesize("Warm up.")
-            with Load(client, threads=1) as newcomers:
-                speakers = [threading.Thread(target=speak, args=(t,)) for t in long_texts]
-                for thread in speakers:
-                    thread.start()
-                time.sleep(0.5)
-                sigterm_at = time.monotonic()
-                process.send_signal(signal.SIGTERM)
-                for thread in speakers:
-                    thread.join(timeout=exit_timeout_s + 30)
-                returncode = process.wait(timeout=exit_timeout_s + 30)
-                exited_at = time.monotonic()
+        yield Serving(process, f"127.0.0.1:{http}", f"127.0.0.1:{grpc}", exit_timeout_s)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_sigterm_lets_in_flight_requests_finish_and_refuses_new_ones(serving: Serving) -> None:
+    process, exit_timeout_s = serving.process, serving.exit_timeout_s
+    long_texts = [" ".join(f"Sentence {n} of long request {i} must reach its listener."
+                           for n in range(4)) for i in range(3)]
+    in_flight: list[Outcome] = []
+    audio: dict[str, Synthesis] = {}
+
+    def speak(text: str) -> None:
+        started = time.monotonic()
+        try:
+            audio[text] = client.synthesize(text)
+            error = None
+        except TTSError as exc:
+            error = exc
+        in_flight.append(Outcome(started, time.monotonic(), error, text))
+
+    with TTSClient(serving.grpc_url, retry=NO_RETRY, deadline_s=60) as client:
+        client.synthesize("Warm up.")
+        with Load(client, threads=1) as newcomers:
+            speakers = [threading.Thread(target=speak, args=(t,)) for t in long_texts]
+            for thread in speakers:
+                thread.start()
+            time.sleep(0.5)
+            sigterm_at = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            for thread in speakers:
+                thread.join(timeout=exit_timeout_s + 30)
+            returncode = process.wait(timeout=exit_timeout_s + 30)
+            exited_at = time.monotonic()
     late = [o for o in newcomers.outcomes if o.started > sigterm_at + 1.0]
     print(f"\nSIGTERM: {len(in_flight)} in-flight requests, "
           f"{sum(o.error is None for o in in_flight)} finished with audio, the last "
@@ -222,7 +230,7 @@ def test_sigterm_lets_in_flight_requests_finish_and_refuses_new_ones(repository:
         assert outcome.error is None, outcome.error
         assert outcome.started < sigterm_at < outcome.ended  # really in flight at the signal
         result = audio[outcome.text]
-        assert_speech(result.audio, result.sample_rate, outcome.text)  # type: ignore[attr-defined]
+        assert_speech(result.audio, result.sample_rate, outcome.text)
     assert late, "no request was sent after the signal"
     for outcome in late:
         assert isinstance(outcome.error, ServerUnavailableError), outcome.error

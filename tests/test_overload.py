@@ -32,8 +32,9 @@ pytestmark = pytest.mark.e2e
 BURST_S = 20.0
 MULTIPLE = 10
 DEADLINE_S = 5.0
-# How much later than its deadline a call may return: the client's own bookkeeping.
-DEADLINE_GRACE_S = 0.25
+# How much later than its deadline a call may return: the client's own bookkeeping, with
+# 256 client threads and the server sharing two cores.
+DEADLINE_GRACE_S = 0.5
 WORKERS = 256
 _numbers = itertools.count()
 
