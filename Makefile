@@ -33,7 +33,7 @@ DEMO_TEXT ?= Hello! This sentence was spoken by a Triton Inference Server runnin
 DEMO_OUT ?= out/demo.wav
 PYTEST_ARGS ?=
 
-.PHONY: help setup export repository serve demo test lint bench load clean
+.PHONY: help setup export repository serve demo test lint bench bench-cache load clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ bench: $(STAMP) ## benchmarks vs the direct ONNX Runtime baseline, plots (HOST=h
 load: $(STAMP) ## Locust with an SLO verdict (USERS, SPAWN_RATE, DURATION, SLO_MS, HOST=host:grpcport)
 	$(BIN)/python benchmarks/load.py --users $(USERS) --spawn-rate $(SPAWN_RATE) \
 		--duration $(DURATION) --slo-ms $(SLO_MS) $(if $(HOST),--host $(HOST))
+
+bench-cache: $(STAMP) ## response cache: hit vs miss latency p50/p95 on tts_cached
+	$(BIN)/python benchmarks/cache.py
 
 clean: ## remove build outputs (exported graphs, repository, demo audio)
 	rm -rf build out benchmarks/results

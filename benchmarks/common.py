@@ -37,14 +37,15 @@ PARAGRAPH_60_WORDS = (
 )
 
 
-def start_server(stack: ExitStack, tuning: CpuTuning | None = None) -> TritonServer:
+def start_server(stack: ExitStack, tuning: CpuTuning | None = None,
+                 response_cache_bytes: int = 0) -> TritonServer:
     """Export the bundled voice and start tritonserver on free ports, stopped by `stack`."""
     print("starting tritonserver ...", file=sys.stderr)
     work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tritontts-bench-")))
     voice = export_piper_voice(*default_voice(), work / "voices", progress=lambda _: None)
     repository = write_repository(cpu_models(voice, tuning), work / "model_repository")
     options = ServerOptions(repository, http_port=free_port(), grpc_port=free_port(),
-                            metrics_port=free_port())
+                            metrics_port=free_port(), response_cache_bytes=response_cache_bytes)
     return stack.enter_context(TritonServer(options, log_file=work / "tritonserver.log"))
 
 

@@ -5,23 +5,35 @@ from tritontts.client.client import (
     AudioChunk,
     Synthesis,
     SynthesisRequest,
+    TLSConfig,
     TTSClient,
 )
 from tritontts.client.errors import (
+    AccessDeniedError,
+    DeadlineExceededError,
     InvalidRequestError,
+    OverloadedError,
     ServerError,
     ServerUnavailableError,
     TTSError,
 )
+from tritontts.client.retry import NO_RETRY, RetryPolicy, RetryThrottle
 
 __all__ = [
+    "NO_RETRY",
+    "AccessDeniedError",
     "AsyncTTSClient",
     "AudioChunk",
+    "DeadlineExceededError",
     "InvalidRequestError",
+    "OverloadedError",
+    "RetryPolicy",
+    "RetryThrottle",
     "ServerError",
     "ServerUnavailableError",
     "Synthesis",
     "SynthesisRequest",
+    "TLSConfig",
     "TTSClient",
     "TTSError",
 ]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from tritontts.client.client import DEFAULT_URLS, AudioChunk, Synthesis, TTSClient
+from tritontts.client.client import DEFAULT_URLS, AudioChunk, Synthesis, TLSConfig, TTSClient
 from tritontts.client.errors import TTSError
 
 HELP = "speak TEXT with a running tritontts server into an audio file (or raw PCM on stdout)"
+API_KEY_ENV = "TRITONTTS_API_KEY"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +42,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wait-ready", type=float, default=0.0, metavar="SECONDS",
                         help="wait up to SECONDS for the server to become ready first")
     parser.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
-                        help="give up on the request after SECONDS (default: 120)")
+                        help="give up on the request after SECONDS, retries of refusals "
+                             "included (default: 120)")
+    parser.add_argument("--cache", action="store_true",
+                        help="use the response-cached model: a repeated request returns the "
+                             "same audio at once (even with the voice's random noise scales)")
+    tls = parser.add_argument_group("TLS (gRPC)")
+    tls.add_argument("--tls-ca", type=Path, metavar="PEM",
+                     help="use TLS, trusting the CA in PEM (the server's certificate signer)")
+    tls.add_argument("--tls-cert", type=Path, metavar="PEM",
+                     help="this client's certificate, for servers that ask for mutual TLS")
+    tls.add_argument("--tls-key", type=Path, metavar="PEM", help="private key of --tls-cert")
+    parser.add_argument("--api-key", default=os.environ.get(API_KEY_ENV), metavar="VALUE",
+                        help=f"send the `tritontts-api-key` header (default: ${API_KEY_ENV})")
 
 
 def write_audio(synthesis: Synthesis, output: str) -> None:
@@ -81,21 +95,34 @@ def write_stream(chunks: Iterator[AudioChunk], output: str) -> tuple[float, int]
     return seconds, rate
 
 
+def _tls(args: argparse.Namespace) -> TLSConfig | None:
+    if not (args.tls_ca or args.tls_cert or args.tls_key):
+        return None
+    return TLSConfig(root_certificates=args.tls_ca, private_key=args.tls_key,
+                     certificate_chain=args.tls_cert)
+
+
 def run(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
     options = {"speed": args.speed, "noise_scale": args.noise_scale, "noise_w": args.noise_w,
                "voice": args.voice}
     try:
-        with TTSClient(args.url, args.protocol, args.model, args.timeout) as client:
+        tls = _tls(args)
+    except ValueError as exc:
+        print(f"tritontts speak: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with TTSClient(args.url, args.protocol, args.model, deadline_s=args.timeout, tls=tls,
+                       api_key=args.api_key) as client:
             if args.wait_ready > 0:
                 client.wait_until_ready(args.wait_ready)
             if args.stream:
                 seconds, rate = write_stream(client.stream(text, **options), args.output)
             else:
-                synthesis = client.synthesize(text, **options)
+                synthesis = client.synthesize(text, **options, cache=args.cache)
                 write_audio(synthesis, args.output)
                 seconds, rate = synthesis.duration_s, synthesis.sample_rate
-    except TTSError as exc:
+    except (TTSError, ValueError) as exc:
         print(f"tritontts speak: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     where = "stdout" if args.output == "-" else args.output

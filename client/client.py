@@ -5,31 +5,78 @@ Imports numpy and tritonclient only: no torch, no onnx, no server-side code.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from tritonclient.utils import InferenceServerException
 
 from tritontts.client.errors import (
+    DeadlineExceededError,
     InvalidRequestError,
     ServerError,
     ServerUnavailableError,
     TTSError,
+    classify,
     from_triton,
 )
+from tritontts.client.retry import Attempts, RetryPolicy, RetryThrottle, call_with_retries
 
 Protocol = Literal["grpc", "http"]
 DEFAULT_URLS = {"grpc": "localhost:8001", "http": "localhost:8000"}
+CACHED_MODEL = "tts_cached"
+# A deployment may require this header for inference (`tritontts serve --api-key`). Triton
+# reads restricted-API headers of gRPC calls under the `triton-grpc-protocol-` prefix.
+API_KEY_HEADER = "tritontts-api-key"
+GRPC_HEADER_PREFIX = "triton-grpc-protocol-"
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    """gRPC over TLS: PEM files. `root_certificates` is the CA that signed the server's
+    certificate (None: the system's roots); `private_key` and `certificate_chain` are this
+    client's own, for servers that ask for mutual TLS."""
+
+    root_certificates: Path | None = None
+    private_key: Path | None = None
+    certificate_chain: Path | None = None
+
+    def __post_init__(self) -> None:
+        if (self.private_key is None) != (self.certificate_chain is None):
+            raise ValueError("a client certificate needs both private_key and certificate_chain")
+        for path in (self.root_certificates, self.private_key, self.certificate_chain):
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"TLS file {path} does not exist")
+
+    def client_args(self) -> dict[str, Any]:
+        """Keyword arguments of tritonclient's gRPC InferenceServerClient (file names)."""
+        def name(path: Path | None) -> str | None:
+            return None if path is None else str(path)
+
+        return {"ssl": True, "root_certificates": name(self.root_certificates),
+                "private_key": name(self.private_key),
+                "certificate_chain": name(self.certificate_chain)}
+
+    def channel_credentials(self) -> Any:
+        import grpc
+
+        def read(path: Path | None) -> bytes | None:
+            return None if path is None else Path(path).read_bytes()
+
+        return grpc.ssl_channel_credentials(read(self.root_certificates), read(self.private_key),
+                                            read(self.certificate_chain))
 
 
 @dataclass(frozen=True)
 class Synthesis:
     audio: np.ndarray  # float32 samples in [-1, 1], mono
     sample_rate: int
+    attempts: int = 1  # 1 + the retries it took
 
     @property
     def duration_s(self) -> float:
@@ -115,28 +162,44 @@ class SynthesisRequest:
 class TTSClient:
     """Synthesize speech with a tritontts deployment.
 
-    The gRPC client is safe to share between threads; for HTTP make one client per thread.
+    `deadline_s` is the whole time budget of one call, retries included; refusals that mean
+    "not now" (overload, a stage restarting, a server draining) are retried with exponential
+    backoff and jitter inside it, anything else is raised at once. Retries draw on a budget
+    shared by all calls of the client (`throttle_retries`), so that a client whose calls are
+    mostly refused stops adding retries to the overload. The gRPC client is safe to share
+    between threads; for HTTP make one client per thread.
     """
 
     def __init__(self, url: str | None = None, protocol: Protocol = "grpc",
                  model: str = "tts", timeout_s: float = 120.0,
-                 stream_model: str = "tts_stream") -> None:
+                 stream_model: str = "tts_stream", *, deadline_s: float | None = None,
+                 retry: RetryPolicy | None = None, throttle_retries: bool = True,
+                 tls: TLSConfig | None = None, api_key: str | None = None) -> None:
         if protocol not in DEFAULT_URLS:
             raise ValueError(f"protocol must be 'grpc' or 'http', not {protocol!r}")
+        if tls is not None and protocol != "grpc":
+            raise ValueError("TLS is for gRPC: tritonserver serves HTTP in plain text")
         self.protocol = protocol
         self.url = url or DEFAULT_URLS[protocol]
         self.model = model
         self.stream_model = stream_model
-        self.timeout_s = timeout_s
+        self.deadline_s = deadline_s if deadline_s is not None else timeout_s
+        self.timeout_s = self.deadline_s
+        self.retry = retry or RetryPolicy()
+        self.throttle = RetryThrottle() if throttle_retries else None
+        self.tls = tls
+        self.api_key = api_key
         if protocol == "grpc":
             import tritonclient.grpc as triton
+
+            self._client: Any = triton.InferenceServerClient(
+                self.url, **(tls.client_args() if tls else {}))
         else:
             import tritonclient.http as triton
+
+            self._client = triton.InferenceServerClient(
+                self.url, connection_timeout=self.deadline_s, network_timeout=self.deadline_s)
         self._triton = triton
-        self._client: Any = (
-            triton.InferenceServerClient(self.url) if protocol == "grpc" else
-            triton.InferenceServerClient(self.url, connection_timeout=timeout_s,
-                                         network_timeout=timeout_s))
 
     def close(self) -> None:
         self._client.close()
@@ -146,6 +209,13 @@ class TTSClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        if not self.api_key:
+            return None
+        prefix = GRPC_HEADER_PREFIX if self.protocol == "grpc" else ""
+        return {prefix + API_KEY_HEADER: self.api_key}
 
     def is_ready(self) -> bool:
         try:
@@ -163,42 +233,85 @@ class TTSClient:
             time.sleep(0.5)
 
     def synthesize(self, text: str, speed: float | None = None, noise_scale: float | None = None,
-                   noise_w: float | None = None, voice: str | None = None) -> Synthesis:
+                   noise_w: float | None = None, voice: str | None = None, *,
+                   cache: bool = False, deadline_s: float | None = None) -> Synthesis:
+        """The whole utterance. `cache=True` asks the response-cached model: the same request
+        then returns the same audio (even with the voice's random noise scales), in ~1 ms."""
         request = SynthesisRequest(text, speed, noise_scale, noise_w, voice)
         request.validate()
         inputs = request.grpc_inputs(self._triton)
-        try:
-            if self.protocol == "grpc":
-                result = self._client.infer(self.model, inputs, client_timeout=self.timeout_s)
-            else:
-                result = self._client.infer(self.model, inputs)
-        except InferenceServerException as exc:
-            raise from_triton(exc) from None
-        except (OSError, ConnectionError) as exc:
-            raise ServerUnavailableError(f"cannot reach {self.url}: {exc}") from None
+        model = CACHED_MODEL if cache else self.model
+        attempts = Attempts()
+
+        def attempt(remaining_s: float) -> Any:
+            try:
+                if self.protocol == "grpc":
+                    return self._client.infer(model, inputs, client_timeout=remaining_s,
+                                              headers=self.headers)
+                return self._client.infer(model, inputs, headers=self.headers)
+            except InferenceServerException as exc:
+                raise from_triton(exc) from None
+            except (OSError, ConnectionError) as exc:
+                raise ServerUnavailableError(f"cannot reach {self.url}: {exc}") from None
+
+        budget = self.deadline_s if deadline_s is None else deadline_s
+        result = call_with_retries(attempt, budget, self.retry, attempts,
+                                   throttle=self.throttle)
         return Synthesis(audio=result.as_numpy("AUDIO"),
-                         sample_rate=int(result.as_numpy("SAMPLE_RATE").reshape(-1)[0]))
+                         sample_rate=int(result.as_numpy("SAMPLE_RATE").reshape(-1)[0]),
+                         attempts=attempts.count)
 
     def stream(self, text: str, speed: float | None = None, noise_scale: float | None = None,
-               noise_w: float | None = None, voice: str | None = None) -> Iterator[AudioChunk]:
+               noise_w: float | None = None, voice: str | None = None, *,
+               deadline_s: float | None = None) -> Iterator[AudioChunk]:
         """Yield audio chunks as the server sends them (gRPC only).
 
         The stream is read in the calling thread (no helper thread, so it also works under
         gevent, e.g. in Locust). Each call opens its own gRPC call, so several streams may run
         at once from one client. Leaving the loop early (or closing the iterator) cancels the
-        request on the server, which then stops working on it.
+        request on the server, which then stops working on it. A refusal before the first
+        chunk is retried like `synthesize`; once audio has been yielded, an error is raised.
         """
         if self.protocol != "grpc":
             raise TTSError("streaming needs the gRPC protocol (HTTP has no response streams)")
         request = SynthesisRequest(text, speed, noise_scale, noise_w, voice)
         request.validate()
+        budget = self.deadline_s if deadline_s is None else deadline_s
+        end = time.monotonic() + budget
+        for number in range(1, self.retry.max_attempts + 1):
+            started = False
+            try:
+                with contextlib.closing(
+                        self._stream_once(request, end - time.monotonic())) as chunks:
+                    for chunk in chunks:
+                        started = True
+                        yield chunk
+                if self.throttle is not None:
+                    self.throttle.succeeded()
+                return
+            except DeadlineExceededError:
+                raise
+            except ServerUnavailableError:
+                allowed = self.throttle.refused() if self.throttle is not None else True
+                pause = self.retry.backoff_s(number)
+                if (started or not allowed or number == self.retry.max_attempts
+                        or time.monotonic() + pause >= end):
+                    raise
+                time.sleep(pause)
+
+    def _stream_once(self, request: SynthesisRequest, timeout_s: float) -> Iterator[AudioChunk]:
         import grpc
         from tritonclient.grpc import InferResult, service_pb2_grpc
 
-        channel = grpc.insecure_channel(self.url, options=_own_channel_args())
+        if timeout_s <= 0:
+            raise DeadlineExceededError("the deadline passed before the stream could start")
+        channel = (grpc.secure_channel(self.url, self.tls.channel_credentials(),
+                                       options=_own_channel_args())
+                   if self.tls else grpc.insecure_channel(self.url, options=_own_channel_args()))
         stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
         call = stub.ModelStreamInfer(iter([request.stream_request(self.stream_model)]),
-                                     timeout=self.timeout_s)
+                                     timeout=timeout_s,
+                                     metadata=list((self.headers or {}).items()) or None)
         finished = False
         try:
             for index, response in enumerate(call):
@@ -226,11 +339,11 @@ def _from_rpc_error(exc: Any) -> TTSError:
 
     code = exc.code() if hasattr(exc, "code") else None
     details = exc.details() if hasattr(exc, "details") else str(exc)
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        return ServerUnavailableError(f"{details} ({code.name})")
+    status = code.name if isinstance(code, grpc.StatusCode) else ""
     if code == grpc.StatusCode.INVALID_ARGUMENT:
-        return InvalidRequestError(details)
-    return ServerError(f"{details} ({code.name if code else 'no status'})")
+        status = "INVALID_ARG"
+    kind = classify(status, details or "")
+    return kind(f"{details} ({status or 'no status'})")
 
 
 def _own_channel_args() -> list[tuple[str, Any]]:
@@ -270,15 +383,18 @@ class AsyncTTSClient:
     """
 
     def __init__(self, url: str | None = None, model: str = "tts", timeout_s: float = 120.0,
-                 stream_model: str = "tts_stream") -> None:
+                 stream_model: str = "tts_stream", *, tls: TLSConfig | None = None,
+                 api_key: str | None = None) -> None:
         import tritonclient.grpc.aio as aioclient
 
         self.url = url or DEFAULT_URLS["grpc"]
         self.model = model
         self.stream_model = stream_model
         self.timeout_s = timeout_s
+        self.headers = {GRPC_HEADER_PREFIX + API_KEY_HEADER: api_key} if api_key else None
         self._triton = aioclient
-        self._client = aioclient.InferenceServerClient(self.url)
+        self._client = aioclient.InferenceServerClient(
+            self.url, **(tls.client_args() if tls else {}))
 
     async def close(self) -> None:
         await self._client.close()
@@ -296,7 +412,8 @@ class AsyncTTSClient:
         request.validate()
         try:
             result = await self._client.infer(self.model, request.grpc_inputs(self._triton),
-                                              client_timeout=self.timeout_s)
+                                              client_timeout=self.timeout_s,
+                                              headers=self.headers)
         except InferenceServerException as exc:
             raise from_triton(exc) from None
         return Synthesis(audio=result.as_numpy("AUDIO"),
@@ -314,7 +431,8 @@ class AsyncTTSClient:
                    "inputs": request.grpc_inputs(self._triton),
                    "enable_empty_final_response": True}
 
-        responses = self._client.stream_infer(requests(), stream_timeout=self.timeout_s)
+        responses = self._client.stream_infer(requests(), stream_timeout=self.timeout_s,
+                                              headers=self.headers)
         finished = False
         index = 0
         try:

@@ -11,8 +11,22 @@ class InvalidRequestError(TTSError):
     """The request was refused as sent (bad text or option); do not retry it unchanged."""
 
 
+class AccessDeniedError(TTSError):
+    """The server wants a key (header) this client did not send, or a different one, or the
+    TLS handshake failed on a certificate that could not be verified."""
+
+
 class ServerUnavailableError(TTSError):
     """The server could not be reached or is not ready; retrying later may succeed."""
+
+
+class OverloadedError(ServerUnavailableError):
+    """The server is at capacity and refused the request (a stage queue was full, or the
+    request waited there longer than the stage allows); retry after a pause."""
+
+
+class DeadlineExceededError(ServerUnavailableError):
+    """No answer within the call's deadline (retries included)."""
 
 
 class ServerError(TTSError):
@@ -20,7 +34,34 @@ class ServerError(TTSError):
 
 
 _INVALID = ("INVALID_ARG", "400")
-_UNAVAILABLE = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "503", "UNKNOWN")
+# CANCELLED from the server: it shut down with the call open (the client never cancels a
+# unary call itself).
+_UNAVAILABLE = ("UNAVAILABLE", "503", "UNKNOWN", "CANCELLED")
+# What Triton says when a stage's queue policy refuses a request. Through the ensemble the
+# status is UNAVAILABLE; through a stream (BLS) only the message survives, so match on it.
+_OVERLOAD_MESSAGES = ("exceeds maximum queue size", "request timeout expired")
+# A stage being reloaded or a server draining: the model is there but not serving right now.
+_TRANSIENT_MESSAGES = ("is not healthy", "has no available versions", "server is stopping",
+                       "connect", "socket closed")
+_ACCESS_MESSAGES = ("this protocol is restricted", "this api is restricted",
+                    "handshake failed")
+
+
+def classify(status: str, message: str) -> type[TTSError]:
+    """The TTSError class for a Triton status (gRPC or HTTP) and message."""
+    lowered = message.lower()
+    if any(code in status for code in _INVALID):
+        return InvalidRequestError
+    if any(m in lowered for m in _ACCESS_MESSAGES):
+        return AccessDeniedError
+    if any(m in lowered for m in _OVERLOAD_MESSAGES):
+        return OverloadedError
+    if "DEADLINE_EXCEEDED" in status or "deadline exceeded" in lowered:
+        return DeadlineExceededError
+    if any(code in status for code in _UNAVAILABLE) or any(
+            m in lowered for m in _TRANSIENT_MESSAGES):
+        return ServerUnavailableError
+    return ServerError
 
 
 def from_triton(exc: Exception) -> TTSError:
@@ -32,8 +73,7 @@ def from_triton(exc: Exception) -> TTSError:
         code, separator, rest = message.partition(": ")
         if separator and code.isupper() and code.replace("_", "").isalpha():
             status, message = code, rest
-    if any(code in status for code in _INVALID):
-        return InvalidRequestError(message)
-    if any(code in status for code in _UNAVAILABLE) or "connect" in message.lower():
-        return ServerUnavailableError(message)
-    return ServerError(f"{message} (status {status})" if status else message)
+    kind = classify(status, message)
+    if kind is ServerError and status:
+        return ServerError(f"{message} (status {status})")
+    return kind(message)

@@ -14,6 +14,8 @@ from tritontts.repository import cpu_models, write_repository
 from tritontts.server import ServerOptions, TritonServer, free_port
 from tritontts.voice import ExportedVoice
 
+CACHE_BYTES = 16 << 20
+
 
 @pytest.fixture(scope="session")
 def exported_voice(tmp_path_factory: pytest.TempPathFactory) -> ExportedVoice:
@@ -39,8 +41,9 @@ def repository(exported_voice: ExportedVoice, tmp_path_factory: pytest.TempPathF
 @pytest.fixture(scope="session")
 def server(repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
     log_file = tmp_path_factory.mktemp("server") / "tritonserver.log"
+    # A small response cache, for the `tts_cached` model.
     options = ServerOptions(repository, http_port=free_port(), grpc_port=free_port(),
-                            metrics_port=free_port())
+                            metrics_port=free_port(), response_cache_bytes=CACHE_BYTES)
     triton = TritonServer(options, log_file=log_file)
     triton.start()
     try:

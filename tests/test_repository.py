@@ -29,8 +29,9 @@ def configs(repository: Path) -> dict[str, mc.ModelConfig]:
 
 def test_cpu_repository_layout(repository: Path) -> None:
     found = configs(repository)
-    assert set(found) == {"frontend", "acoustic", "vocoder", "postprocess", "tts", "tts_stream"}
-    for name in ("frontend", "acoustic", "vocoder", "postprocess"):
+    assert set(found) == {"frontend", "acoustic", "vocoder", "postprocess", "tts", "tts_cached",
+                          "tts_stream"}
+    for name in ("frontend", "acoustic", "vocoder", "postprocess", "tts_stream"):
         assert (repository / name / "1" / "model.py").is_file()
         assert found[name].backend == "python"
     assert (repository / "acoustic" / "1" / "model.onnx").is_file()
@@ -92,3 +93,42 @@ def test_stream_model_is_decoupled(repository: Path) -> None:
     assert {p: stream.parameters[p].string_value for p in ("first_window_frames",
                                                            "window_context_frames")} == {
         "first_window_frames": "16", "window_context_frames": "16"}
+
+
+def test_heavy_stages_have_bounded_queues_that_reject(repository: Path) -> None:
+    found = configs(repository)
+    tuning = CpuTuning()
+    expected = {"acoustic": (tuning.acoustic_queue_size, tuning.acoustic_queue_timeout_us),
+                "vocoder": (tuning.vocoder_queue_size, tuning.vocoder_queue_timeout_us)}
+    for name, (size, timeout_us) in expected.items():
+        policy = found[name].dynamic_batching.default_queue_policy
+        assert policy.max_queue_size == size > 0
+        assert policy.default_timeout_microseconds == timeout_us > 0
+        assert policy.timeout_action == mc.ModelQueuePolicy.REJECT
+        assert not policy.allow_timeout_override
+    # The stage downstream holds paid-for work: its limits are the looser ones.
+    assert expected["vocoder"] >= expected["acoustic"]
+
+
+def test_only_the_cached_ensemble_uses_the_response_cache(repository: Path) -> None:
+    found = configs(repository)
+    assert found["tts_cached"].response_cache.enable
+    assert not found["tts"].response_cache.enable
+    assert found["tts_cached"].ensemble_scheduling == found["tts"].ensemble_scheduling
+
+
+def test_queue_policy_fields_render() -> None:
+    text = Tensor("TEXT", "TYPE_STRING", (1,))
+    batching = Batching(500, max_queue_size=3, queue_timeout_us=250_000, timeout_action="DELAY",
+                        allow_timeout_override=True)
+    policy = parse(render(PythonModel("m", (text,), (text,), 4, 1, batching=batching)))
+    queue = policy.dynamic_batching.default_queue_policy
+    assert (queue.max_queue_size, queue.default_timeout_microseconds) == (3, 250_000)
+    assert queue.timeout_action == mc.ModelQueuePolicy.DELAY and queue.allow_timeout_override
+    plain = parse(render(PythonModel("m", (text,), (text,), 4, 1, batching=Batching(500))))
+    assert not plain.dynamic_batching.HasField("default_queue_policy")
+    with pytest.raises(RenderError, match=">= 0"):
+        render(PythonModel("m", (text,), (text,), 4, 1, batching=Batching(500, max_queue_size=-1)))
+    with pytest.raises(ValueError):
+        render(PythonModel("m", (text,), (text,), 4, 1,
+                           batching=Batching(500, queue_timeout_us=1, timeout_action="DROP")))

@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
@@ -24,6 +25,10 @@ from tritontts.voice import ExportedVoice
 
 SOURCES = Path(__file__).resolve().parent.parent / "model_repository"
 LEXICON = "lexicon.txt"
+CACHED_TTS_MODEL = "tts_cached"
+CPU_RESOURCE = "cpu"
+# The models a request can enter by; the stage models behind them are internal.
+ENTRY_MODELS = ("tts", CACHED_TTS_MODEL, "tts_stream")
 
 
 @dataclass(frozen=True)
@@ -37,10 +42,40 @@ class Tensor:
     reshape: tuple[int, ...] | None = None
 
 
+TimeoutAction = Literal["REJECT", "DELAY"]
+
+
 @dataclass(frozen=True)
 class Batching:
+    """Dynamic batching of one model, with the policy of its request queue.
+
+    The queue fields are Triton's `default_queue_policy`; 0 means "no limit", as in Triton.
+    A request that finds the queue full is refused at once (UNAVAILABLE, "Exceeds maximum
+    queue size"); one that waits longer than `queue_timeout_us` is refused (REJECT) or left
+    queued at a lower priority (DELAY).
+    """
+
     max_queue_delay_us: int
     preferred_batch_sizes: tuple[int, ...] = ()
+    max_queue_size: int = 0
+    queue_timeout_us: int = 0
+    timeout_action: TimeoutAction = "REJECT"
+    allow_timeout_override: bool = False
+
+    @property
+    def has_queue_policy(self) -> bool:
+        return bool(self.max_queue_size or self.queue_timeout_us or self.allow_timeout_override)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Triton's rate limiter for a model's instances (the server runs with
+    --rate-limit=execution_count): an instance runs a batch only while it holds `resources`
+    (name -> count, shared by all models that name them); when several instances wait, one
+    with priority 2 gets half the turns of one with priority 1."""
+
+    resources: Mapping[str, int]
+    priority: int = 1
 
 
 @dataclass(frozen=True)
@@ -52,6 +87,7 @@ class PythonModel:
     instances: int
     parameters: Mapping[str, str] = field(default_factory=dict)
     batching: Batching | None = None
+    rate_limit: RateLimit | None = None
     # Decoupled models send any number of responses per request (streaming).
     decoupled: bool = False
     # Files placed in the version folder beside model.py: {name in folder: source path}.
@@ -102,6 +138,9 @@ class Ensemble:
     inputs: tuple[Tensor, ...]
     outputs: tuple[Tensor, ...]
     steps: tuple[Step, ...]
+    # Triton's response cache: identical requests (same inputs, byte for byte) are answered
+    # from the cache; it only works when the server runs with --cache-config.
+    response_cache: bool = False
 
 
 Model = PythonModel | GraphModel | Ensemble
@@ -120,6 +159,26 @@ class CpuTuning:
     # Items per ONNX Runtime call inside a stage: padded batches do not pay on CPU.
     stage_sub_batch: int = 1
     max_queue_delay_us: int = 1000
+    # Overload: the heavy stages keep short, bounded queues, so a burst above capacity is
+    # refused at once (queue full) or after a bounded wait (timeout) instead of piling up.
+    # acoustic is where a request enters the heavy work, so it is the admission gate: 8
+    # waiting requests are ~0.3 s of work for short sentences here, and a request that could
+    # not start within 2 s is refused so that its client can back off or go elsewhere. The
+    # timeout is not tighter because one batch of long sentences takes seconds to run, and a
+    # request queued behind it is not a sign of overload. vocoder only holds work acoustic
+    # accepted and already paid for, so it gets twice the room and a timeout that only drops
+    # audio nobody waits for any more. README "Overload" has the measured figures.
+    # The heavy stages take turns on the CPU (one global "cpu" resource), and vocoder gets
+    # four turns for each of acoustic's. Each already uses both cores, so running them at the
+    # same time bought no throughput here (13.8 vs 13.7 requests/s), but under overload the
+    # faster acoustic stage outran vocoder, whose queue then overflowed and threw away
+    # acoustic's work. Served first, vocoder drains its queue every turn, and the backlog
+    # waits at acoustic, the gate, where refusing costs nothing.
+    take_turns_on_cpu: bool = True
+    acoustic_queue_size: int = 8
+    acoustic_queue_timeout_us: int = 2_000_000
+    vocoder_queue_size: int = 16
+    vocoder_queue_timeout_us: int = 10_000_000
     sentence_pause_s: float = SENTENCE_PAUSE_S
     stream_windows: WindowPlan = field(default_factory=WindowPlan)
     # Streams in progress at once per tts_stream instance (each on its own thread).
@@ -237,6 +296,12 @@ def pipeline_models(voice: ExportedVoice, acoustic: Model, vocoder: Model,
                  {"AUDIO": "AUDIO", "SAMPLE_RATE": "SAMPLE_RATE"}),
         ),
     )
+    # The same pipeline behind Triton's response cache, for callers who opt in: with the
+    # voice's default noise scales every synthesis is a fresh random draw, and a cache would
+    # silently turn that into the same audio for the same text. Opting in per request (by
+    # calling this model) keeps `tts` as it was and makes repeated prompts ~1 ms.
+    tts_cached = Ensemble(name=CACHED_TTS_MODEL, inputs=TTS_INPUTS, outputs=TTS_OUTPUTS,
+                          steps=tts.steps, response_cache=True)
     windows = setup.stream_windows
     tts_stream = PythonModel(
         name="tts_stream",
@@ -254,7 +319,7 @@ def pipeline_models(voice: ExportedVoice, acoustic: Model, vocoder: Model,
                     "max_concurrent_streams": str(setup.max_concurrent_streams)},
         files=text_files,
     )
-    return [frontend, acoustic, vocoder, postprocess, tts, tts_stream]
+    return [frontend, acoustic, vocoder, postprocess, tts, tts_cached, tts_stream]
 
 
 def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None,
@@ -266,7 +331,18 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None,
     """
     tuning = tuning or CpuTuning()
     limits = limits or FrontendLimits()
-    batching = Batching(tuning.max_queue_delay_us)
+    # No timeout override: measured on 2.51, the ensemble does not pass a request's own
+    # timeout on to its steps, and a direct caller could at best shorten the wait, so the
+    # only effect of allowing it would be a second, unused way to configure the same limit.
+    acoustic_batching = Batching(tuning.max_queue_delay_us,
+                                 max_queue_size=tuning.acoustic_queue_size,
+                                 queue_timeout_us=tuning.acoustic_queue_timeout_us)
+    vocoder_batching = Batching(tuning.max_queue_delay_us,
+                                max_queue_size=tuning.vocoder_queue_size,
+                                queue_timeout_us=tuning.vocoder_queue_timeout_us)
+    turns = tuning.take_turns_on_cpu
+    acoustic_turns = RateLimit({CPU_RESOURCE: 1}, priority=4) if turns else None
+    vocoder_turns = RateLimit({CPU_RESOURCE: 1}, priority=1) if turns else None
     speaker_id, speaker_embedding = speaker_tensors(voice)
     acoustic = PythonModel(
         name="acoustic",
@@ -283,7 +359,8 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None,
         ),
         max_batch_size=limits.max_chunks,
         instances=tuning.acoustic_instances,
-        batching=batching,
+        batching=acoustic_batching,
+        rate_limit=acoustic_turns,
         parameters={"onnx_model": "model.onnx", "threads": str(tuning.acoustic_threads),
                     "sub_batch": str(tuning.stage_sub_batch)},
         files={"model.onnx": voice.acoustic},
@@ -299,7 +376,8 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None,
         outputs=(Tensor("waveform", "TYPE_FP32", (-1,)),),
         max_batch_size=limits.max_chunks,
         instances=tuning.vocoder_instances,
-        batching=batching,
+        batching=vocoder_batching,
+        rate_limit=vocoder_turns,
         parameters={"onnx_model": "model.onnx", "threads": str(tuning.vocoder_threads),
                     "sub_batch": str(tuning.stage_sub_batch),
                     "hop_length": str(voice.hop_length)},
@@ -344,6 +422,8 @@ def to_config(model: Model) -> mc.ModelConfig:
             proto = config.ensemble_scheduling.step.add(model_name=step.model, model_version=-1)
             proto.input_map.update(step.inputs)
             proto.output_map.update(step.outputs)
+        if model.response_cache:
+            config.response_cache.enable = True
         return config
     if isinstance(model, GraphModel):
         return _graph_config(config, model)
@@ -353,7 +433,14 @@ def to_config(model: Model) -> mc.ModelConfig:
         config.model_transaction_policy.decoupled = True
     if model.instances < 1:
         raise RenderError(f"{model.name}: instances must be >= 1")
-    config.instance_group.add(count=model.instances, kind=mc.ModelInstanceGroup.KIND_CPU)
+    group = config.instance_group.add(count=model.instances, kind=mc.ModelInstanceGroup.KIND_CPU)
+    if model.rate_limit is not None:
+        if model.rate_limit.priority < 1 or any(n < 1 for n in model.rate_limit.resources.values()):
+            raise RenderError(f"{model.name}: rate-limit priority and counts must be >= 1")
+        for name, count in model.rate_limit.resources.items():
+            group.rate_limiter.resources.append(
+                mc.ModelRateLimiter.Resource(**{"name": name, "global": True, "count": count}))
+        group.rate_limiter.priority = model.rate_limit.priority
     _batching(config, model)
     for key, value in model.parameters.items():
         if value in ("", None):
@@ -370,6 +457,8 @@ def _batching(config: mc.ModelConfig, model: PythonModel | GraphModel) -> None:
         raise RenderError(f"{model.name}: dynamic batching needs max_batch_size >= 1")
     config.dynamic_batching.max_queue_delay_microseconds = batching.max_queue_delay_us
     config.dynamic_batching.preferred_batch_size.extend(batching.preferred_batch_sizes)
+    if batching.has_queue_policy:
+        _queue_policy(model.name, batching, config.dynamic_batching.default_queue_policy)
 
 
 def _graph_config(config: mc.ModelConfig, model: GraphModel) -> mc.ModelConfig:
@@ -404,6 +493,15 @@ def _graph_config(config: mc.ModelConfig, model: GraphModel) -> mc.ModelConfig:
             for name, dims in shapes.items():
                 spec.input[name].dim.extend(dims)
     return config
+
+
+def _queue_policy(name: str, batching: Batching, policy: mc.ModelQueuePolicy) -> None:
+    if batching.max_queue_size < 0 or batching.queue_timeout_us < 0:
+        raise RenderError(f"{name}: queue size and timeout must be >= 0 (0 = no limit)")
+    policy.timeout_action = mc.ModelQueuePolicy.TimeoutAction.Value(batching.timeout_action)
+    policy.default_timeout_microseconds = batching.queue_timeout_us
+    policy.allow_timeout_override = batching.allow_timeout_override
+    policy.max_queue_size = batching.max_queue_size
 
 
 def _check_ensemble(ensemble: Ensemble) -> None:

@@ -9,6 +9,10 @@ Two installations are known:
 
 The python backend stub takes its packages from the virtualenv whose `bin/` is first on PATH,
 so the server is always started with this interpreter's `bin/` first.
+
+The server runs in explicit model-control mode with every model loaded, so that this runner
+can reload a stage whose stub died (`recovery.py`) and drain the entry models before it stops
+(`control.py`); the repository API that allows this is behind the admin key.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -27,8 +32,22 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+from tritontts.control import ModelControl
+from tritontts.recovery import StubWatchdog
+from tritontts.repository import ENTRY_MODELS
 
 log = logging.getLogger(__name__)
+
+# APIs that change or reveal how the server is set up: behind the admin key by default.
+# shared-memory is among them because registering a region makes the server read and write
+# host memory by name; health, metadata, statistics and inference stay open.
+ADMIN_APIS = ("model-repository", "model-config", "logging", "trace", "shared-memory")
+ADMIN_HEADER = "tritontts-admin-key"
+INFERENCE_HEADER = "tritontts-api-key"
+# gRPC metadata keys are lowercase; Triton looks for restricted-API keys under this prefix.
+GRPC_HEADER_PREFIX = "triton-grpc-protocol-"
 
 
 class ServerError(RuntimeError):
@@ -43,6 +62,55 @@ class TritonInstall:
     library_path: tuple[Path, ...] = ()
 
 
+@dataclass(frozen=True)
+class ServerTLS:
+    """gRPC over TLS. With `client_ca`, mutual TLS: clients must show a certificate it signed.
+
+    tritonserver has no TLS for HTTP: keep the HTTP port on a private address (the default
+    127.0.0.1) or behind a TLS-terminating proxy.
+    """
+
+    cert: Path  # PEM server certificate (chain)
+    key: Path  # PEM private key of the certificate
+    client_ca: Path | None = None
+
+    def args(self) -> list[str]:
+        for path in (self.cert, self.key, self.client_ca):
+            if path is not None and not Path(path).is_file():
+                raise ServerError(f"TLS file {path} does not exist")
+        args = ["--grpc-use-ssl=true", f"--grpc-server-cert={Path(self.cert).resolve()}",
+                f"--grpc-server-key={Path(self.key).resolve()}"]
+        if self.client_ca is not None:
+            args += ["--grpc-use-ssl-mutual=true",
+                     f"--grpc-root-cert={Path(self.client_ca).resolve()}"]
+        return args
+
+
+@dataclass(frozen=True)
+class Restriction:
+    """A group of Triton APIs that answer only requests carrying `header: value`."""
+
+    apis: tuple[str, ...]
+    header: str
+    value: str
+
+    def args(self) -> list[str]:
+        if not self.apis or not self.header or not self.value:
+            raise ServerError(f"incomplete API restriction {self.apis!r} / {self.header!r}")
+        # Triton splits the flag at ':' and '=' and takes the key and value verbatim.
+        if any(c in self.value for c in ":=, ") or self.header != self.header.lower():
+            raise ServerError("restricted-API header names must be lowercase and key values "
+                              "must not contain ':', '=', ',' or spaces")
+        spec = f"{','.join(self.apis)}:{self.header}={self.value}"
+        return [f"--grpc-restricted-protocol={spec}", f"--http-restricted-api={spec}"]
+
+    def grpc_headers(self) -> dict[str, str]:
+        return {GRPC_HEADER_PREFIX + self.header: self.value}
+
+    def http_headers(self) -> dict[str, str]:
+        return {self.header: self.value}
+
+
 @dataclass
 class ServerOptions:
     model_repository: Path
@@ -53,6 +121,19 @@ class ServerOptions:
     response_cache_bytes: int = 0
     exit_timeout_s: int = 30
     log_verbose: int = 0
+    # explicit: every model is loaded at start and can be reloaded or unloaded through the
+    # repository API, which stage recovery and draining need. none: Triton's default.
+    model_control: Literal["explicit", "none"] = "explicit"
+    # Value of the admin header for ADMIN_APIS; None: a random one for each start, so those
+    # APIs are never open by accident (the runner itself knows it).
+    admin_key: str | None = None
+    # When set, inference needs the `tritontts-api-key` header with this value too.
+    inference_key: str | None = None
+    tls: ServerTLS | None = None
+    # Reload a python model whose stub process died (needs explicit model control).
+    restart_crashed_stubs: bool = True
+    # On stop: refuse new requests and let in-flight ones finish first (explicit control).
+    drain_on_stop: bool = True
     extra_args: list[str] = field(default_factory=list)
 
 
@@ -119,6 +200,12 @@ class TritonServer:
         self.install = install or locate_tritonserver()
         self.log_file = log_file
         self.process: subprocess.Popen[bytes] | None = None
+        self.admin = Restriction(ADMIN_APIS, ADMIN_HEADER,
+                                 options.admin_key or secrets.token_urlsafe(24))
+        self.inference_restriction = (
+            Restriction(("inference",), INFERENCE_HEADER, options.inference_key)
+            if options.inference_key else None)
+        self.watchdog: StubWatchdog | None = None
 
     @property
     def http_url(self) -> str:
@@ -147,13 +234,26 @@ class TritonServer:
             f"--exit-timeout-secs={opts.exit_timeout_s}",
             f"--log-verbose={opts.log_verbose}",
             "--strict-readiness=true",
+            # Honour the rate_limiter of instance groups (the heavy stages take turns).
+            "--rate-limit=execution_count",
             # Latency histograms, including time to first response of the streaming model.
             "--metrics-config=histogram_latencies=true",
         ]
         if opts.response_cache_bytes > 0:
             cmd += [f"--cache-directory={self.install.cache_dir}",
                     f"--cache-config=local,size={opts.response_cache_bytes}"]
+        if opts.model_control == "explicit":
+            cmd += ["--model-control-mode=explicit", "--load-model=*"]
+        cmd += self.admin.args()
+        if self.inference_restriction is not None:
+            cmd += self.inference_restriction.args()
+        if opts.tls is not None:
+            cmd += opts.tls.args()
         return cmd + list(opts.extra_args)
+
+    def model_control(self) -> ModelControl:
+        """Repository-API calls with the admin key (over HTTP on the server's own host)."""
+        return ModelControl(self.http_url, self.admin.http_headers())
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -181,6 +281,8 @@ class TritonServer:
         except BaseException:
             self.stop()
             raise
+        if self.options.restart_crashed_stubs and self.options.model_control == "explicit":
+            self.watchdog = StubWatchdog(self.process.pid, self._reload).start()
         log.info("tritonserver ready: HTTP %s, gRPC %s, metrics %s",
                  self.http_url, self.grpc_url, self.metrics_url)
         return self
@@ -206,11 +308,42 @@ class TritonServer:
             time.sleep(0.25)
         raise ServerError(f"tritonserver was not ready within {timeout_s:.0f} s")
 
+    def _reload(self, model: str) -> None:
+        control = self.model_control()
+        try:
+            control.reload(model)
+        finally:
+            control.close()
+
+    def drain(self) -> bool:
+        """Refuse new requests and wait (up to the exit timeout) for in-flight ones to finish.
+
+        tritonserver's own SIGTERM handling is not enough for ensembles: measured on 2.51,
+        the stage models stop accepting new requests at once, and the next step of every
+        in-flight ensemble request is one, so those requests fail ("Server is stopping").
+        Unloading the entry models first refuses new requests while the stages stay up.
+        """
+        if self.options.model_control != "explicit" or not self.is_ready():
+            return False
+        control = self.model_control()
+        try:
+            return control.drain(ENTRY_MODELS, timeout_s=self.options.exit_timeout_s)
+        except Exception as exc:  # a failed drain must not stop the shutdown
+            log.warning("drain failed (%s); stopping anyway", exc)
+            return False
+        finally:
+            control.close()
+
     def stop(self) -> int | None:
-        """SIGTERM, wait for in-flight requests (exit timeout), then kill the process group."""
+        """Drain, SIGTERM, wait for the rest (exit timeout), then kill the process group."""
         proc = self.process
         if proc is None:
             return None
+        if self.watchdog is not None:
+            self.watchdog.stop()  # a stage stopping now is no crash
+            self.watchdog = None
+        if proc.poll() is None and self.options.drain_on_stop:
+            self.drain()
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)

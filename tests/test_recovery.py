@@ -1,0 +1,74 @@
+"""The stub watchdog's decisions, on made-up process tables (no server)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tritontts import recovery
+from tritontts.processes import StubProcess
+from tritontts.recovery import StubWatchdog
+
+
+@pytest.fixture
+def table(monkeypatch: pytest.MonkeyPatch) -> list[StubProcess]:
+    stubs: list[StubProcess] = []
+    monkeypatch.setattr(recovery, "stub_processes", lambda server_pid: list(stubs))
+    return stubs
+
+
+def watchdog(reloaded: list[str], fail: int = 0) -> StubWatchdog:
+    failures = [fail]
+
+    def reload(model: str) -> None:
+        if failures[0] > 0:
+            failures[0] -= 1
+            raise RuntimeError("server busy")
+        reloaded.append(model)
+
+    return StubWatchdog(server_pid=1, reload=reload)
+
+
+def test_a_zombie_stub_reloads_its_model_once(table: list[StubProcess]) -> None:
+    reloaded: list[str] = []
+    dog = watchdog(reloaded)
+    table[:] = [StubProcess(10, "acoustic", "S"), StubProcess(11, "vocoder", "S")]
+    assert dog.check() == []
+    table[0] = StubProcess(10, "", "Z")  # killed: its command line is gone, it is not reaped
+    assert dog.check() == ["acoustic"]
+    table.append(StubProcess(12, "acoustic", "S"))  # the reloaded instance
+    assert dog.check() == []  # the same zombie is not a second crash
+    del table[0]  # reaped once the old instance is unloaded
+    assert dog.check() == []
+    assert reloaded == ["acoustic"] and dog.recoveries[0].pid == 10
+
+
+def test_a_stub_replaced_by_a_reload_is_no_crash(table: list[StubProcess]) -> None:
+    reloaded: list[str] = []
+    dog = watchdog(reloaded)
+    table[:] = [StubProcess(10, "acoustic", "S")]
+    dog.check()
+    table[:] = [StubProcess(10, "acoustic", "S"), StubProcess(20, "acoustic", "S")]
+    dog.check()
+    table[:] = [StubProcess(20, "acoustic", "S")]  # the old one exited normally and was reaped
+    assert dog.check() == [] and reloaded == []
+
+
+def test_a_vanished_stub_with_no_successor_is_a_crash(table: list[StubProcess]) -> None:
+    reloaded: list[str] = []
+    dog = watchdog(reloaded)
+    table[:] = [StubProcess(10, "vocoder", "S")]
+    dog.check()
+    table.clear()
+    assert dog.check() == ["vocoder"]
+
+
+def test_a_failed_reload_is_tried_again(table: list[StubProcess]) -> None:
+    reloaded: list[str] = []
+    dog = watchdog(reloaded, fail=1)
+    table[:] = [StubProcess(10, "acoustic", "S")]
+    dog.check()
+    table[0] = StubProcess(10, "", "Z")
+    dog.check()
+    assert reloaded == [] and dog.recoveries[0].recovered_at is None
+    dog.check()
+    assert reloaded == ["acoustic"] and dog.recoveries[1].seconds is not None
