@@ -143,11 +143,20 @@ class TextFrontend:
             chunks.append(rest)
         return chunks
 
+    def _check_chunk_count(self, chunks: int) -> None:
+        if chunks > self.limits.max_chunks:
+            raise InvalidInputError(
+                f"TEXT makes {chunks} or more sentence chunks; one request takes at most "
+                f"{self.limits.max_chunks}. Split the text into several requests.")
+
     def encode(self, text: str) -> PhonemeBatch:
         sequences: list[list[int]] = []
         rates: list[float] = []
         pauses: list[float] = []
-        for sentence in self.sentences(text):
+        sentences = self.sentences(text)
+        # Every sentence is at least one chunk: refuse before espeak-ng works on each of them.
+        self._check_chunk_count(len(sentences))
+        for sentence in sentences:
             pieces = self.chunk(self.phonemize(sentence))
             if not pieces:
                 if pauses and sentence.pause_after_s is not None:
@@ -162,10 +171,7 @@ class TextFrontend:
                 pauses.append(pause if last else 0.0)
         if not sequences:
             raise InvalidInputError("TEXT has nothing speakable in it")
-        if len(sequences) > self.limits.max_chunks:
-            raise InvalidInputError(
-                f"TEXT makes {len(sequences)} sentence chunks; one request takes at most "
-                f"{self.limits.max_chunks}. Split the text into several requests.")
+        self._check_chunk_count(len(sequences))
         lengths = np.array([len(s) for s in sequences], dtype=np.int64)
         width = int(lengths.max())
         width = next((b for b in self.length_buckets if b >= width), width)
