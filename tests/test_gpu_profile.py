@@ -41,7 +41,8 @@ def graphs(voice: ExportedVoice) -> dict[str, Path]:
 def test_tensorrt_plans_on_gpu_instances(exported_voice: ExportedVoice,
                                          fake_plans: dict[str, StagePlans]) -> None:
     found = configs(gpu_models(exported_voice, graphs(exported_voice), fake_plans))
-    assert set(found) == {"frontend", "acoustic", "vocoder", "postprocess", "tts", "tts_stream"}
+    assert set(found) == {"frontend", "acoustic", "vocoder", "postprocess", "tts", "tts_cached",
+                          "tts_stream"}
     tuning = GpuTuning()
     for stage in ("acoustic", "vocoder"):
         config = found[stage]
