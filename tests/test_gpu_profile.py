@@ -90,8 +90,8 @@ def test_cuda_graphs_for_streaming_windows(exported_voice: ExportedVoice,
     captured = [list(spec.input["latent"].dim) for spec in vocoder.optimization.cuda.graph_spec]
     expected = stream_window_frames(WindowPlan())
     assert captured == [[exported_voice.latent_channels, n] for n in expected]
-    # The first window (16 frames + 16 of context) is the one first audio waits for.
-    assert expected[0] == 32
+    # The first window (32 frames + 16 of right context) is the one first audio waits for.
+    assert expected[0] == WindowPlan().first_frames + WindowPlan().context_frames
 
 
 def test_ensemble_feeds_the_vocoder_only_what_it_takes(exported_voice: ExportedVoice) -> None:

@@ -92,7 +92,7 @@ def test_stream_model_is_decoupled(repository: Path) -> None:
     assert [i.name for i in stream.input] == ["TEXT", "VOICE", "SPEED", "NOISE_SCALE", "NOISE_W"]
     assert {p: stream.parameters[p].string_value for p in ("first_window_frames",
                                                            "window_context_frames")} == {
-        "first_window_frames": "16", "window_context_frames": "16"}
+        "first_window_frames": "32", "window_context_frames": "16"}
 
 
 def test_heavy_stages_have_bounded_queues_that_reject(repository: Path) -> None:
