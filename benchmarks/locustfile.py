@@ -20,7 +20,7 @@ import time  # noqa: E402
 
 from locust import HttpUser, User, between, events, tag, task  # noqa: E402
 
-from tritontts.client import TTSClient  # noqa: E402
+from tritontts.client import NO_RETRY, TTSClient  # noqa: E402
 
 SHORT = [  # up to ten words: what real-time voice interfaces mostly send
     "Your table is ready.",
@@ -64,7 +64,10 @@ class TritonUser(User):
     wait_time = between(1, 2)
 
     def on_start(self) -> None:
-        self.tts = TTSClient(self.environment.parsed_options.grpc_host, "grpc", timeout_s=60)
+        # No client retries: the load test measures the server, and an overload refusal is a
+        # failure it must report, not one to hide behind a retry.
+        self.tts = TTSClient(self.environment.parsed_options.grpc_host, "grpc", timeout_s=60,
+                             retry=NO_RETRY)
 
     def on_stop(self) -> None:
         self.tts.close()

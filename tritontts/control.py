@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import tritonclient.http as httpclient
 
@@ -45,12 +45,16 @@ class ModelControl:
             "string_value": str(time.time_ns())}
         self._client.load_model(model, headers=self.headers, config=json.dumps(config))
 
-    def drain(self, models: Iterable[str], timeout_s: float) -> bool:
+    def drain(self, models: Iterable[str], timeout_s: float,
+              idle: Mapping[str, Callable[[], bool]] | None = None) -> bool:
         """Unload the entry models and wait until their in-flight requests have finished.
 
         Unloading refuses new requests at once, while the requests already inside keep
-        running through the stage models, which stay loaded. True if drained in time.
+        running through the stage models, which stay loaded. A model is done when its unload
+        has completed, or, for a model in `idle`, as soon as that says it serves nothing any
+        more (its unload may lag). True if drained in time.
         """
+        idle = idle or {}
         ready = {name for name, state in self.states().items() if state == "READY"}
         targets = [m for m in models if m in ready]
         for model in targets:
@@ -58,7 +62,8 @@ class ModelControl:
         deadline = time.monotonic() + timeout_s
         while True:
             states = self.states()
-            busy = [m for m in targets if states.get(m) in ("READY", "UNLOADING")]
+            busy = [m for m in targets if states.get(m) == "READY" or (
+                states.get(m) == "UNLOADING" and not (m in idle and idle[m]()))]
             if not busy:
                 return True
             if time.monotonic() > deadline:

@@ -7,9 +7,9 @@ the same way: the backend never restarts it. So the runner watches the stubs its
 one dies, reloads its model through the repository API; Triton builds new instances and swaps
 them in, and the tts ensemble goes on with them.
 
-A death shows as a zombie (nobody reaped it, so nobody expected it), or as a stub that vanished
-while its model has no live stub left. Stubs replaced by a deliberate reload are reaped by the
-backend after the new ones are running, so they do not look like deaths.
+A death shows as a zombie: the backend does not reap a stub it did not stop. Stubs stopped
+on purpose (a reload, an unload through the repository API, a drain) are reaped and simply
+vanish, so they are never mistaken for crashes and never brought back against the operator.
 """
 
 from __future__ import annotations
@@ -73,7 +73,6 @@ class StubWatchdog:
     def check(self) -> list[str]:
         """One poll: returns the models it reloaded."""
         stubs = {s.pid: s for s in stub_processes(self.server_pid)}
-        live_models = {s.model for s in stubs.values() if s.alive}
         for stub in stubs.values():
             if stub.alive:
                 self._known.setdefault(stub.pid, stub.model)
@@ -83,7 +82,7 @@ class StubWatchdog:
             stub = stubs.get(pid)
             if stub is not None and stub.alive:
                 continue
-            if pid not in self._handled and (stub is not None or model not in live_models):
+            if pid not in self._handled and stub is not None:  # a zombie
                 dead.setdefault(model, pid)
             if stub is None:
                 del self._known[pid]  # reaped: forget it

@@ -38,6 +38,12 @@ from tritontts.control import ModelControl
 from tritontts.recovery import StubWatchdog
 from tritontts.repository import ENTRY_MODELS
 
+STREAM_MODEL = "tts_stream"
+# How long a drained server gets to exit on its own before it is killed (unloading the
+# stage models takes a few seconds).
+DRAINED_EXIT_S = 10
+STREAM_IN_FLIGHT = "tritontts_stream_in_flight"  # a gauge the stream model keeps
+
 log = logging.getLogger(__name__)
 
 # APIs that change or reveal how the server is set up: behind the admin key by default.
@@ -315,6 +321,20 @@ class TritonServer:
         finally:
             control.close()
 
+    def metric(self, name: str, model: str | None = None) -> float:
+        """One value from the metrics endpoint (0 when it is not there)."""
+        try:
+            with urllib.request.urlopen(self.metrics_url, timeout=5) as response:
+                text = response.read().decode()
+        except (urllib.error.URLError, OSError):
+            return 0.0
+        for line in text.splitlines():
+            if line.startswith(name) and (model is None or f'model="{model}"' in line):
+                head, _, value = line.rpartition(" ")
+                if head.split("{")[0] == name:
+                    return float(value)
+        return 0.0
+
     def drain(self) -> bool:
         """Refuse new requests and wait (up to the exit timeout) for in-flight ones to finish.
 
@@ -326,8 +346,9 @@ class TritonServer:
         if self.options.model_control != "explicit" or not self.is_ready():
             return False
         control = self.model_control()
+        idle = {STREAM_MODEL: lambda: not self.metric(STREAM_IN_FLIGHT, STREAM_MODEL)}
         try:
-            return control.drain(ENTRY_MODELS, timeout_s=self.options.exit_timeout_s)
+            return control.drain(ENTRY_MODELS, timeout_s=self.options.exit_timeout_s, idle=idle)
         except Exception as exc:  # a failed drain must not stop the shutdown
             log.warning("drain failed (%s); stopping anyway", exc)
             return False
@@ -342,13 +363,16 @@ class TritonServer:
         if self.watchdog is not None:
             self.watchdog.stop()  # a stage stopping now is no crash
             self.watchdog = None
-        if proc.poll() is None and self.options.drain_on_stop:
-            self.drain()
+        drained = proc.poll() is None and self.options.drain_on_stop and self.drain()
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
+            # Drained, nothing is in flight: the exit only unloads models, and a model whose
+            # unload hangs (README, "Graceful shutdown") must not hold it for the whole
+            # exit timeout. Otherwise in-flight requests get the exit timeout.
+            wait_s = DRAINED_EXIT_S if drained else self.options.exit_timeout_s + 10
             try:
-                proc.wait(timeout=self.options.exit_timeout_s + 10)
+                proc.wait(timeout=wait_s)
             except subprocess.TimeoutExpired:
                 log.warning("tritonserver did not exit in time; killing it")
         # The python backend stubs are in the same session; never leave them behind.

@@ -30,6 +30,7 @@ FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
 # Time to first audio, in ms. Triton's own first-response histogram needs a newer core than
 # the 2.51 one the cpu profile runs, so the stream model records it itself.
 FIRST_AUDIO_BUCKETS = [10, 25, 50, 75, 100, 150, 200, 300, 500, 1000, 2000, 5000]
+IN_FLIGHT_METRIC = "tritontts_stream_in_flight"
 
 
 class StreamCancelledError(Exception):
@@ -61,6 +62,14 @@ class TritonPythonModel:
             description="Streams whose work stopped because the client cancelled them",
             kind=pb_utils.MetricFamily.COUNTER)
         self.cancelled = self.cancelled_family.Metric(labels=labels)
+        # Streams being served right now. A server that drains before it stops waits for
+        # this to reach 0: the model's own unload is no signal, because in 2.51 it sometimes
+        # never completes after streams have run, with nothing in flight.
+        self.in_flight_family = pb_utils.MetricFamily(
+            name=IN_FLIGHT_METRIC, description="Streams in progress",
+            kind=pb_utils.MetricFamily.GAUGE)
+        self.in_flight = self.in_flight_family.Metric(labels=labels)
+        self.streams = 0
 
     async def execute(self, requests):
         arrived = time.perf_counter()
@@ -69,6 +78,8 @@ class TritonPythonModel:
 
     async def _stream(self, request, arrived):
         sender = request.get_response_sender()
+        self.streams += 1  # one event loop runs every stream: no lock needed
+        self.in_flight.set(self.streams)
         try:
             async with self.slots:
                 await self._synthesize(request, sender, arrived)
@@ -79,6 +90,9 @@ class TritonPythonModel:
                 "stream cancelled", pb_utils.TritonError.CANCELLED)), flags=FINAL)
         except Exception as exc:  # reported on the stream, never lost
             sender.send(error_response(exc, stream=True), flags=FINAL)
+        finally:
+            self.streams -= 1
+            self.in_flight.set(self.streams)
 
     async def _synthesize(self, request, sender, arrived):
         requested_voice = optional_text(request, "VOICE")
