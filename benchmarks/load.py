@@ -9,25 +9,53 @@ and exits non-zero when the p95 of the SLO requests exceeds --slo-ms, when more 
 The SLO applies to real-time requests: by default the short-text requests and the streaming
 time to first audio (--slo-on, a regular expression over request names); medium and long texts
 are load, reported but not judged.
+
+--capacity searches for the most users the deployment serves within the SLO: one short run per
+user count (--capacity-users), short texts only, each user waiting 1–2 s between requests as in
+the locustfile, stopping at the first count that misses; it prints a table and exits 0 when at
+least one count met the SLO.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
+import json
 import re
 import subprocess
 import sys
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from common import RESULTS, start_server
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 
 
+def user_classes_with_tags(tags: list[str], locustfile: Path = LOCUSTFILE) -> list[str]:
+    """The User classes of the locustfile that have a task with one of `tags`.
+
+    Locust keeps a User class whose tasks were all filtered out by --tags, and each such user
+    fails on start, again and again; naming the classes to run avoids them. The locustfile is
+    read, not imported: importing it would patch this process for gevent.
+    """
+    return [node.name for node in ast.parse(locustfile.read_text()).body
+            if isinstance(node, ast.ClassDef) and _task_tags(node) & set(tags)]
+
+
+def _task_tags(user_class: ast.ClassDef) -> set[str]:
+    """The arguments of every @tag(...) on the methods of a class."""
+    return {arg.value for method in user_class.body if isinstance(method, ast.FunctionDef)
+            for decorator in method.decorator_list
+            if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", "") == "tag"
+            for arg in decorator.args if isinstance(arg, ast.Constant)}
+
+
 def run_locust(grpc_host: str, http_host: str, users: int, spawn_rate: float, duration: str,
-               prefix: Path, tags: list[str]) -> None:
+               prefix: Path, tags: list[str], reset_stats: bool = False,
+               quiet: bool = False) -> None:
     command = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
         "-u", str(users), "-r", str(spawn_rate), "-t", duration,
@@ -36,9 +64,12 @@ def run_locust(grpc_host: str, http_host: str, users: int, spawn_rate: float, du
         "--exit-code-on-error", "0", "--stop-timeout", "30", "--loglevel", "WARNING",
         "--only-summary",
     ]
+    if reset_stats:  # leave the ramp-up out of the statistics
+        command.append("--reset-stats")
     if tags:
-        command += ["--tags", *tags]
-    subprocess.run(command, check=True)
+        command += ["--tags", *tags, *user_classes_with_tags(tags)]
+    # quiet: Locust's own summary table goes unshown; the CSV report has the same figures.
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL if quiet else None)
 
 
 def read_stats(prefix: Path) -> list[dict[str, str]]:
@@ -77,7 +108,57 @@ def print_table(rows: list[dict[str, str]]) -> None:
               f"{float(row['Requests/s']):6.2f}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def judged_figures(rows: list[dict[str, str]], slo_on: str) -> dict[str, Any]:
+    """Requests, rate, failures and the worst p50/p95 over the request names the SLO judges."""
+    judged = [r for r in rows if r["Name"] != "Aggregated" and re.search(slo_on, r["Name"])]
+
+    def worst(column: str) -> float:
+        return max((float(r[column]) for r in judged if r[column] != "N/A"), default=float("nan"))
+
+    return {"requests": sum(int(r["Request Count"]) for r in judged),
+            "failures": sum(int(r["Failure Count"]) for r in judged),
+            "requests_per_s": sum(float(r["Requests/s"]) for r in judged),
+            "p50_ms": worst("50%"), "p95_ms": worst("95%")}
+
+
+def capacity_search(grpc_host: str, http_host: str, user_counts: list[int], duration: str,
+                    out_dir: Path, name: str, slo_ms: float,
+                    max_failure_ratio: float) -> list[dict[str, Any]]:
+    """One short-text run per user count, in order, until one misses the SLO."""
+    steps = []
+    for users in user_counts:
+        print(f"capacity: {users} users for {duration}", file=sys.stderr)
+        prefix = out_dir / f"{name}_{users}users"
+        # All users at once: a ramp would only add a lighter load to the statistics.
+        run_locust(grpc_host, http_host, users, users, duration, prefix, ["short"],
+                   reset_stats=True, quiet=True)
+        rows = read_stats(prefix)
+        passed, reasons = verdict(rows, slo_ms, "short", max_failure_ratio)
+        steps.append({"users": users, **judged_figures(rows, "short"), "passed": passed,
+                      "reasons": reasons})
+        if not passed:
+            break
+    return steps
+
+
+def print_capacity(steps: list[dict[str, Any]], slo_ms: float) -> int:
+    """Print the table and the verdict; the largest user count that met the SLO (0: none)."""
+    print(f"{'users':>5} {'requests':>8} {'req/s':>6} {'fail':>5} {'p50 ms':>7} {'p95 ms':>7}  "
+          f"p95 <= {slo_ms:.0f} ms")
+    for step in steps:
+        print(f"{step['users']:>5} {step['requests']:>8} {step['requests_per_s']:6.2f} "
+              f"{step['failures']:>5} {step['p50_ms']:7.0f} {step['p95_ms']:7.0f}  "
+              + ("yes" if step["passed"] else "NO: " + "; ".join(step["reasons"])))
+    passing = [s["users"] for s in steps if s["passed"]]
+    capacity = max(passing, default=0)
+    if capacity:
+        print(f"CAPACITY: {capacity} users meet p95 <= {slo_ms:.0f} ms on short texts")
+    else:
+        print(f"CAPACITY: no user count met p95 <= {slo_ms:.0f} ms on short texts")
+    return capacity
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="", help="gRPC HOST:PORT; empty: start a server")
@@ -93,10 +174,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tags", nargs="*", default=[],
                         help="only these task tags (short, medium, long, stream)")
     parser.add_argument("--name", default="load", help="report file prefix")
-    args = parser.parse_args(argv)
+    parser.add_argument("--out-dir", type=Path, default=RESULTS, help="where reports go")
+    parser.add_argument("--capacity", action="store_true",
+                        help="search the largest user count that meets the SLO (short texts)")
+    parser.add_argument("--capacity-users", default="1,2,4,8,12,16,24,32",
+                        help="user counts to try in order, comma-separated")
+    parser.add_argument("--step-duration", default="20s", help="length of each capacity run")
+    return parser.parse_args(argv)
 
-    RESULTS.mkdir(exist_ok=True)
-    prefix = RESULTS / args.name
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    prefix = args.out_dir / args.name
     with ExitStack() as stack:
         if args.host:
             grpc_host = args.host
@@ -104,10 +194,23 @@ def main(argv: list[str] | None = None) -> int:
         else:
             server = start_server(stack)
             grpc_host, http_host = server.grpc_url, f"http://{server.http_url}"
-        print(f"locust: {args.users} users for {args.duration} against gRPC {grpc_host}, "
-              f"HTTP {http_host}", file=sys.stderr)
-        run_locust(grpc_host, http_host, args.users, args.spawn_rate, args.duration, prefix,
-                   args.tags)
+        if args.capacity:
+            steps = capacity_search(grpc_host, http_host,
+                                    [int(u) for u in args.capacity_users.split(",")],
+                                    args.step_duration, args.out_dir, args.name, args.slo_ms,
+                                    args.max_failure_ratio)
+        else:
+            print(f"locust: {args.users} users for {args.duration} against gRPC {grpc_host}, "
+                  f"HTTP {http_host}", file=sys.stderr)
+            run_locust(grpc_host, http_host, args.users, args.spawn_rate, args.duration, prefix,
+                       args.tags)
+    if args.capacity:
+        capacity = print_capacity(steps, args.slo_ms)
+        report = args.out_dir / f"{args.name}_capacity.json"
+        report.write_text(json.dumps({"slo_ms": args.slo_ms, "step_duration": args.step_duration,
+                                      "steps": steps, "capacity_users": capacity}, indent=2))
+        print(f"reports: {report}, {args.out_dir / args.name}_<N>users_stats.csv")
+        return 0 if capacity else 1
     rows = read_stats(prefix)
     print_table(rows)
     passed, reasons = verdict(rows, args.slo_ms, args.slo_on, args.max_failure_ratio)

@@ -1,0 +1,143 @@
+"""`make bench`: the Triton ensemble against the direct baseline, in one run.
+
+1. single-stream latency and real-time factor per sentence (benchmarks/latency.py);
+2. throughput in seconds of audio per second at concurrency 1, 2, 4, 8, for the ensemble (client
+   threads share one gRPC client) and the direct baseline (threads share one ONNX Runtime
+   session), with the baseline run sequentially as the reference (benchmarks/throughput.py);
+3. time to first audio when streaming, and playback underruns (benchmarks/streaming.py);
+4. a sweep over cpu-profile repository settings, each on a server of its own
+   (benchmarks/sweep.py); skipped with --url.
+
+Writes benchmarks/results/bench.json, bench.md (goals and whether they were met) and PNG charts.
+
+    python benchmarks/bench.py                  # starts its own servers (~10 minutes)
+    python benchmarks/bench.py --quick          # fewer rounds and settings (~4 minutes)
+    python benchmarks/bench.py --url host:8001  # against a running server; no sweep
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import cpu_meter
+import plots
+from latency import direct_speaker, measure_latency, print_latency, triton_speaker
+from report import THROUGHPUT_GOAL, THROUGHPUT_GOAL_CONCURRENCY, judge, markdown
+from streaming import measure_ttfa, measure_underruns, print_streaming
+from sweep import print_sweep, run_sweep
+from throughput import (
+    CONCURRENCIES,
+    DIRECT_SEQUENTIAL,
+    DIRECT_THREADS,
+    TRITON,
+    Side,
+    measure_throughput,
+    print_throughput,
+    summarize_throughput,
+)
+
+from tritontts.baseline import PiperBaseline
+from tritontts.client import TTSClient
+from tritontts.export.voice import default_voice
+
+from common import PARAGRAPH_60_WORDS, RESULTS, save, start_server
+
+
+def measure_server(baseline: PiperBaseline, client: TTSClient, args: argparse.Namespace,
+                   ) -> dict[str, Any]:
+    """Latency, throughput and streaming against one server."""
+    latency = measure_latency(baseline, client, args.rounds)
+    print_latency(latency)
+    direct = direct_speaker(baseline)
+    throughput = summarize_throughput(measure_throughput(
+        {TRITON: Side(triton_speaker(client)), DIRECT_THREADS: Side(direct),
+         DIRECT_SEQUENTIAL: Side(direct, fixed_concurrency=1)},
+        CONCURRENCIES, args.throughput_rounds), args.throughput_rounds,
+        THROUGHPUT_GOAL_CONCURRENCY)
+    print_throughput(throughput)
+    ttfa = measure_ttfa(client, PARAGRAPH_60_WORDS, args.stream_runs)
+    underruns = measure_underruns(client, PARAGRAPH_60_WORDS)
+    print_streaming(ttfa, underruns)
+    return {"latency": latency, "throughput": throughput,
+            "streaming": {"ttfa": ttfa, "underruns": underruns}}
+
+
+def source_state() -> str:
+    """The commit measured, and whether the tree had changes on top (read-only git)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "--no-optional-locks", *args], capture_output=True,
+                              text=True, cwd=Path(__file__).parent).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = len(git("status", "--porcelain", "--untracked-files=no").splitlines())
+    return f"commit {commit}" + (f" with {changed} changed files" if changed else "")
+
+
+def write_outputs(results: dict[str, Any]) -> None:
+    goals = judge(results)
+    results["goals"] = goals
+    save("bench.json", results)
+    plots.latency_chart(results["latency"], RESULTS / "latency.png")
+    plots.throughput_chart(results["throughput"]["points"],
+                           results["throughput"]["direct_sequential"], THROUGHPUT_GOAL,
+                           RESULTS / "throughput.png")
+    if results["sweep"] and "settings" in results["sweep"]:
+        plots.sweep_chart(results["sweep"], RESULTS / "sweep.png")
+    (RESULTS / "bench.md").write_text(markdown(results, goals))
+    print(f"\nwrote {RESULTS / 'bench.md'} and charts")
+    for goal in goals:
+        print(f"  {'MET   ' if goal['met'] else 'MISSED'} {goal['goal']}: {goal['measured']}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="gRPC HOST:PORT of a running server (default: start one; "
+                                      "the sweep needs servers of its own and is skipped)")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer rounds, two sweep settings: a smoke run, not for decisions")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the settings sweep")
+    parser.add_argument("--patience", type=float, default=600,
+                        help="seconds the run may spend waiting for, and repeating "
+                             "measurements because of, other work on the machine")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when a goal is missed (default: report only)")
+    args = parser.parse_args()
+    args.rounds = 2 if args.quick else 5
+    args.throughput_rounds = 1 if args.quick else 3
+    args.stream_runs = 5 if args.quick else 20
+
+    cpu_meter.PATIENCE.left_s = args.patience
+    started = datetime.datetime.now().astimezone()
+    baseline = PiperBaseline(*default_voice())
+    with ExitStack() as stack:
+        url = args.url or start_server(stack).grpc_url
+        client = stack.enter_context(TTSClient(url))
+        results = measure_server(baseline, client, args)
+    results.update({
+        "started": started.isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+        "server": args.url or "started by the benchmark, default CpuTuning",
+        "source": source_state(),
+        "quick": args.quick, "sweep": None})
+    write_outputs(results)  # now: a sweep that fails half-way must not take these figures along
+    if args.url or args.no_sweep:
+        print("sweep skipped: it starts servers of its own with each setting "
+              "(run without --url / --no-sweep)", file=sys.stderr)
+    else:
+        results["sweep"] = run_sweep(baseline, args.quick)
+        print_sweep(results["sweep"])
+        write_outputs(results)
+    return 0 if not args.check or all(g["met"] for g in results["goals"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Throughput in seconds of audio per wall-clock second, at several concurrencies.
+
+Each point runs N client threads that each synthesize the same fixed list of sentences (rotated,
+so that the threads do not all send the same sentence at once); throughput is all the audio
+they made over the wall time from the first request to the last response. The sides under test
+take turns point by point, so background load on the machine falls on all of them alike.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from cpu_meter import DISTURBED_CORES, PATIENCE, RETRIES, ForeignCpu
+from latency import Speak
+
+from common import SENTENCES
+
+CONCURRENCIES = (1, 2, 4, 8)
+# The sides `make bench` compares.
+TRITON, DIRECT_THREADS, DIRECT_SEQUENTIAL = "triton", "direct threads", "direct sequential"
+
+
+def run_point(speak: Speak, concurrency: int, sentences: list[str] = SENTENCES) -> dict:
+    """One throughput point: `concurrency` threads each speak every sentence once."""
+
+    def worker(offset: int) -> float:
+        rotated = sentences[offset:] + sentences[:offset]
+        return sum(speak(text) for text in rotated)
+
+    offsets = [i % len(sentences) for i in range(concurrency)]
+    with ThreadPoolExecutor(concurrency) as pool, ForeignCpu() as foreign:
+        start = time.perf_counter()
+        audio_s = sum(pool.map(worker, offsets))
+        wall_s = time.perf_counter() - start
+    return {"concurrency": concurrency, "requests": concurrency * len(sentences),
+            "audio_s": audio_s, "wall_s": wall_s, "audio_s_per_s": audio_s / wall_s,
+            "foreign_cores": foreign.cores, "own_cores": foreign.own_cores}
+
+
+@dataclass(frozen=True)
+class Side:
+    speak: Speak
+    # None: run at every point's concurrency. 1: a sequential reference, run beside every
+    # point so that it sees the same background load as the sides it is compared with.
+    fixed_concurrency: int | None = None
+
+
+def measure_throughput(sides: dict[str, Side], concurrencies: tuple[int, ...], rounds: int,
+                       sentences: list[str] = SENTENCES) -> dict[str, dict[int, dict]]:
+    """{side: {concurrency: point}}, the sides interleaved point by point; a point's
+    `audio_s_per_s` is the median over the rounds."""
+    for side in sides.values():  # warm-up
+        run_point(side.speak, 1, sentences)
+    runs: dict[str, dict[int, list[dict]]] = {name: {} for name in sides}
+    for round_ in range(rounds):
+        for concurrency in concurrencies:
+            print(f"throughput round {round_ + 1}/{rounds}, concurrency {concurrency}",
+                  file=sys.stderr)
+            for name, point in _interleaved_points(sides, concurrency, sentences).items():
+                runs[name].setdefault(concurrency, []).append(point)
+    return {name: {c: _summary(points) for c, points in by_concurrency.items()}
+            for name, by_concurrency in runs.items()}
+
+
+def _interleaved_points(sides: dict[str, Side], concurrency: int,
+                        sentences: list[str]) -> dict[str, dict]:
+    """One point of every side, one after the other."""
+    return {name: _undisturbed_point(name, side, concurrency, sentences)
+            for name, side in sides.items()}
+
+
+def _undisturbed_point(name: str, side: Side, concurrency: int, sentences: list[str]) -> dict:
+    """A point started on a quiet machine, measured again (up to RETRIES times) when other
+    work took the CPU during it, so that the sides are compared on equal terms; the least
+    disturbed attempt counts."""
+    attempts: list[dict] = []
+    while True:
+        PATIENCE.wait_for_quiet()
+        point = run_point(side.speak, side.fixed_concurrency or concurrency, sentences)
+        attempts.append(point)
+        if (point["foreign_cores"] <= DISTURBED_CORES or len(attempts) > RETRIES
+                or not PATIENCE.may_repeat(point["wall_s"])):
+            break
+        print(f"{name}: other work took {point['foreign_cores']:.2f} cores during the point; "
+              "again", file=sys.stderr)
+    quietest = min(attempts, key=lambda p: p["foreign_cores"])
+    return {**quietest, "attempts": len(attempts)}
+
+
+def overall_median(points: dict[int, dict]) -> float:
+    """Median throughput over every round of every point (for a sequential reference)."""
+    return statistics.median(x for p in points.values() for x in p["audio_s_per_s_rounds"])
+
+
+def _summary(points: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"concurrency": points[0]["concurrency"], "requests": points[0]["requests"],
+            "audio_s": points[0]["audio_s"],
+            "audio_s_per_s": statistics.median(p["audio_s_per_s"] for p in points),
+            "audio_s_per_s_rounds": [p["audio_s_per_s"] for p in points],
+            "wall_s_rounds": [p["wall_s"] for p in points],
+            "foreign_cores_rounds": [p["foreign_cores"] for p in points],
+            "own_cores_rounds": [p["own_cores"] for p in points],
+            "attempts_rounds": [p["attempts"] for p in points]}
+
+
+def summarize_throughput(points: dict[str, dict[int, dict]], rounds: int,
+                         goal: int) -> dict[str, Any]:
+    """Each concurrency's Triton figure over the sequential baseline run beside it (same
+    rounds, same minutes), and the figures at the goal's concurrency."""
+    sequential = points[DIRECT_SEQUENTIAL]
+    ratios = {c: p["audio_s_per_s"] / sequential[c]["audio_s_per_s"]
+              for c, p in points[TRITON].items()}
+    return {"rounds": rounds, "sentences_per_thread": len(SENTENCES), "points": points,
+            "direct_sequential": overall_median(sequential),
+            "triton_vs_sequential": ratios,
+            "triton_at_goal": points[TRITON][goal]["audio_s_per_s"],
+            "sequential_at_goal": sequential[goal]["audio_s_per_s"],
+            # How much of the machine one sequential stream already keeps busy.
+            "direct_sequential_cores": statistics.median(
+                x for p in sequential.values() for x in p["own_cores_rounds"]),
+            "triton_vs_sequential_at_goal": ratios[goal]}
+
+
+def print_throughput(throughput: dict[str, Any]) -> None:
+    points = throughput["points"]
+    print("\nthroughput, s of audio per s; the sequential baseline ran beside each point")
+    print(f"{'concurrency':>11} {'triton':>8} {'direct threads':>14} {'direct seq':>10} "
+          f"{'triton/seq':>10}")
+    for c in sorted(points[TRITON]):
+        print(f"{c:>11} {points[TRITON][c]['audio_s_per_s']:8.1f} "
+              f"{points[DIRECT_THREADS][c]['audio_s_per_s']:14.1f} "
+              f"{points[DIRECT_SEQUENTIAL][c]['audio_s_per_s']:10.1f} "
+              f"{throughput['triton_vs_sequential'][c]:10.2f}")
