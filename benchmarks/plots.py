@@ -37,6 +37,8 @@ def latency_chart(latency: dict[str, Any], path: Path) -> Path:
                   [f"{_short(r['sentence'])}\n({r['audio_s']:.1f} s audio)" for r in rows],
                   rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("median latency per request (ms)")
+    # Headroom above the tallest bar, so that the legend never covers a bar's figure.
+    ax.set_ylim(0, max(r["triton_ms"] for r in rows) * 1.3)
     ax.set_title(f"Single-stream latency, median of {latency['rounds']} interleaved rounds — "
                  f"total ratio ×{latency['ratio']:.2f}")
     ax.legend(loc="upper left")
@@ -106,8 +108,8 @@ def sweep_chart(sweep: dict[str, Any], path: Path) -> Path:
         ax.grid(axis="x", alpha=0.3)
     axes[0].invert_yaxis()
     axes[0].legend(loc="lower right", fontsize=8)
-    fig.suptitle(f"Repository settings, all servers timed interleaved, as ratios to the one on "
-                 f"the defaults (green: recommended — {recommended})")
+    fig.suptitle(f"Repository settings: ratios to the server on the defaults, all timed "
+                 f"interleaved\n(green: recommended — {recommended})")
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

@@ -40,11 +40,13 @@ def stats_row(name: str, requests: int, failures: int, p95_ms: float) -> dict[st
     return row
 
 
-def write_stats(prefix: Path, rows: list[dict[str, str]]) -> None:
+def write_stats(prefix: Path, rows: list[dict[str, str]],
+                aggregate_p95_ms: float | None = None) -> None:
     """A stats CSV as Locust writes it, with the aggregate row last."""
+    if aggregate_p95_ms is None:
+        aggregate_p95_ms = max((float(r["95%"]) for r in rows), default=0.0)
     aggregate = stats_row("Aggregated", sum(int(r["Request Count"]) for r in rows),
-                          sum(int(r["Failure Count"]) for r in rows),
-                          max((float(r["95%"]) for r in rows), default=0.0))
+                          sum(int(r["Failure Count"]) for r in rows), aggregate_p95_ms)
     aggregate["Type"] = ""
     with open(f"{prefix}_stats.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, CSV_COLUMNS)
@@ -82,6 +84,16 @@ def test_verdict_fails_when_p95_exceeds_slo(load: ModuleType, tmp_path: Path) ->
                                              stats_row("tts_stream first audio", 20, 0, 90.0)])
     assert not passed
     assert reasons == ["tts short: p95 250 ms > SLO 200 ms"]
+
+
+def test_pooled_verdict_judges_all_requests_together(load: ModuleType, tmp_path: Path) -> None:
+    # 8 HTTP requests: their p95 is their slowest; pooled with 100 gRPC ones it is not.
+    rows = [stats_row("tts short", 100, 0, 120.0), stats_row("http tts short", 8, 0, 700.0)]
+    write_stats(tmp_path / "run", rows, aggregate_p95_ms=150.0)
+    stats = load.read_stats(tmp_path / "run")
+    assert load.verdict(stats, 200.0, "short", 0.01, pooled=True) == (True, [])
+    assert load.verdict(stats, 200.0, "short", 0.01) == (
+        False, ["http tts short: p95 700 ms > SLO 200 ms"])
 
 
 def test_user_classes_follow_tags(load: ModuleType) -> None:
