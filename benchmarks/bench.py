@@ -5,13 +5,15 @@
    threads share one gRPC client) and the direct baseline (threads share one ONNX Runtime
    session), with the baseline run sequentially as the reference (benchmarks/throughput.py);
 3. time to first audio when streaming, and playback underruns (benchmarks/streaming.py);
-4. a sweep over cpu-profile repository settings, each on a server of its own
-   (benchmarks/sweep.py); skipped with --url.
+4. a sweep over cpu-profile repository settings, each on a server of its own, all timed
+   interleaved (benchmarks/sweep.py); skipped with --url.
 
-Writes benchmarks/results/bench.json, bench.md (goals and whether they were met) and PNG charts.
+Writes benchmarks/results/bench.json, bench.md (goals and whether they were met) and PNG charts
+(latency.png, throughput.png, sweep.png). The machine may be shared: every figure records how
+much CPU other work took meanwhile, and disturbed measurements are repeated (cpu_meter.py).
 
-    python benchmarks/bench.py                  # starts its own servers (~10 minutes)
-    python benchmarks/bench.py --quick          # fewer rounds and settings (~4 minutes)
+    python benchmarks/bench.py                  # starts its own servers (~8 min on 2 quiet cores)
+    python benchmarks/bench.py --quick          # fewer rounds, three sweep settings: a smoke run
     python benchmarks/bench.py --url host:8001  # against a running server; no sweep
 """
 
