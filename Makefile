@@ -12,6 +12,9 @@ VOICE ?=
 VOICE_NAME := $(if $(VOICE),$(basename $(notdir $(VOICE))),en_US-joe-medium)
 VOICES_DIR := build/voices
 VOICE_DIR := $(VOICES_DIR)/$(VOICE_NAME)
+# EXTRA_VOICES: names of voices already exported with `make export VOICE=...`, served beside
+# VOICE from the same repository (cpu profile); requests choose one with VOICE=<name>.
+EXTRA_VOICES ?=
 REPOSITORY := build/model_repository
 # PROFILE=gpu renders the repository for the NGC container (TensorRT plans when built).
 PROFILE ?= cpu
@@ -52,8 +55,9 @@ export: $(STAMP) ## stage graphs + FP16 variants with parity checks (VOICE=path.
 $(VOICE_DIR)/export.json: $(STAMP)
 	$(BIN)/tritontts export $(if $(VOICE),--voice $(VOICE)) --out $(VOICES_DIR) --no-variants
 
-repository: $(VOICE_DIR)/export.json ## render the model repository (PROFILE=cpu|gpu, LEXICON=file)
-	$(BIN)/tritontts repository --profile $(PROFILE) --voice-dir $(VOICE_DIR) --out $(REPOSITORY) \
+repository: $(VOICE_DIR)/export.json ## render the model repository (PROFILE=cpu|gpu, LEXICON=file, EXTRA_VOICES=names)
+	$(BIN)/tritontts repository --profile $(PROFILE) --out $(REPOSITORY) \
+		--voice-dir $(VOICE_DIR) $(addprefix $(VOICES_DIR)/,$(EXTRA_VOICES)) \
 		$(if $(LEXICON),--lexicon $(LEXICON))
 
 serve: repository ## run Triton on the repository (BIND, HTTP_PORT, GRPC_PORT, METRICS_PORT)

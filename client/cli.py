@@ -35,7 +35,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise-w", type=float, default=None,
                         help="rhythm variation (default: the voice's own, 0 = deterministic)")
     parser.add_argument("--voice", default=None,
-                        help="speaker of a multi-speaker voice, by name (default: the first)")
+                        help="voice to speak with, as <voice> or <voice>/<speaker> (a bare "
+                             "<speaker>: of the default voice); default: the server's default "
+                             "voice, first speaker. An unknown name's error lists those served")
     parser.add_argument("--stream", action="store_true",
                         help="use the streaming model (gRPC): audio is written as each chunk "
                              "arrives, so `-o - | aplay ...` plays while it synthesizes")

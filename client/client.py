@@ -111,7 +111,7 @@ class SynthesisRequest:
     speed: float | None = None
     noise_scale: float | None = None
     noise_w: float | None = None
-    voice: str | None = None  # a speaker of a multi-speaker voice
+    voice: str | None = None  # `<voice>` or `<voice>/<speaker>`; None: the server's default
 
     def validate(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():

@@ -66,9 +66,11 @@ def configure_repository(parser: argparse.ArgumentParser) -> None:
         "anywhere, from the nvidia-pytriton wheel); gpu: TensorRT plans (or ONNX Runtime) on "
         "KIND_GPU instances, for the NGC tritonserver container.")
     parser.add_argument("--profile", choices=("cpu", "gpu"), default="cpu")
-    parser.add_argument("--voice-dir", type=Path,
-                        default=Path("build/voices/en_US-joe-medium"),
-                        help="an exported voice (default: build/voices/en_US-joe-medium)")
+    parser.add_argument("--voice-dir", type=Path, nargs="+",
+                        default=[Path("build/voices/en_US-joe-medium")],
+                        help="exported voices to serve (default: build/voices/en_US-joe-medium); "
+                             "several (cpu profile): the first is the default and VOICE picks "
+                             "one per request")
     parser.add_argument("--engines-dir", type=Path, default=None,
                         help="gpu profile: TensorRT engines of this voice (default: "
                              "build/engines/<voice> when it exists, else ONNX Runtime)")
@@ -82,18 +84,24 @@ def run_repository(args: argparse.Namespace) -> int:
     from tritontts.repository import cpu_models, write_repository
     from tritontts.voice import ExportedVoice
 
-    voice = ExportedVoice.load(args.voice_dir)
+    voices = [ExportedVoice.load(directory) for directory in args.voice_dir]
     if args.lexicon is not None:
         from tritontts.text import load_lexicon
 
         load_lexicon(args.lexicon)  # a malformed dictionary fails here, not at server start
     if args.profile == "cpu":
-        models = cpu_models(voice, lexicon=args.lexicon)
+        models = cpu_models(voices, lexicon=args.lexicon)
         detail = "ONNX Runtime in python-backend models"
+    elif len(voices) > 1:
+        print("[repository] the gpu profile serves one voice per repository (its stages are "
+              "TensorRT engines of that voice): render one repository, and deploy one release, "
+              "per voice", file=sys.stderr)
+        return 2
     else:
-        models, detail = _gpu_models(voice, args)
+        models, detail = _gpu_models(voices[0], args)
     out = write_repository(models, args.out)
-    print(f"[repository] wrote {out} ({args.profile} profile, voice {voice.name}: {detail})")
+    names = ", ".join(v.name for v in voices)
+    print(f"[repository] wrote {out} ({args.profile} profile, voices {names}: {detail})")
     return 0
 
 

@@ -190,19 +190,21 @@ def max_frames(limits: FrontendLimits, frames_per_phoneme: FramesPerPhoneme) -> 
 
 def stage_profiles(limits: FrontendLimits, frames_per_phoneme: FramesPerPhoneme,
                    latent_channels: int, opt_batch: int = 8,
-                   opt_phonemes: int = 128) -> dict[str, list[ShapeProfile]]:
+                   opt_phonemes: int = 128,
+                   speaker_embedding_channels: int = 0) -> dict[str, list[ShapeProfile]]:
     """One optimization profile per stage (a ShapeProfile per dynamic input).
 
     Batch: 1..max_chunks (one request's chunks are one batch), opt 8. Phonemes: 1..the
     frontend's max_phoneme_ids, opt 128 (the sample sentences have 13–181 ids, median 134).
     Frames: 1..max_frames (see `max_frames`), opt = opt_phonemes × the typical frames per id.
-    `scales` [batch, 3] follows the batch.
+    `scales` [batch, 3] follows the batch, and so do a multi-speaker voice's `speaker_id`
+    [batch] and `speaker_embedding` [batch, E, 1].
     """
     batch = (1, opt_batch, limits.max_chunks)
     phonemes = (1, opt_phonemes, limits.max_phoneme_ids)
     longest = max_frames(limits, frames_per_phoneme)
     frames = (1, min(longest, round(opt_phonemes * frames_per_phoneme.typical)), longest)
-    return {
+    profiles = {
         "acoustic": [
             ShapeProfile("phoneme_ids", (batch[0], phonemes[0]), (batch[1], phonemes[1]),
                          (batch[2], phonemes[2])),
@@ -215,6 +217,12 @@ def stage_profiles(limits: FrontendLimits, frames_per_phoneme: FramesPerPhoneme,
                          (batch[2], latent_channels, frames[2])),
         ],
     }
+    if speaker_embedding_channels:
+        profiles["acoustic"].append(ShapeProfile("speaker_id", (batch[0],), (batch[1],),
+                                                 (batch[2],)))
+        profiles["vocoder"].append(ShapeProfile(
+            "speaker_embedding", *((n, speaker_embedding_channels, 1) for n in batch)))
+    return profiles
 
 
 def polygraphy_profile(shapes: Sequence[ShapeProfile]) -> Any:
@@ -271,7 +279,8 @@ def calibration_batches(voice: ExportedVoice, sentences: Iterable[str] = SAMPLE_
     """Acoustic feeds: the sentences' phoneme ids in batches of `batch_size`, padded with PAD to
     the longest of them, with the voice's own scales (noise on, as served). Vocoder feeds:
     windows of `window_frames` frames cut from the latents those batches produce (the vocoder is
-    convolutional; streaming runs it on windows too), `batch_size` windows a batch."""
+    convolutional; streaming runs it on windows too), `batch_size` windows a batch. A
+    multi-speaker voice's batches go through its speakers in turn."""
     config = PiperVoiceConfig.load(voice.config)
     frontend = TextFrontend(config)
     sequences: list[tuple[np.ndarray, int]] = []
@@ -291,17 +300,24 @@ def calibration_batches(voice: ExportedVoice, sentences: Iterable[str] = SAMPLE_
         for row, (sequence, length) in enumerate(group):
             ids[row, :length] = sequence
         lengths = np.array([length for _, length in group], dtype=np.int64)
-        acoustic.append({"phoneme_ids": ids, "phoneme_lengths": lengths,
-                         "scales": np.tile(scales, (batch_size, 1))})
+        feeds = {"phoneme_ids": ids, "phoneme_lengths": lengths,
+                 "scales": np.tile(scales, (batch_size, 1))}
+        if voice.num_speakers > 1:
+            feeds["speaker_id"] = np.arange(start, start + batch_size,
+                                            dtype=np.int64) % voice.num_speakers
+        acoustic.append(feeds)
 
     session = ort_session(voice.acoustic, threads=1)
-    windows: list[np.ndarray] = []
+    windows: list[dict[str, np.ndarray]] = []
     for feeds in acoustic:
-        latent, frames = session.run(None, feeds)
+        latent, frames, *embedding = session.run(None, feeds)
         for row, count in enumerate(frames.tolist()):
-            windows.extend(latent[row : row + 1, :, offset : offset + window_frames]
+            speaker = {"speaker_embedding": embedding[0][row : row + 1]} if embedding else {}
+            windows.extend({"latent": latent[row : row + 1, :, offset : offset + window_frames],
+                            **speaker}
                            for offset in range(0, count - window_frames + 1, window_frames))
-    vocoder = [{"latent": np.concatenate(windows[start : start + batch_size])}
+    vocoder = [{name: np.concatenate([w[name] for w in windows[start : start + batch_size]])
+                for name in windows[start]}
                for start in range(0, len(windows) - batch_size + 1, batch_size)]
     return CalibrationSet(acoustic, vocoder)
 
@@ -446,7 +462,8 @@ def build_voice_engines(voice: ExportedVoice, out_dir: Path, fp16: bool = True,
     device = require_gpu()
     progress("[engine] measuring frames per phoneme id for the vocoder profile")
     frames = measure_frames_per_phoneme(voice.acoustic, PiperVoiceConfig.load(voice.config))
-    profiles = stage_profiles(limits, frames, voice.latent_channels)
+    profiles = stage_profiles(limits, frames, voice.latent_channels,
+                              speaker_embedding_channels=voice.speaker_embedding_channels)
     cache = out_dir / "calibration" / f"{voice.name}.vocoder.json"
     feeds = None
     if int8_vocoder and not cache.exists():

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from voices import make_multispeaker_voice
 
 from tritontts.export.voice import default_voice, export_piper_voice
 from tritontts.repository import cpu_models, write_repository
@@ -21,6 +22,16 @@ CACHE_BYTES = 16 << 20
 def exported_voice(tmp_path_factory: pytest.TempPathFactory) -> ExportedVoice:
     return export_piper_voice(*default_voice(), tmp_path_factory.mktemp("voices"),
                               progress=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def multi_speaker_voice(tmp_path_factory: pytest.TempPathFactory
+                        ) -> tuple[Path, Path, ExportedVoice]:
+    """A multi-speaker Piper voice made by the tests (16 kHz): its graph, config and export."""
+    model, config = make_multispeaker_voice(tmp_path_factory.mktemp("multi-source"))
+    exported = export_piper_voice(model, config, tmp_path_factory.mktemp("multi-voices"),
+                                  progress=lambda _: None)
+    return model, config, exported
 
 
 @pytest.fixture(scope="session")

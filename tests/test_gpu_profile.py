@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from tritonclient.grpc import model_config_pb2 as mc
 
@@ -141,3 +142,30 @@ def test_cuda_graphs_need_tensorrt(exported_voice: ExportedVoice) -> None:
 def test_buckets_must_hold_the_longest_chunk(exported_voice: ExportedVoice) -> None:
     with pytest.raises(ValueError, match="bucket"):
         gpu_models(exported_voice, graphs(exported_voice), tuning=GpuTuning(length_buckets=(64,)))
+
+
+def test_multi_speaker_voice_feeds_both_graphs_their_speaker_inputs(
+        multi_speaker_voice, fake_plans: dict[str, StagePlans], tmp_path: Path) -> None:
+    _, _, voice = multi_speaker_voice
+    found = configs(gpu_models(voice, graphs(voice), fake_plans))
+    # Every graph input is a config input, batched the same way (sid [B] travels as [B, 1]).
+    for stage, path in graphs(voice).items():
+        graph_inputs = {i.name for i in onnx.load(str(path), load_external_data=False)
+                        .graph.input}
+        assert {i.name for i in found[stage].input} == graph_inputs
+    acoustic = {i.name: i for i in found["acoustic"].input}
+    assert list(acoustic["speaker_id"].dims) == [1]
+    assert list(acoustic["speaker_id"].reshape.shape) == []
+    embedding = [voice.speaker_embedding_channels, 1]
+    assert list(next(o for o in found["acoustic"].output
+                     if o.name == "speaker_embedding").dims) == embedding
+    # Warm-up speaks as speaker 0 and the streaming windows' CUDA graphs carry the embedding.
+    warmup = found["acoustic"].model_warmup[0]
+    assert warmup.inputs["speaker_id"].zero_data
+    assert all(list(spec.input["speaker_embedding"].dim) == embedding
+               for spec in found["vocoder"].optimization.cuda.graph_spec)
+    tts = found["tts"]
+    vocoder_step = next(s for s in tts.ensemble_scheduling.step if s.model_name == "vocoder")
+    assert dict(vocoder_step.input_map) == {"latent": "latent",
+                                            "speaker_embedding": "speaker_embedding"}
+    assert write_repository(gpu_models(voice, graphs(voice), fake_plans), tmp_path / "repo")

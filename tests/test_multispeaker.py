@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from voices import SPEAKERS, make_multispeaker_voice
+from voices import SPEAKERS
 
 from tritontts.baseline import PiperBaseline
 from tritontts.client import InvalidRequestError, TTSClient
-from tritontts.export.voice import PARITY_TOLERANCE, export_piper_voice, parity_max_abs_diff
+from tritontts.export.voice import PARITY_TOLERANCE, parity_max_abs_diff
 from tritontts.repository import cpu_models, parse, write_repository
 from tritontts.server import ServerOptions, TritonServer, free_port
 from tritontts.voice import ExportedVoice, PiperVoiceConfig
@@ -23,12 +23,8 @@ DETERMINISTIC = {"noise_scale": 0.0, "noise_w": 0.0}
 
 
 @pytest.fixture(scope="module")
-def multi_voice(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, ExportedVoice]:
-    source = tmp_path_factory.mktemp("multi-source")
-    model, config = make_multispeaker_voice(source)
-    exported = export_piper_voice(model, config, tmp_path_factory.mktemp("multi-voices"),
-                                  progress=lambda _: None)
-    return model, config, exported
+def multi_voice(multi_speaker_voice) -> tuple[Path, Path, ExportedVoice]:
+    return multi_speaker_voice
 
 
 @pytest.fixture(scope="module")

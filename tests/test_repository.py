@@ -34,9 +34,10 @@ def test_cpu_repository_layout(repository: Path) -> None:
     for name in ("frontend", "acoustic", "vocoder", "postprocess", "tts_stream"):
         assert (repository / name / "1" / "model.py").is_file()
         assert found[name].backend == "python"
-    assert (repository / "acoustic" / "1" / "model.onnx").is_file()
-    assert (repository / "vocoder" / "1" / "model.onnx").is_file()
-    assert (repository / "frontend" / "1" / ExportedVoice.CONFIG).is_file()
+    voice = "en_US-joe-medium"
+    assert (repository / "acoustic" / "1" / voice / ExportedVoice.ACOUSTIC).is_file()
+    assert (repository / "vocoder" / "1" / voice / ExportedVoice.VOCODER).is_file()
+    assert (repository / "frontend" / "1" / voice / ExportedVoice.CONFIG).is_file()
 
 
 def test_heavy_stages_batch_dynamically(repository: Path) -> None:

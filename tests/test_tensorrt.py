@@ -328,3 +328,20 @@ def test_engines_build_and_match_onnxruntime(voice_copy: ExportedVoice,
                                              (len(f["phoneme_lengths"]), 1))} for f in feeds]
         assert compare_with_onnxruntime(graph, built.directory / name, feeds,
                                         FP16_ENGINE_TOLERANCE)
+
+
+def test_multi_speaker_profiles_and_calibration_carry_the_speaker(
+        multi_speaker_voice, frames_per_phoneme: FramesPerPhoneme) -> None:
+    _, _, voice = multi_speaker_voice
+    profiles = stage_profiles(LIMITS, frames_per_phoneme, voice.latent_channels,
+                              speaker_embedding_channels=voice.speaker_embedding_channels)
+    speaker = next(p for p in profiles["acoustic"] if p.input == "speaker_id")
+    assert (speaker.min, speaker.opt, speaker.max) == ((1,), (8,), (LIMITS.max_chunks,))
+    embedding = next(p for p in profiles["vocoder"] if p.input == "speaker_embedding")
+    assert embedding.max == (LIMITS.max_chunks, voice.speaker_embedding_channels, 1)
+    calibration = calibration_batches(voice)
+    assert {int(s) for feeds in calibration.acoustic for s in feeds["speaker_id"]} == set(
+        range(voice.num_speakers))
+    for feeds in calibration.vocoder:
+        assert feeds["speaker_embedding"].shape == (
+            feeds["latent"].shape[0], voice.speaker_embedding_channels, 1)

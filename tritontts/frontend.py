@@ -11,7 +11,7 @@ around this module.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +23,7 @@ from tritontts.voice import (
     OptionLimits,
     PiperVoiceConfig,
     SynthesisOptions,
-    speaker_id,
+    choose_voice,
 )
 
 BOS, EOS, PAD = "^", "$", "_"
@@ -182,13 +182,6 @@ class TextFrontend:
                             np.asarray(pauses, dtype=np.float32))
 
 
-def speaker_ids(frontend: TextFrontend, batch: PhonemeBatch,
-                requested_voice: str | None) -> np.ndarray:
-    """[chunks] speaker id of every chunk, for a multi-speaker voice (see voice.speaker_id)."""
-    speaker = speaker_id(frontend.voice, frontend.voice_name, requested_voice)
-    return np.full(batch.chunks, speaker, dtype=np.int64)
-
-
 def encode_request(frontend: TextFrontend, text: str, speed: float | None = None,
                    noise_scale: float | None = None, noise_w: float | None = None,
                    limits: OptionLimits | None = None) -> tuple[PhonemeBatch, np.ndarray]:
@@ -206,3 +199,36 @@ def encode_request(frontend: TextFrontend, text: str, speed: float | None = None
     scales[:, 1] = frontend.voice.length_scale / speeds
     scales[:, 2] = options.noise_w
     return batch, scales
+
+
+@dataclass(frozen=True)
+class EncodedRequest:
+    """A request read by the frontend of the voice it chose."""
+
+    batch: PhonemeBatch
+    scales: np.ndarray  # [chunks, 3]
+    voice: int  # the voice's place among the repository's voices
+    speaker: int
+
+    def per_chunk(self, value: int) -> np.ndarray:
+        """[chunks, 1] int64 of one value: the voice or speaker column of the stage inputs."""
+        return np.full((self.batch.chunks, 1), value, dtype=np.int64)
+
+
+class VoiceFrontends:
+    """The text frontends of every voice one repository serves; VOICE picks one per request."""
+
+    def __init__(self, frontends: Sequence[TextFrontend]) -> None:
+        if not frontends:
+            raise ValueError("a repository serves at least one voice")
+        self.frontends = list(frontends)
+        self._named = [(f.voice_name, f.voice) for f in self.frontends]
+        self.multi_voice = len(self.frontends) > 1
+        self.multi_speaker = any(f.voice.num_speakers > 1 for f in self.frontends)
+
+    def encode(self, text: str, requested_voice: str | None = None, speed: float | None = None,
+               noise_scale: float | None = None, noise_w: float | None = None) -> EncodedRequest:
+        # The voice is checked first: a wrong VOICE costs no phonemizing.
+        voice, speaker = choose_voice(self._named, requested_voice)
+        batch, scales = encode_request(self.frontends[voice], text, speed, noise_scale, noise_w)
+        return EncodedRequest(batch, scales, voice, speaker)

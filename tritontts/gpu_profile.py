@@ -88,9 +88,13 @@ def gpu_models(voice: ExportedVoice, onnx_graphs: Mapping[str, Path],
         raise ValueError("the largest length bucket must hold max_phoneme_ids")
     batching = Batching(tuning.max_queue_delay_us, tuning.preferred_batch_sizes)
     channels = voice.latent_channels
-    if voice.num_speakers > 1:
-        raise NotImplementedError("multi-speaker voices in the gpu profile need warm-up data "
-                                  "for their speaker inputs; serve them with the cpu profile")
+    # A multi-speaker voice: the graphs' speaker_id [B] and speaker_embedding [B, E, 1]; the
+    # warm-up requests speak as speaker 0 (zeros).
+    embedding = voice.speaker_embedding_channels if voice.num_speakers > 1 else 0
+    speaker_input = ((Tensor("speaker_id", "TYPE_INT64", (1,), reshape=()),)
+                     if embedding else ())
+    speaker_embedding = ((Tensor("speaker_embedding", "TYPE_FP32", (embedding, 1)),)
+                         if embedding else ())
 
     platform, filename, files = _files(plans.get("acoustic"), onnx_graphs["acoustic"])
     lengths = np.array([tuning.warmup_phonemes], dtype=np.int64)
@@ -103,10 +107,12 @@ def gpu_models(voice: ExportedVoice, onnx_graphs: Mapping[str, Path],
             Tensor("phoneme_ids", "TYPE_INT64", (-1,)),
             Tensor("phoneme_lengths", "TYPE_INT64", (1,), reshape=()),
             Tensor("scales", "TYPE_FP32", (3,)),
+            *speaker_input,
         ),
         outputs=(
             Tensor("latent", "TYPE_FP32", (channels, -1)),
             Tensor("frame_lengths", "TYPE_INT64", (1,), reshape=()),
+            *speaker_embedding,
         ),
         max_batch_size=limits.max_chunks,
         instances=tuning.acoustic_instances,
@@ -114,7 +120,8 @@ def gpu_models(voice: ExportedVoice, onnx_graphs: Mapping[str, Path],
         # Ids of zeros are all PAD: a valid sentence of silence with the voice's own scales.
         warmup=(Warmup(
             name="sentence", batch_size=1,
-            zeros={"phoneme_ids": ("TYPE_INT64", (tuning.warmup_phonemes,))},
+            zeros={"phoneme_ids": ("TYPE_INT64", (tuning.warmup_phonemes,)),
+                   **({"speaker_id": ("TYPE_INT64", (1,))} if embedding else {})},
             data={"phoneme_lengths": ("TYPE_INT64", (1,), lengths.tobytes()),
                   "scales": ("TYPE_FP32", (3,), scales.tobytes())}),),
     )
@@ -123,14 +130,17 @@ def gpu_models(voice: ExportedVoice, onnx_graphs: Mapping[str, Path],
         name="vocoder", platform=platform, default_model_filename=filename, files=files,
         cc_model_filenames=dict(plans["vocoder"].cc_model_filenames) if "vocoder" in plans
         else {},
-        inputs=(Tensor("latent", "TYPE_FP32", (channels, -1)),),
+        inputs=(Tensor("latent", "TYPE_FP32", (channels, -1)), *speaker_embedding),
         outputs=(Tensor("waveform", "TYPE_FP32", (-1,)),),
         max_batch_size=limits.max_chunks,
         instances=tuning.vocoder_instances,
         batching=batching,
         warmup=(Warmup(name="sentence", batch_size=1,
-                       zeros={"latent": ("TYPE_FP32", (channels, tuning.warmup_frames))}),),
-        cuda_graph_shapes=tuple({"latent": (channels, frames)}
+                       zeros={"latent": ("TYPE_FP32", (channels, tuning.warmup_frames)),
+                              **({"speaker_embedding": ("TYPE_FP32", (embedding, 1))}
+                                 if embedding else {})}),),
+        cuda_graph_shapes=tuple({"latent": (channels, frames),
+                                 **({"speaker_embedding": (embedding, 1)} if embedding else {})}
                                 for frames in stream_window_frames(windows))
         if platform == "tensorrt_plan" else (),
     )

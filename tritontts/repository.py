@@ -9,9 +9,10 @@ are linked in beside it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -217,18 +218,53 @@ class TextAndAudio:
     length_buckets: tuple[int, ...] = ()
 
 
-def _text_parameters(voice: ExportedVoice,
+Voices = ExportedVoice | Sequence[ExportedVoice]
+
+
+def voice_list(voices: Voices) -> tuple[ExportedVoice, ...]:
+    """The voices of one repository, the default voice first; names must tell them apart."""
+    voices = (voices,) if isinstance(voices, ExportedVoice) else tuple(voices)
+    names = [v.name for v in voices]
+    if not voices:
+        raise RenderError("a repository serves at least one voice")
+    if len(set(names)) != len(names):
+        raise RenderError(f"two voices share a name in {names}; rename one voice's files")
+    for name in names:
+        if not name or "/" in name or name.startswith("."):
+            raise RenderError(f"voice name {name!r} cannot name a folder")
+    return voices
+
+
+def voices_parameter(voices: Sequence[ExportedVoice], key: str | None = None,
+                     source: Callable[[ExportedVoice], Path] | None = None
+                     ) -> tuple[dict[str, str], dict[str, Path]]:
+    """The `voices` parameter of a model serving these voices (name, sample rate, hop length,
+    and under `key` its own file of each voice, placed in `<voice>/`), and those files."""
+    entries, files = [], {}
+    for voice in voices:
+        entry: dict[str, object] = {
+            "name": voice.name, "sample_rate": voice.sample_rate, "hop_length": voice.hop_length,
+            "latent_channels": voice.latent_channels,
+            "speaker_embedding_channels": voice.speaker_embedding_channels}
+        if key is not None and source is not None:
+            path = source(voice)
+            entry[key] = files_key = f"{voice.name}/{path.name}"
+            files[files_key] = path
+        entries.append(entry)
+    return {"voices": json.dumps(entries)}, files
+
+
+def _text_parameters(voices: Sequence[ExportedVoice],
                      setup: TextAndAudio) -> tuple[dict[str, str], dict[str, Path]]:
     """Parameters and files of a model that reads text (`frontend`, `tts_stream`)."""
     limits = setup.limits
-    parameters = {"voice_config": ExportedVoice.CONFIG, "voice_name": voice.name,
-                  "max_text_chars": str(limits.max_text_chars),
-                  "max_phoneme_ids": str(limits.max_phoneme_ids),
-                  "max_chunks": str(limits.max_chunks),
-                  "sentence_pause_s": str(setup.sentence_pause_s)}
+    parameters, files = voices_parameter(voices, "config", lambda v: v.config)
+    parameters.update({"max_text_chars": str(limits.max_text_chars),
+                       "max_phoneme_ids": str(limits.max_phoneme_ids),
+                       "max_chunks": str(limits.max_chunks),
+                       "sentence_pause_s": str(setup.sentence_pause_s)})
     if setup.length_buckets:
         parameters["length_buckets"] = ",".join(str(n) for n in setup.length_buckets)
-    files = {ExportedVoice.CONFIG: voice.config}
     if setup.lexicon is not None:
         parameters["lexicon"] = LEXICON
         files[LEXICON] = setup.lexicon
@@ -237,22 +273,35 @@ def _text_parameters(voice: ExportedVoice,
 
 # Frontend outputs → the ensemble tensors (named as the acoustic graph's inputs).
 FRONTEND_TO_STAGE = {"PHONEME_IDS": "phoneme_ids", "PHONEME_LENGTHS": "phoneme_lengths",
-                     "SCALES": "scales", "PAUSES": "pauses", "SPEAKER_IDS": "speaker_id"}
+                     "SCALES": "scales", "PAUSES": "pauses", "SPEAKER_IDS": "speaker_id",
+                     "VOICE_INDEX": "voice_index"}
 
 
-def speaker_tensors(voice: ExportedVoice) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
-    """(acoustic input, speaker-embedding tensor) of a multi-speaker voice; empty otherwise."""
-    if voice.num_speakers <= 1:
+def speaker_tensors(voices: Sequence[ExportedVoice]
+                    ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+    """(acoustic input, speaker-embedding tensor) when a voice has several speakers; empty
+    otherwise. Sized for the largest embedding (voices with none get zeros)."""
+    if all(v.num_speakers <= 1 for v in voices):
         return (), ()
+    channels = max(v.speaker_embedding_channels for v in voices)
     return ((Tensor("speaker_id", "TYPE_INT64", (1,)),),
-            (Tensor("speaker_embedding", "TYPE_FP32", (voice.speaker_embedding_channels, 1)),))
+            (Tensor("speaker_embedding", "TYPE_FP32", (channels, 1)),))
 
 
-def pipeline_models(voice: ExportedVoice, acoustic: Model, vocoder: Model,
+def voice_tensors(voices: Sequence[ExportedVoice]) -> tuple[Tensor, ...]:
+    """The per-chunk voice choice the stages take when a repository serves several voices."""
+    return (Tensor("voice_index", "TYPE_INT64", (1,)),) if len(voices) > 1 else ()
+
+
+def pipeline_models(voices: Voices, acoustic: Model, vocoder: Model,
                     setup: TextAndAudio) -> list[Model]:
     """frontend → acoustic → vocoder → postprocess as the `tts` ensemble, and `tts_stream`,
-    around whichever acoustic and vocoder models the profile serves."""
-    text_parameters, text_files = _text_parameters(voice, setup)
+    around whichever acoustic and vocoder models the profile serves. With several voices, the
+    frontend tells every later step each chunk's voice (`voice_index`)."""
+    voices = voice_list(voices)
+    text_parameters, text_files = _text_parameters(voices, setup)
+    multi_speaker = bool(speaker_tensors(voices)[0])
+    choice = voice_tensors(voices)
     frontend = PythonModel(
         name="frontend",
         inputs=TTS_INPUTS,
@@ -261,7 +310,8 @@ def pipeline_models(voice: ExportedVoice, acoustic: Model, vocoder: Model,
             Tensor("PHONEME_LENGTHS", "TYPE_INT64", (-1, 1)),
             Tensor("SCALES", "TYPE_FP32", (-1, 3)),
             Tensor("PAUSES", "TYPE_FP32", (-1, 1)),
-            *((Tensor("SPEAKER_IDS", "TYPE_INT64", (-1, 1)),) if voice.num_speakers > 1 else ()),
+            *((Tensor("SPEAKER_IDS", "TYPE_INT64", (-1, 1)),) if multi_speaker else ()),
+            *(Tensor("VOICE_INDEX", "TYPE_INT64", (-1, 1)) for _ in choice),
         ),
         max_batch_size=0,
         instances=setup.frontend_instances,
@@ -274,11 +324,12 @@ def pipeline_models(voice: ExportedVoice, acoustic: Model, vocoder: Model,
             Tensor("WAVEFORM", "TYPE_FP32", (-1, -1)),
             Tensor("FRAME_LENGTHS", "TYPE_INT64", (-1, 1)),
             Tensor("PAUSES", "TYPE_FP32", (-1, 1)),
+            *(Tensor("VOICE_INDEX", "TYPE_INT64", (-1, 1)) for _ in choice),
         ),
         outputs=TTS_OUTPUTS,
         max_batch_size=0,
         instances=setup.postprocess_instances,
-        parameters={"hop_length": str(voice.hop_length), "sample_rate": str(voice.sample_rate)},
+        parameters=voices_parameter(voices)[0],
     )
     vocoder_inputs = {t.name: t.name for t in vocoder.inputs}  # latent (+ frame_lengths)
     tts = Ensemble(
@@ -292,7 +343,8 @@ def pipeline_models(voice: ExportedVoice, acoustic: Model, vocoder: Model,
                  {t.name: t.name for t in acoustic.outputs}),
             Step("vocoder", vocoder_inputs, {"waveform": "waveform"}),
             Step("postprocess", {"WAVEFORM": "waveform", "FRAME_LENGTHS": "frame_lengths",
-                                 "PAUSES": "pauses"},
+                                 "PAUSES": "pauses",
+                                 **({"VOICE_INDEX": "voice_index"} if choice else {})},
                  {"AUDIO": "AUDIO", "SAMPLE_RATE": "SAMPLE_RATE"}),
         ),
     )
@@ -310,8 +362,7 @@ def pipeline_models(voice: ExportedVoice, acoustic: Model, vocoder: Model,
         max_batch_size=0,
         instances=1,
         decoupled=True,
-        parameters={**text_parameters, "hop_length": str(voice.hop_length),
-                    "sample_rate": str(voice.sample_rate),
+        parameters={**text_parameters,
                     "first_window_frames": str(windows.first_frames),
                     "max_window_frames": str(windows.max_frames),
                     "window_growth": str(windows.growth),
@@ -322,9 +373,12 @@ def pipeline_models(voice: ExportedVoice, acoustic: Model, vocoder: Model,
     return [frontend, acoustic, vocoder, postprocess, tts, tts_cached, tts_stream]
 
 
-def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None,
+def cpu_models(voices: Voices, tuning: CpuTuning | None = None,
                limits: FrontendLimits | None = None, lexicon: Path | None = None) -> list[Model]:
     """The cpu profile: every stage a python-backend model, ONNX stages on ONNX Runtime.
+
+    `voices`: one exported voice, or several served side by side (the first is the default);
+    each stage model holds a session per voice and VOICE picks one per request.
 
     `lexicon`: the deployment's pronunciation dictionary (word → IPA), copied into the
     repository and named in the text-reading models' parameters.
@@ -343,7 +397,15 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None,
     turns = tuning.take_turns_on_cpu
     acoustic_turns = RateLimit({CPU_RESOURCE: 1}, priority=4) if turns else None
     vocoder_turns = RateLimit({CPU_RESOURCE: 1}, priority=1) if turns else None
-    speaker_id, speaker_embedding = speaker_tensors(voice)
+    voices = voice_list(voices)
+    speaker_id, speaker_embedding = speaker_tensors(voices)
+    choice = voice_tensors(voices)
+    # Voices with fewer latent channels are zero-padded to the widest in a mixed batch.
+    channels = max(v.latent_channels for v in voices)
+    acoustic_parameters, acoustic_files = voices_parameter(voices, "onnx_model",
+                                                           lambda v: v.acoustic)
+    vocoder_parameters, vocoder_files = voices_parameter(voices, "onnx_model",
+                                                         lambda v: v.vocoder)
     acoustic = PythonModel(
         name="acoustic",
         inputs=(
@@ -351,9 +413,10 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None,
             Tensor("phoneme_lengths", "TYPE_INT64", (1,)),
             Tensor("scales", "TYPE_FP32", (3,)),
             *speaker_id,
+            *choice,
         ),
         outputs=(
-            Tensor("latent", "TYPE_FP32", (voice.latent_channels, -1)),
+            Tensor("latent", "TYPE_FP32", (channels, -1)),
             Tensor("frame_lengths", "TYPE_INT64", (1,)),
             *speaker_embedding,
         ),
@@ -361,34 +424,34 @@ def cpu_models(voice: ExportedVoice, tuning: CpuTuning | None = None,
         instances=tuning.acoustic_instances,
         batching=acoustic_batching,
         rate_limit=acoustic_turns,
-        parameters={"onnx_model": "model.onnx", "threads": str(tuning.acoustic_threads),
+        parameters={**acoustic_parameters, "threads": str(tuning.acoustic_threads),
                     "sub_batch": str(tuning.stage_sub_batch)},
-        files={"model.onnx": voice.acoustic},
+        files=acoustic_files,
     )
     vocoder = PythonModel(
         name="vocoder",
         inputs=(
-            Tensor("latent", "TYPE_FP32", (voice.latent_channels, -1), ragged=True),
+            Tensor("latent", "TYPE_FP32", (channels, -1), ragged=True),
             # Optional: the ONNX Runtime runner decodes each item at its true length with it.
             Tensor("frame_lengths", "TYPE_INT64", (1,), optional=True),
             *speaker_embedding,
+            *choice,
         ),
         outputs=(Tensor("waveform", "TYPE_FP32", (-1,)),),
         max_batch_size=limits.max_chunks,
         instances=tuning.vocoder_instances,
         batching=vocoder_batching,
         rate_limit=vocoder_turns,
-        parameters={"onnx_model": "model.onnx", "threads": str(tuning.vocoder_threads),
-                    "sub_batch": str(tuning.stage_sub_batch),
-                    "hop_length": str(voice.hop_length)},
-        files={"model.onnx": voice.vocoder},
+        parameters={**vocoder_parameters, "threads": str(tuning.vocoder_threads),
+                    "sub_batch": str(tuning.stage_sub_batch)},
+        files=vocoder_files,
     )
     setup = TextAndAudio(limits=limits, lexicon=lexicon, sentence_pause_s=tuning.sentence_pause_s,
                          frontend_instances=tuning.frontend_instances,
                          postprocess_instances=tuning.postprocess_instances,
                          stream_windows=tuning.stream_windows,
                          max_concurrent_streams=tuning.max_concurrent_streams)
-    return pipeline_models(voice, acoustic, vocoder, setup)
+    return pipeline_models(voices, acoustic, vocoder, setup)
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -527,6 +590,7 @@ def parse(text: str) -> mc.ModelConfig:
 
 def _place(source: Path, target: Path) -> None:
     """Hard-link big graphs where the file system allows it, copy otherwise."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     target.unlink(missing_ok=True)
     try:
         os.link(source, target)

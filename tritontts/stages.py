@@ -8,7 +8,7 @@ padded to the batch's longest item.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -83,15 +83,23 @@ class VocoderStage:
     """Latent frames → waveform (the HiFi-GAN generator of VITS)."""
 
     def __init__(self, model_path: str | Path, hop_length: int, threads: int = 1,
-                 max_batch: int = 1) -> None:
+                 max_batch: int = 1, latent_channels: int | None = None,
+                 speaker_embedding_channels: int | None = None) -> None:
+        """The channel counts (from the voice's export manifest) let it take inputs padded for
+        a batch of several voices; None: inputs come at this voice's sizes."""
         self.session = ort_session(model_path, threads)
         self.hop_length = hop_length
         self.max_batch = max_batch
+        self.latent_channels = latent_channels
+        self.speaker_embedding_channels = speaker_embedding_channels
+        # Multi-speaker voices take the speaker's embedding beside the latent.
+        self.multi_speaker = any(i.name == "speaker_embedding"
+                                 for i in self.session.get_inputs())
 
     def run(self, latent: np.ndarray, frame_lengths: np.ndarray,
             speaker_embedding: np.ndarray | None = None) -> np.ndarray:
-        """latent [N, C, T], frame_lengths [N], speaker_embedding [N, E, 1] (multi-speaker
-        voices) → waveform [N, T * hop], zero past each item."""
+        """latent [N, ≥C, T], frame_lengths [N], speaker_embedding [N, ≥E, 1] (multi-speaker
+        voices; ignored by others) → waveform [N, T * hop], zero past each item."""
         count, _, longest = latent.shape
         out = np.zeros((count, longest * self.hop_length), dtype=np.float32)
         order = sorted(range(count), key=lambda i: int(frame_lengths[i]))
@@ -99,14 +107,50 @@ class VocoderStage:
             width = int(frame_lengths[batch].max())
             if width == 0:
                 continue
-            feeds = {"latent": np.ascontiguousarray(latent[batch, :, :width])}
-            if speaker_embedding is not None:
-                feeds["speaker_embedding"] = np.ascontiguousarray(speaker_embedding[batch])
+            # Inputs padded for a batch of several voices are cut back to this voice's sizes.
+            feeds = {"latent": np.ascontiguousarray(
+                latent[batch, : self.latent_channels, :width])}
+            if self.multi_speaker:
+                if speaker_embedding is None:
+                    raise ValueError("this multi-speaker vocoder needs the speaker_embedding")
+                feeds["speaker_embedding"] = np.ascontiguousarray(
+                    speaker_embedding[batch, : self.speaker_embedding_channels])
             waveform = self.session.run(None, feeds)[0]
             for row, item in enumerate(batch):
                 samples = int(frame_lengths[item]) * self.hop_length
                 out[item, :samples] = waveform[row, :samples]
         return out
+
+
+VoiceOutputs = Sequence[np.ndarray | None]
+
+
+def run_per_voice(voice_ids: np.ndarray,
+                  run: Callable[[int, np.ndarray], VoiceOutputs]) -> list[np.ndarray | None]:
+    """Run a batch whose items belong to several voices: `run(voice, rows)` once per voice on
+    its rows, the outputs put back in item order, zero-padded on their other axes to the
+    widest voice's (another voice's latent may have fewer channels). An output no voice made
+    stays None."""
+    voice_ids = np.asarray(voice_ids).reshape(-1)
+    voices = np.unique(voice_ids)
+    if len(voices) == 1:  # the common case needs no copies
+        return list(run(int(voices[0]), np.arange(len(voice_ids))))
+    parts = []
+    for voice in voices:
+        rows = np.flatnonzero(voice_ids == voice)
+        parts.append((rows, run(int(voice), rows)))
+    merged: list[np.ndarray | None] = []
+    for k in range(len(parts[0][1])):
+        made = [(rows, out[k]) for rows, out in parts if out[k] is not None]
+        if not made:
+            merged.append(None)
+            continue
+        shape = (len(voice_ids), *np.max([a.shape[1:] for _, a in made], axis=0))
+        full = np.zeros(shape, dtype=made[0][1].dtype)
+        for rows, array in made:
+            full[(rows, *(slice(0, n) for n in array.shape[1:]))] = array
+        merged.append(full)
+    return merged
 
 
 def pause_samples(pauses_s: np.ndarray, sample_rate: int) -> list[int]:

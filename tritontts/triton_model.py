@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from tritontts.frontend import FrontendLimits, TextFrontend
+from tritontts.frontend import FrontendLimits, TextFrontend, VoiceFrontends
 from tritontts.text import load_lexicon
 from tritontts.voice import InvalidInputError, PiperVoiceConfig
 
@@ -40,17 +40,26 @@ class ModelArgs:
     def path(self, key: str) -> Path:
         return self.version_dir / self.param(key)
 
+    def voices(self) -> list[dict[str, Any]]:
+        """The `voices` parameter: one entry per voice served, the default voice first (its
+        name, files relative to the version folder, sample rate, hop length)."""
+        return json.loads(self.param("voices"))
 
-def load_frontend(model: ModelArgs) -> TextFrontend:
-    """The text frontend a model's parameters describe: voice, limits, pronunciation dictionary."""
+
+def load_frontends(model: ModelArgs) -> VoiceFrontends:
+    """The text frontends a model's parameters describe: one per voice, with the limits and the
+    pronunciation dictionary of the deployment."""
     limits = FrontendLimits(max_text_chars=int(model.param("max_text_chars")),
                             max_phoneme_ids=int(model.param("max_phoneme_ids")),
                             max_chunks=int(model.param("max_chunks")))
     lexicon = load_lexicon(model.path("lexicon")) if "lexicon" in model.parameters else None
     buckets = tuple(int(n) for n in model.parameters.get("length_buckets", "").split(",") if n)
-    return TextFrontend(PiperVoiceConfig.load(model.path("voice_config")), limits, lexicon,
-                        sentence_pause_s=float(model.param("sentence_pause_s")),
-                        length_buckets=buckets, voice_name=model.param("voice_name"))
+    pause_s = float(model.param("sentence_pause_s"))
+    return VoiceFrontends([
+        TextFrontend(PiperVoiceConfig.load(model.version_dir / voice["config"]), limits,
+                     lexicon, sentence_pause_s=pause_s, length_buckets=buckets,
+                     voice_name=voice["name"])
+        for voice in model.voices()])
 
 
 def optional_input(request: Any, name: str) -> np.ndarray | None:

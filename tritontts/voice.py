@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,26 @@ def speaker_id(voice: PiperVoiceConfig, voice_name: str, requested: str | None) 
     known = sorted(voice.speaker_id_map) or ["(one speaker only)"]
     raise InvalidInputError(f"VOICE {requested!r} is not served here; voice {voice_name!r} "
                             f"has speakers: {', '.join(known)}")
+
+
+def choose_voice(voices: Sequence[tuple[str, PiperVoiceConfig]],
+                 requested: str | None) -> tuple[int, int]:
+    """(voice, speaker) a request's VOICE names among the voices of one repository: empty → the
+    first voice's first speaker; `<voice>` or `<voice>/<speaker>` → that voice; a bare
+    `<speaker>` → a speaker of the first voice."""
+    requested = (requested or "").strip()
+    for index, (name, config) in enumerate(voices):
+        if requested == name or requested.startswith(f"{name}/"):
+            return index, speaker_id(config, name, requested)
+    name, config = voices[0]
+    try:
+        return 0, speaker_id(config, name, requested)
+    except InvalidInputError as exc:
+        if len(voices) == 1:
+            raise
+        served = ", ".join(n for n, _ in voices)
+        raise InvalidInputError(f"{exc}; voices served here: {served} "
+                                "(VOICE is `<voice>` or `<voice>/<speaker>`)") from None
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,10 @@
 """Triton adapter for the text frontend: TEXT + options → phoneme ids of each sentence chunk,
-with the speaking scales of each chunk, the pause after it and (multi-speaker voices) the
-speaker VOICE names."""
+with the speaking scales of each chunk and the pause after it, in the voice VOICE chooses
+(and, when the repository needs them, the speaker and voice of every chunk)."""
 
-from tritontts.frontend import encode_request, speaker_ids
 from tritontts.triton_model import (
     ModelArgs,
-    load_frontend,
+    load_frontends,
     optional_text,
     request_options,
     respond_each,
@@ -15,23 +14,23 @@ from tritontts.triton_model import (
 
 class TritonPythonModel:
     def initialize(self, args):
-        self.frontend = load_frontend(ModelArgs(args))
-        self.multi_speaker = self.frontend.voice.num_speakers > 1
+        self.frontends = load_frontends(ModelArgs(args))
 
     def execute(self, requests):
         return respond_each(requests, self._handle)
 
     def _handle(self, request):
-        speakers_requested = optional_text(request, "VOICE")
-        batch, scales = encode_request(self.frontend, text_input(request),
-                                       **request_options(request))
-        speakers = speaker_ids(self.frontend, batch, speakers_requested)
+        encoded = self.frontends.encode(text_input(request), optional_text(request, "VOICE"),
+                                        **request_options(request))
+        batch = encoded.batch
         outputs = {
             "PHONEME_IDS": batch.ids,
             "PHONEME_LENGTHS": batch.lengths.reshape(-1, 1),
-            "SCALES": scales,
+            "SCALES": encoded.scales,
             "PAUSES": batch.pauses_s.reshape(-1, 1),
         }
-        if self.multi_speaker:
-            outputs["SPEAKER_IDS"] = speakers.reshape(-1, 1)
+        if self.frontends.multi_speaker:
+            outputs["SPEAKER_IDS"] = encoded.per_chunk(encoded.speaker)
+        if self.frontends.multi_voice:
+            outputs["VOICE_INDEX"] = encoded.per_chunk(encoded.voice)
         return outputs

@@ -3,20 +3,22 @@
 import numpy as np
 
 from tritontts.stages import join_chunks, pause_samples
-from tritontts.triton_model import ModelArgs, required_input, respond_each
+from tritontts.triton_model import ModelArgs, optional_input, required_input, respond_each
 
 
 class TritonPythonModel:
     def initialize(self, args):
-        model = ModelArgs(args)
-        self.hop_length = int(model.param("hop_length"))
-        self.sample_rate = int(model.param("sample_rate"))
+        self.voices = [(int(v["hop_length"]), int(v["sample_rate"]))
+                       for v in ModelArgs(args).voices()]
 
     def execute(self, requests):
         return respond_each(requests, self._handle)
 
     def _handle(self, request):
-        pauses = pause_samples(required_input(request, "PAUSES"), self.sample_rate)
+        voice_index = optional_input(request, "VOICE_INDEX")
+        voice = 0 if voice_index is None else int(voice_index.reshape(-1)[0])
+        hop_length, sample_rate = self.voices[voice]
+        pauses = pause_samples(required_input(request, "PAUSES"), sample_rate)
         audio = join_chunks(required_input(request, "WAVEFORM"),
-                            required_input(request, "FRAME_LENGTHS"), self.hop_length, pauses)
-        return {"AUDIO": audio, "SAMPLE_RATE": np.array([self.sample_rate], dtype=np.int32)}
+                            required_input(request, "FRAME_LENGTHS"), hop_length, pauses)
+        return {"AUDIO": audio, "SAMPLE_RATE": np.array([sample_rate], dtype=np.int32)}

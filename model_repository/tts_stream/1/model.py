@@ -13,14 +13,13 @@ import time
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from tritontts.frontend import encode_request, speaker_ids
 from tritontts.stages import pause_samples
 from tritontts.streaming import WindowPlan, stream_chunks
 from tritontts.triton_model import (
     ModelArgs,
     call_model,
     error_response,
-    load_frontend,
+    load_frontends,
     optional_text,
     request_options,
     text_input,
@@ -40,9 +39,9 @@ class StreamCancelledError(Exception):
 class TritonPythonModel:
     def initialize(self, args):
         model = ModelArgs(args)
-        self.frontend = load_frontend(model)
-        self.hop_length = int(model.param("hop_length"))
-        self.sample_rate = np.array([int(model.param("sample_rate"))], dtype=np.int32)
+        self.frontends = load_frontends(model)
+        self.voices = [(int(v["hop_length"]), np.array([int(v["sample_rate"])], dtype=np.int32))
+                       for v in model.voices()]
         self.plan = WindowPlan(
             first_frames=int(model.param("first_window_frames")),
             max_frames=int(model.param("max_window_frames")),
@@ -95,12 +94,17 @@ class TritonPythonModel:
             self.in_flight.set(self.streams)
 
     async def _synthesize(self, request, sender, arrived):
-        requested_voice = optional_text(request, "VOICE")
-        batch, scales = encode_request(self.frontend, text_input(request),
-                                       **request_options(request))
-        speakers = speaker_ids(self.frontend, batch, requested_voice)
-        multi_speaker = self.frontend.voice.num_speakers > 1
-        embedding = {}  # the current chunk's speaker embedding, for its vocoder windows
+        encoded = self.frontends.encode(text_input(request), optional_text(request, "VOICE"),
+                                        **request_options(request))
+        batch, scales = encoded.batch, encoded.scales
+        hop_length, sample_rate = self.voices[encoded.voice]
+        # The stage inputs that say whose chunk it is, when the repository has them.
+        chooser = {}
+        if self.frontends.multi_speaker:
+            chooser["speaker_id"] = encoded.per_chunk(encoded.speaker)[:1]
+        if self.frontends.multi_voice:
+            chooser["voice_index"] = encoded.per_chunk(encoded.voice)[:1]
+        vocoder_extra = {k: v for k, v in chooser.items() if k == "voice_index"}
 
         async def latents():
             for row, length in enumerate(batch.lengths):
@@ -109,29 +113,30 @@ class TritonPythonModel:
                     "phoneme_ids": batch.ids[row : row + 1, :length],
                     "phoneme_lengths": batch.lengths[row : row + 1].reshape(1, 1),
                     "scales": scales[row : row + 1],
+                    **chooser,
                 }
                 outputs = ["latent", "frame_lengths"]
-                if multi_speaker:
-                    inputs["speaker_id"] = speakers[row : row + 1].reshape(1, 1)
+                if self.frontends.multi_speaker:
                     outputs.append("speaker_embedding")
                 out = await call_model("acoustic", inputs, outputs)
-                if multi_speaker:
-                    embedding["speaker_embedding"] = out["speaker_embedding"]
+                if self.frontends.multi_speaker:
+                    vocoder_extra["speaker_embedding"] = out["speaker_embedding"]
                 frames = int(out["frame_lengths"].reshape(-1)[0])
                 yield out["latent"][0, :, :frames]
 
         async def vocode(latent):
             self._check(request)
             # A window has no padding: every frame is decoded, whichever runtime serves it.
-            out = await call_model("vocoder", {"latent": latent, **embedding}, ("waveform",))
+            out = await call_model("vocoder", {"latent": latent, **vocoder_extra},
+                                   ("waveform",))
             return out["waveform"]
 
         sent_final, first = False, True
-        pauses = pause_samples(batch.pauses_s, int(self.sample_rate[0]))
-        async for chunk in stream_chunks(latents(), pauses, vocode, self.hop_length, self.plan):
+        pauses = pause_samples(batch.pauses_s, int(sample_rate[0]))
+        async for chunk in stream_chunks(latents(), pauses, vocode, hop_length, self.plan):
             response = pb_utils.InferenceResponse([
                 pb_utils.Tensor("AUDIO", chunk.audio),
-                pb_utils.Tensor("SAMPLE_RATE", self.sample_rate)])
+                pb_utils.Tensor("SAMPLE_RATE", sample_rate)])
             sender.send(response, flags=FINAL if chunk.final else 0)
             if first:
                 self.first_audio_ms.observe((time.perf_counter() - arrived) * 1e3)
