@@ -18,6 +18,9 @@ EXTRA_VOICES ?=
 REPOSITORY := build/model_repository
 # PROFILE=gpu renders the repository for the NGC container (TensorRT plans when built).
 PROFILE ?= cpu
+# TUNING=throughput: the cpu profile's stages as two single-threaded instances each (more audio
+# per second under concurrent load, each request slower); default latency.
+TUNING ?= latency
 # ENGINES=1: `make export` also builds TensorRT engines (a GPU host with `pip install .[gpu]`).
 ENGINES ?=
 LEXICON ?=
@@ -36,7 +39,7 @@ DEMO_TEXT ?= Hello! This sentence was spoken by a Triton Inference Server runnin
 DEMO_OUT ?= out/demo.wav
 PYTEST_ARGS ?=
 
-.PHONY: help setup export repository serve demo test lint bench bench-cache load clean
+.PHONY: help setup export repository serve demo test lint bench bench-cache load load-capacity clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -55,8 +58,8 @@ export: $(STAMP) ## stage graphs + FP16 variants with parity checks (VOICE=path.
 $(VOICE_DIR)/export.json: $(STAMP)
 	$(BIN)/tritontts export $(if $(VOICE),--voice $(VOICE)) --out $(VOICES_DIR) --no-variants
 
-repository: $(VOICE_DIR)/export.json ## render the model repository (PROFILE=cpu|gpu, LEXICON=file, EXTRA_VOICES=names)
-	$(BIN)/tritontts repository --profile $(PROFILE) --out $(REPOSITORY) \
+repository: $(VOICE_DIR)/export.json ## render the model repository (PROFILE=cpu|gpu, TUNING=latency|throughput, LEXICON=file, EXTRA_VOICES=names)
+	$(BIN)/tritontts repository --profile $(PROFILE) --tuning $(TUNING) --out $(REPOSITORY) \
 		--voice-dir $(VOICE_DIR) $(addprefix $(VOICES_DIR)/,$(EXTRA_VOICES)) \
 		$(if $(LEXICON),--lexicon $(LEXICON))
 
@@ -85,7 +88,11 @@ bench: $(STAMP) ## benchmarks vs the direct ONNX Runtime baseline, plots (HOST=h
 
 load: $(STAMP) ## Locust with an SLO verdict (USERS, SPAWN_RATE, DURATION, SLO_MS, HOST=host:grpcport)
 	$(BIN)/python benchmarks/load.py --users $(USERS) --spawn-rate $(SPAWN_RATE) \
-		--duration $(DURATION) --slo-ms $(SLO_MS) $(if $(HOST),--host $(HOST))
+		--duration $(DURATION) --slo-ms $(SLO_MS) --tuning $(TUNING) $(if $(HOST),--host $(HOST))
+
+load-capacity: $(STAMP) ## the largest user count meeting p95 <= SLO_MS on short texts (30 s steps; TUNING, HOST)
+	$(BIN)/python benchmarks/load.py --capacity --slo-ms $(SLO_MS) --tuning $(TUNING) \
+		$(if $(HOST),--host $(HOST))
 
 bench-cache: $(STAMP) ## response cache: hit vs miss latency p50/p95 on tts_cached
 	$(BIN)/python benchmarks/cache.py

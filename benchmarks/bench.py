@@ -3,7 +3,8 @@
 1. single-stream latency and real-time factor per sentence (benchmarks/latency.py);
 2. throughput in seconds of audio per second at concurrency 1, 2, 4, 8, for the ensemble (client
    threads share one gRPC client) and the direct baseline (threads share one ONNX Runtime
-   session), with the baseline run sequentially as the reference (benchmarks/throughput.py);
+   session), with the baseline run sequentially as the reference and two single-threaded
+   baseline sessions side by side as the ceiling of this machine (benchmarks/throughput.py);
 3. time to first audio when streaming, and playback underruns (benchmarks/streaming.py);
 4. a sweep over cpu-profile repository settings, each on a server of its own, all timed
    interleaved (benchmarks/sweep.py); skipped with --url.
@@ -37,12 +38,14 @@ from streaming import measure_ttfa, measure_underruns, print_streaming
 from sweep import print_sweep, run_sweep
 from throughput import (
     CONCURRENCIES,
+    DIRECT_PAIR,
     DIRECT_SEQUENTIAL,
     DIRECT_THREADS,
     TRITON,
     Side,
     measure_throughput,
     print_throughput,
+    session_pool_speaker,
     summarize_throughput,
 )
 
@@ -59,9 +62,11 @@ def measure_server(baseline: PiperBaseline, client: TTSClient, args: argparse.Na
     latency = measure_latency(baseline, client, args.rounds)
     print_latency(latency)
     direct = direct_speaker(baseline)
+    pair = session_pool_speaker([PiperBaseline(*default_voice(), threads=1) for _ in range(2)])
     throughput = summarize_throughput(measure_throughput(
         {TRITON: Side(triton_speaker(client)), DIRECT_THREADS: Side(direct),
-         DIRECT_SEQUENTIAL: Side(direct, fixed_concurrency=1)},
+         DIRECT_SEQUENTIAL: Side(direct, fixed_concurrency=1),
+         DIRECT_PAIR: Side(pair, fixed_concurrency=2)},
         CONCURRENCIES, args.throughput_rounds), args.throughput_rounds,
         THROUGHPUT_GOAL_CONCURRENCY)
     print_throughput(throughput)
@@ -90,7 +95,8 @@ def write_outputs(results: dict[str, Any]) -> None:
     plots.latency_chart(results["latency"], RESULTS / "latency.png")
     plots.throughput_chart(results["throughput"]["points"],
                            results["throughput"]["direct_sequential"], THROUGHPUT_GOAL,
-                           RESULTS / "throughput.png")
+                           RESULTS / "throughput.png",
+                           results["throughput"].get("ceiling_vs_sequential"))
     if results["sweep"] and "settings" in results["sweep"]:
         plots.sweep_chart(results["sweep"], RESULTS / "sweep.png")
     (RESULTS / "bench.md").write_text(markdown(results, goals))

@@ -31,6 +31,8 @@ from typing import Any
 
 from cpu_meter import ForeignCpu
 
+from tritontts.repository import CPU_TUNINGS
+
 from common import RESULTS, start_server
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -197,6 +199,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--capacity-users", default="1,2,4,8,12,16,24,32",
                         help="user counts to try in order, comma-separated")
     parser.add_argument("--step-duration", default="30s", help="length of each capacity run")
+    parser.add_argument("--tuning", choices=sorted(CPU_TUNINGS), default="latency",
+                        help="cpu-profile tuning of the server it starts (without --host)")
     return parser.parse_args(argv)
 
 
@@ -209,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             grpc_host = args.host
             http_host = args.http_host or f"http://{args.host.rsplit(':', 1)[0]}:8000"
         else:
-            server = start_server(stack)
+            server = start_server(stack, CPU_TUNINGS[args.tuning])
             grpc_host, http_host = server.grpc_url, f"http://{server.http_url}"
         if args.capacity:
             steps = capacity_search(grpc_host, http_host,

@@ -49,7 +49,7 @@ def latency_chart(latency: dict[str, Any], path: Path) -> Path:
 
 
 def throughput_chart(throughput: dict[str, dict[int, dict]], sequential: float,
-                     goal_ratio: float, path: Path) -> Path:
+                     goal_ratio: float, path: Path, ceiling_ratio: float | None = None) -> Path:
     fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
     for side, color, label in ((TRITON, TRITON_COLOR,
                                 "Triton ensemble (threads share one client)"),
@@ -63,6 +63,10 @@ def throughput_chart(throughput: dict[str, dict[int, dict]], sequential: float,
                label=f"direct baseline sequential ({sequential:.1f})")
     ax.axhline(sequential * goal_ratio, color=GOAL_COLOR, linestyle=":",
                label=f"goal at concurrency 4: {goal_ratio}× sequential")
+    if ceiling_ratio:
+        ax.axhline(sequential * ceiling_ratio, color=DIRECT_COLOR, linestyle="-.",
+                   label=f"ceiling: 2 single-threaded sessions side by side "
+                         f"({ceiling_ratio:.2f}× sequential)")
     concurrencies = sorted(throughput[TRITON])
     ax.set_xscale("log", base=2)
     ax.set_xticks(concurrencies, [str(c) for c in concurrencies])

@@ -6,8 +6,8 @@ import os
 from typing import Any
 
 from streaming import GOAL_RATIO as TTFA_GOAL_RATIO
-from sweep import MIN_NOISE
-from throughput import DIRECT_SEQUENTIAL, DIRECT_THREADS, TRITON
+from sweep import MIN_NOISE, THROUGHPUT
+from throughput import DIRECT_PAIR, DIRECT_SEQUENTIAL, DIRECT_THREADS, TRITON
 
 LATENCY_GOAL = 1.10  # ensemble single-stream latency at most this × the direct baseline
 THROUGHPUT_GOAL = 1.2  # ensemble throughput at concurrency 4 at least this × direct sequential
@@ -28,7 +28,8 @@ def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
         "goal": f"ensemble throughput at concurrency {THROUGHPUT_GOAL_CONCURRENCY} ≥ "
                 f"{THROUGHPUT_GOAL}× direct baseline run sequentially",
         "measured": f"{ratio:.3f}× ({throughput['triton_at_goal']:.1f} vs "
-                    f"{throughput['direct_sequential']:.1f} s of audio per s)",
+                    f"{throughput['direct_sequential']:.1f} s of audio per s)"
+                    + _throughput_context(results),
         "met": ratio >= THROUGHPUT_GOAL})
     streaming = results["streaming"]
     underruns = sum(r["underruns"] for r in streaming["underruns"].values())
@@ -37,6 +38,20 @@ def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
         "measured": f"{streaming['ttfa']['ratio_p50']:.3f}×, {underruns} underruns",
         "met": streaming["ttfa"]["ratio_p50"] <= TTFA_GOAL_RATIO and underruns == 0})
     return goals
+
+
+def _throughput_context(results: dict[str, Any]) -> str:
+    """The throughput tuning's figure from the sweep, and the machine's ceiling."""
+    parts = []
+    sweep = results.get("sweep") or {}
+    tuned = [r for r in sweep.get("settings", []) if r["label"] == THROUGHPUT]
+    if tuned:
+        parts.append(f"{THROUGHPUT}: {tuned[0]['throughput_vs_direct_sequential']:.3f}× "
+                     "in the sweep")
+    ceiling = results["throughput"].get("ceiling_vs_sequential")
+    if ceiling:
+        parts.append(f"ceiling of this machine ({DIRECT_PAIR}): {ceiling:.3f}×")
+    return "; " + "; ".join(parts) if parts else ""
 
 
 def _cores(values: list[float]) -> str:
@@ -108,7 +123,14 @@ def _throughput_section(throughput: dict[str, Any]) -> list[str]:
     lines += ["", f"CPU the benchmark and its servers kept busy while the direct baseline ran "
               f"sequentially: {throughput['direct_sequential_cores']:.2f} cores of "
               f"{os.cpu_count()}; throughput can grow with concurrency only as far as the idle "
-              "rest allows.", "", "![throughput](throughput.png)"]
+              "rest allows."]
+    ceiling = throughput.get("ceiling_vs_sequential")
+    if ceiling:
+        lines += ["", f"Ceiling: two single-threaded sessions of the original graph side by side "
+                  f"(concurrency 2, one per core) made {ceiling:.2f}× the sequential baseline's "
+                  "audio per second, run beside every point. A pipeline of the same graphs "
+                  "cannot do more work per core than that."]
+    lines += ["", "![throughput](throughput.png)"]
     return lines
 
 

@@ -24,7 +24,7 @@ from throughput import DIRECT_SEQUENTIAL, Side, measure_throughput
 
 from tritontts.baseline import PiperBaseline
 from tritontts.client import TTSClient
-from tritontts.repository import CpuTuning
+from tritontts.repository import CPU_TUNINGS, CpuTuning
 
 from common import SENTENCES, start_server
 
@@ -57,22 +57,24 @@ def _stages(instances: int, threads: int, turns: bool = True) -> dict[str, Any]:
 
 
 DEFAULT = CpuTuning()
-# With take_turns_on_cpu the heavy stages share one global rate-limiter slot, so a second
-# instance of a stage could never run: the settings with 2 instances also turn it off.
+# With take_turns_on_cpu an instance holds one "cpu" unit per thread and the server has one
+# unit per core, so two single-threaded instances may run at once on two cores.
+THROUGHPUT = "throughput tuning"
 ONE_FACTOR = [
     Setting(REFERENCE, "", DEFAULT),
     Setting("defaults (A/A)", "", DEFAULT),
     Setting("no CPU turns", "stages", dataclasses.replace(DEFAULT, **_stages(1, 2, False))),
     Setting("1 instance × 1 thread", "stages", dataclasses.replace(DEFAULT, **_stages(1, 1))),
+    Setting(THROUGHPUT, "stages", CPU_TUNINGS["throughput"]),
     Setting("2 inst. × 1 thread, no turns", "stages",
             dataclasses.replace(DEFAULT, **_stages(2, 1, False))),
     Setting("2 inst. × 2 threads, no turns", "stages",
             dataclasses.replace(DEFAULT, **_stages(2, 2, False))),
-    Setting("delay 0 µs", "delay", dataclasses.replace(DEFAULT, max_queue_delay_us=0)),
+    Setting("delay 1000 µs", "delay", dataclasses.replace(DEFAULT, max_queue_delay_us=1000)),
     Setting("delay 5000 µs", "delay", dataclasses.replace(DEFAULT, max_queue_delay_us=5000)),
     Setting("sub-batch 4", "sub_batch", dataclasses.replace(DEFAULT, stage_sub_batch=4)),
 ]
-QUICK = [ONE_FACTOR[0], ONE_FACTOR[2], ONE_FACTOR[4]]
+QUICK = [ONE_FACTOR[0], ONE_FACTOR[2], ONE_FACTOR[4]]  # defaults, no turns, throughput
 
 
 def describe(tuning: CpuTuning) -> dict[str, Any]:

@@ -8,6 +8,7 @@ take turns point by point, so background load on the machine falls on all of the
 
 from __future__ import annotations
 
+import queue
 import statistics
 import sys
 import time
@@ -16,13 +17,36 @@ from dataclasses import dataclass
 from typing import Any
 
 from cpu_meter import DISTURBED_CORES, PATIENCE, RETRIES, ForeignCpu
-from latency import Speak
+from latency import Speak, direct_speaker
+
+from tritontts.baseline import PiperBaseline
 
 from common import SENTENCES
 
 CONCURRENCIES = (1, 2, 4, 8)
 # The sides `make bench` compares.
 TRITON, DIRECT_THREADS, DIRECT_SEQUENTIAL = "triton", "direct threads", "direct sequential"
+# Two single-threaded sessions of the original graph side by side (one per core of this
+# machine): the most work per core ONNX Runtime does on this voice, so the ceiling of any
+# pipeline of its graphs, measured beside the others.
+DIRECT_PAIR = "direct 2 sessions × 1 thread"
+
+
+def session_pool_speaker(baselines: list[PiperBaseline]) -> Speak:
+    """Each call takes a session no other call is using (so at concurrency len(baselines)
+    every session is busy, each on its own threads)."""
+    free: queue.SimpleQueue[PiperBaseline] = queue.SimpleQueue()
+    for baseline in baselines:
+        free.put(baseline)
+
+    def speak(text: str) -> float:
+        baseline = free.get()
+        try:
+            return direct_speaker(baseline)(text)
+        finally:
+            free.put(baseline)
+
+    return speak
 
 
 def run_point(speak: Speak, concurrency: int, sentences: list[str] = SENTENCES) -> dict:
@@ -123,7 +147,9 @@ def summarize_throughput(points: dict[str, dict[int, dict]], rounds: int,
             # How much of the machine one sequential stream already keeps busy.
             "direct_sequential_cores": statistics.median(
                 x for p in sequential.values() for x in p["own_cores_rounds"]),
-            "triton_vs_sequential_at_goal": ratios[goal]}
+            "triton_vs_sequential_at_goal": ratios[goal],
+            "ceiling_vs_sequential": (overall_median(points[DIRECT_PAIR]) / reference
+                                      if DIRECT_PAIR in points else None)}
 
 
 def print_throughput(throughput: dict[str, Any]) -> None:
@@ -137,3 +163,6 @@ def print_throughput(throughput: dict[str, Any]) -> None:
               f"{points[DIRECT_THREADS][c]['audio_s_per_s']:14.1f} "
               f"{points[DIRECT_SEQUENTIAL][c]['audio_s_per_s']:10.1f} "
               f"{throughput['triton_vs_sequential'][c]:10.2f}")
+    if throughput.get("ceiling_vs_sequential"):
+        print(f"ceiling: {DIRECT_PAIR} = {throughput['ceiling_vs_sequential']:.2f}× direct "
+              "sequential")

@@ -15,7 +15,8 @@ def configure_export(parser: argparse.ArgumentParser) -> None:
         "Export a Piper voice into the `acoustic` and `vocoder` stage graphs under "
         "OUT/<voice>/, check that the two stages reproduce the original graph, write the "
         "cleaned (*.opt.onnx) and FP16 (*.fp16.onnx) variants and measure FP16 against FP32. "
-        "With --engines, also build TensorRT engines (needs an NVIDIA GPU and `tensorrt`).")
+        "With --engines, also build TensorRT engines (needs an NVIDIA GPU and `tensorrt`) and "
+        "compare each with ONNX Runtime (polygraphy) on the sample sentences.")
     parser.add_argument("--voice", default=None,
                         help="path to a Piper voice .onnx (its .onnx.json beside it); "
                              "default: the bundled en_US-joe-medium")
@@ -47,15 +48,24 @@ def run_export(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 1
     if args.engines:
-        from tritontts.export.tensorrt import GpuRequiredError, build_voice_engines
+        from tritontts.export.tensorrt import (
+            EngineParityError,
+            GpuRequiredError,
+            build_voice_engines,
+            check_engines,
+        )
 
         try:
-            build_voice_engines(voice, args.engines_out / voice.name,
-                                int8_vocoder=args.int8_vocoder,
-                                timing_cache=args.engines_out / "timing.cache")
+            engines = build_voice_engines(voice, args.engines_out / voice.name,
+                                          int8_vocoder=args.int8_vocoder,
+                                          timing_cache=args.engines_out / "timing.cache")
+            check_engines(voice, engines, int8_vocoder=args.int8_vocoder)
         except GpuRequiredError as exc:
             print(f"[export] {exc}", file=sys.stderr)
             return 3
+        except EngineParityError as exc:
+            print(f"[export] {exc}", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -76,12 +86,17 @@ def configure_repository(parser: argparse.ArgumentParser) -> None:
                              "build/engines/<voice> when it exists, else ONNX Runtime)")
     parser.add_argument("--out", type=Path, default=Path("build/model_repository"),
                         help="repository folder to (re)write (default: build/model_repository)")
+    parser.add_argument("--tuning", choices=("latency", "throughput"), default="latency",
+                        help="cpu profile: latency (default) runs each heavy stage on all "
+                             "cores for the fastest single request; throughput runs two "
+                             "single-threaded instances per stage for more audio per second "
+                             "under concurrent load, each request slower (README, cpu profile)")
     parser.add_argument("--lexicon", type=Path, default=None,
                         help="pronunciation dictionary for this deployment (word<TAB>IPA lines)")
 
 
 def run_repository(args: argparse.Namespace) -> int:
-    from tritontts.repository import cpu_models, write_repository
+    from tritontts.repository import CPU_TUNINGS, cpu_models, write_repository
     from tritontts.voice import ExportedVoice
 
     voices = [ExportedVoice.load(directory) for directory in args.voice_dir]
@@ -90,8 +105,8 @@ def run_repository(args: argparse.Namespace) -> int:
 
         load_lexicon(args.lexicon)  # a malformed dictionary fails here, not at server start
     if args.profile == "cpu":
-        models = cpu_models(voices, lexicon=args.lexicon)
-        detail = "ONNX Runtime in python-backend models"
+        models = cpu_models(voices, CPU_TUNINGS[args.tuning], lexicon=args.lexicon)
+        detail = f"ONNX Runtime in python-backend models, {args.tuning} tuning"
     elif len(voices) > 1:
         print("[repository] the gpu profile serves one voice per repository (its stages are "
               "TensorRT engines of that voice): render one repository, and deploy one release, "

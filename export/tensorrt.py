@@ -552,3 +552,43 @@ def save_feeds(feeds: Sequence[dict[str, np.ndarray]], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     save_json(list(feeds), str(path), description="tritontts parity inputs")
     return path
+
+
+class EngineParityError(RuntimeError):
+    """An engine's outputs differ from ONNX Runtime's beyond the stated tolerance."""
+
+
+def deterministic(feeds: Sequence[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+    """Acoustic feeds with noise scales 0 (length scale 1), so that both runtimes draw nothing
+    at random and must agree."""
+    return [{**f, "scales": np.tile(np.array([0.0, 1.0, 0.0], np.float32),
+                                    (len(f["phoneme_lengths"]), 1))}
+            if "scales" in f else f for f in feeds]
+
+
+def check_engines(voice: ExportedVoice, engines: dict[str, StageEngines], fp16: bool = True,
+                  int8_vocoder: bool = False, progress: Progress = print) -> None:
+    """Each engine built on this GPU against ONNX Runtime on the graph it was built from, with
+    polygraphy's comparator, on the sample sentences' batches (`calibration_batches`); raises
+    EngineParityError for a stage outside its tolerance (FP16_ENGINE_TOLERANCE or
+    FP32_ENGINE_TOLERANCE; frame counts exactly). An INT8 vocoder is judged by its SNR instead
+    (README), so it is not compared here."""
+    device = require_gpu()
+    tolerance = FP16_ENGINE_TOLERANCE if fp16 else FP32_ENGINE_TOLERANCE
+    batches = calibration_batches(voice)
+    for stage, built in engines.items():
+        if stage == "vocoder" and int8_vocoder:
+            progress("[engine] vocoder is INT8: not compared (see the README for its SNR)")
+            continue
+        source = voice.acoustic if stage == "acoustic" else voice.vocoder
+        graph = variant_path(source, "fp16" if fp16 else "opt")
+        feeds = deterministic(batches.acoustic if stage == "acoustic" else batches.vocoder)
+        plan = built.directory / engine_filename(device.compute_capability)
+        progress(f"[engine] comparing {plan} with ONNX Runtime on {graph.name}, "
+                 f"{len(feeds)} batches (atol {tolerance.atol}, rtol {tolerance.rtol})")
+        if not compare_with_onnxruntime(graph, plan, feeds, tolerance):
+            raise EngineParityError(
+                f"the {stage} engine differs from ONNX Runtime beyond atol {tolerance.atol} / "
+                f"rtol {tolerance.rtol} (polygraphy's report is above): do not serve it; "
+                "rebuild without FP16 (FP32 engines) or report the voice")
+        progress(f"[engine] {stage}: matches ONNX Runtime within the tolerance")

@@ -6,6 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from tritontts.repository import (
+    CPU_TUNINGS,
+    CpuTuning,
+    cpu_models,
+    cpu_units_asked,
+    parse,
+    write_repository,
+)
 from tritontts.server import (
     ADMIN_APIS,
     Restriction,
@@ -74,3 +82,25 @@ def test_grpc_headers_carry_tritons_prefix() -> None:
     restriction = Restriction(("model-config",), "tritontts-admin-key", "v")
     assert restriction.grpc_headers() == {"triton-grpc-protocol-tritontts-admin-key": "v"}
     assert restriction.http_headers() == {"tritontts-admin-key": "v"}
+
+
+def test_server_offers_a_cpu_unit_per_core_and_at_least_what_a_stage_asks(
+        exported_voice, tmp_path: Path) -> None:
+    """Stages hold a "cpu" unit per thread: two single-threaded instances may run at once on
+    two cores, one two-threaded instance uses both."""
+    latency = write_repository(cpu_models(exported_voice), tmp_path / "latency")
+    throughput = write_repository(cpu_models(exported_voice, CPU_TUNINGS["throughput"]),
+                                  tmp_path / "throughput")
+    assert cpu_units_asked(latency) == 2 and cpu_units_asked(throughput) == 1
+    units = [a for a in command(throughput, cpu_units=2) if a.startswith("--rate-limit-resource")]
+    assert units == ["--rate-limit-resource=cpu:2"]
+    # A machine with fewer cores than a stage's threads still lets that stage run.
+    assert "--rate-limit-resource=cpu:2" in command(latency, cpu_units=1)
+    assert "--rate-limit-resource=cpu:8" in command(latency, cpu_units=8)
+    # No stage takes turns: no resource to offer.
+    untuned = write_repository(cpu_models(exported_voice, CpuTuning(take_turns_on_cpu=False)),
+                               tmp_path / "untuned")
+    assert not any(a.startswith("--rate-limit-resource") for a in command(untuned))
+    acoustic = parse((throughput / "acoustic" / "config.pbtxt").read_text())
+    assert acoustic.instance_group[0].count == 2
+    assert acoustic.instance_group[0].rate_limiter.resources[0].count == 1

@@ -28,8 +28,10 @@ from tritontts.export.tensorrt import (
     build_voice_engines,
     calibration_batches,
     cc_model_filenames,
+    check_engines,
     compare_with_onnxruntime,
     cuda_devices,
+    deterministic,
     engine_filename,
     max_frames,
     measure_frames_per_phoneme,
@@ -310,24 +312,30 @@ def test_polygraphy_run_command_is_accepted_by_polygraphy(
 # ---- on a GPU host -------------------------------------------------------------------------
 
 @needs_gpu
-def test_engines_build_and_match_onnxruntime(voice_copy: ExportedVoice,
-                                             calibration: CalibrationSet,
-                                             tmp_path: Path) -> None:
+def test_engines_build_and_match_onnxruntime(voice_copy: ExportedVoice, tmp_path: Path) -> None:
     engines = build_voice_engines(voice_copy, tmp_path / "engines",
                                   timing_cache=tmp_path / "timing.cache")
     device = require_gpu()
-    for stage, built in engines.items():
-        name = engine_filename(device.compute_capability)
+    for built in engines.values():
         major, minor = device.compute_capability
-        assert built.cc_model_filenames == {f"{major}.{minor}": name}
-        source = voice_copy.acoustic if stage == "acoustic" else voice_copy.vocoder
-        graph = source.with_name(f"{stage}.fp16.onnx")
-        feeds = calibration.acoustic if stage == "acoustic" else calibration.vocoder
-        if stage == "acoustic":  # noise 0: both runtimes deterministic
-            feeds = [{**f, "scales": np.tile(np.array([0.0, 1.0, 0.0], np.float32),
-                                             (len(f["phoneme_lengths"]), 1))} for f in feeds]
-        assert compare_with_onnxruntime(graph, built.directory / name, feeds,
-                                        FP16_ENGINE_TOLERANCE)
+        assert built.cc_model_filenames == {f"{major}.{minor}":
+                                            engine_filename(device.compute_capability)}
+    check_engines(voice_copy, engines)  # raises EngineParityError outside the tolerance
+
+
+@pytest.mark.skipif(HAS_GPU, reason="this machine has a GPU: the check runs in the test above")
+def test_engine_check_stops_at_the_gpu_and_compares_deterministic_feeds(
+        voice_copy: ExportedVoice, calibration: CalibrationSet) -> None:
+    with pytest.raises(GpuRequiredError, match="GPU"):
+        check_engines(voice_copy, {})
+    # Noise scales 0 on the acoustic feeds: both runtimes then must agree; vocoder feeds as is.
+    for original, fixed in zip(calibration.acoustic, deterministic(calibration.acoustic),
+                               strict=True):
+        assert np.array_equal(fixed["scales"], np.tile([0.0, 1.0, 0.0], (len(fixed["scales"]),
+                                                                          1)))
+        assert fixed["phoneme_ids"] is original["phoneme_ids"]
+    assert all(a is b for a, b in zip(deterministic(calibration.vocoder), calibration.vocoder,
+                                      strict=True))
 
 
 def test_multi_speaker_profiles_and_calibration_carry_the_speaker(

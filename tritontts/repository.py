@@ -159,7 +159,10 @@ class CpuTuning:
     postprocess_instances: int = 1
     # Items per ONNX Runtime call inside a stage: padded batches do not pay on CPU.
     stage_sub_batch: int = 1
-    max_queue_delay_us: int = 1000
+    # No waiting for a batch to fill: a stage runs one item at a time anyway, and requests that
+    # arrive while it is busy still meet in the next batch. Waiting cost each request ~1.2 ms
+    # per stage in single-stream latency.
+    max_queue_delay_us: int = 0
     # Overload: the heavy stages keep short, bounded queues, so a burst above capacity is
     # refused at once (queue full) or after a bounded wait (timeout) instead of piling up.
     # acoustic is where a request enters the heavy work, so it is the admission gate: 8
@@ -184,6 +187,18 @@ class CpuTuning:
     stream_windows: WindowPlan = field(default_factory=WindowPlan)
     # Streams in progress at once per tts_stream instance (each on its own thread).
     max_concurrent_streams: int = 8
+
+
+# Named cpu-profile settings (`tritontts repository --tuning NAME`). latency: each heavy stage
+# one instance on both cores, for the fastest single request. throughput: two single-threaded
+# instances per stage, up to one per core at a time, as single-threaded ONNX Runtime sessions
+# side by side do more work per core than one session on two threads; a lone request is then
+# slower. README "cpu profile" has the measurements.
+CPU_TUNINGS = {
+    "latency": CpuTuning(),
+    "throughput": CpuTuning(acoustic_instances=2, acoustic_threads=1,
+                            vocoder_instances=2, vocoder_threads=1),
+}
 
 
 # --- the tts pipeline -----------------------------------------------------------------------
@@ -395,8 +410,12 @@ def cpu_models(voices: Voices, tuning: CpuTuning | None = None,
                                 max_queue_size=tuning.vocoder_queue_size,
                                 queue_timeout_us=tuning.vocoder_queue_timeout_us)
     turns = tuning.take_turns_on_cpu
-    acoustic_turns = RateLimit({CPU_RESOURCE: 1}, priority=4) if turns else None
-    vocoder_turns = RateLimit({CPU_RESOURCE: 1}, priority=1) if turns else None
+    # An instance holds one unit of the "cpu" resource per thread it runs; the server has one
+    # unit per core (see `cpu_units_asked`), so stages run side by side only while cores last.
+    acoustic_turns = (RateLimit({CPU_RESOURCE: tuning.acoustic_threads}, priority=4)
+                      if turns else None)
+    vocoder_turns = (RateLimit({CPU_RESOURCE: tuning.vocoder_threads}, priority=1)
+                     if turns else None)
     voices = voice_list(voices)
     speaker_id, speaker_embedding = speaker_tensors(voices)
     choice = voice_tensors(voices)
@@ -624,3 +643,16 @@ def write_repository(models: list[Model], out_dir: Path) -> Path:
                     raise RenderError(f"{model.name}: {path} does not exist; run `make export`")
                 _place(Path(path), version_dir / name)
     return out_dir
+
+
+def cpu_units_asked(repository: Path) -> int:
+    """The most units of the global "cpu" rate-limiter resource one instance of the
+    repository's models asks for (0: none takes turns). The server must offer at least that
+    many, or such an instance could never run."""
+    asked = 0
+    for config_path in Path(repository).glob("*/config.pbtxt"):
+        for group in parse(config_path.read_text()).instance_group:
+            for resource in group.rate_limiter.resources:
+                if resource.name == CPU_RESOURCE:
+                    asked = max(asked, resource.count)
+    return asked

@@ -36,7 +36,7 @@ from typing import Literal
 
 from tritontts.control import ModelControl
 from tritontts.recovery import StubWatchdog
-from tritontts.repository import ENTRY_MODELS
+from tritontts.repository import CPU_RESOURCE, ENTRY_MODELS, cpu_units_asked
 
 STREAM_MODEL = "tts_stream"
 # How long a drained server gets to exit on its own before it is killed (unloading the
@@ -140,6 +140,9 @@ class ServerOptions:
     restart_crashed_stubs: bool = True
     # On stop: refuse new requests and let in-flight ones finish first (explicit control).
     drain_on_stop: bool = True
+    # Units of the "cpu" resource the heavy stages share (a unit per thread they run); None:
+    # this machine's cores.
+    cpu_units: int | None = None
     extra_args: list[str] = field(default_factory=list)
 
 
@@ -245,6 +248,10 @@ class TritonServer:
             # Latency histograms, including time to first response of the streaming model.
             "--metrics-config=histogram_latencies=true",
         ]
+        asked = cpu_units_asked(opts.model_repository)
+        if asked:
+            units = max(opts.cpu_units or len(os.sched_getaffinity(0)), asked)
+            cmd.append(f"--rate-limit-resource={CPU_RESOURCE}:{units}")
         if opts.response_cache_bytes > 0:
             cmd += [f"--cache-directory={self.install.cache_dir}",
                     f"--cache-config=local,size={opts.response_cache_bytes}"]

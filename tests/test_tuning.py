@@ -1,0 +1,52 @@
+"""The throughput tuning of the cpu profile serves the same audio: two single-threaded
+instances per stage, up to one per core at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tritontts.baseline import PiperBaseline
+from tritontts.client import TTSClient
+from tritontts.export.voice import default_voice
+from tritontts.repository import CPU_TUNINGS, cpu_models, write_repository
+from tritontts.server import ServerOptions, TritonServer, free_port
+from tritontts.voice import ExportedVoice
+
+from helpers import max_abs_diff
+
+DETERMINISTIC = {"noise_scale": 0.0, "noise_w": 0.0}
+TEXTS = ["The first of four requests arrives.", "A second one follows it closely.",
+         "The third request asks for a longer answer, with a pause in the middle.",
+         "And the fourth one closes the set."]
+
+
+@pytest.fixture(scope="module")
+def throughput_server(exported_voice: ExportedVoice, tmp_path_factory: pytest.TempPathFactory
+                      ) -> Iterator[TritonServer]:
+    repository = write_repository(cpu_models(exported_voice, CPU_TUNINGS["throughput"]),
+                                  tmp_path_factory.mktemp("throughput") / "repo")
+    options = ServerOptions(repository, http_port=free_port(), grpc_port=free_port(),
+                            metrics_port=free_port(), cpu_units=2)
+    server = TritonServer(options, log_file=repository.parent / "tritonserver.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.e2e
+def test_concurrent_requests_equal_the_original_graph(throughput_server: TritonServer) -> None:
+    baseline = PiperBaseline(*default_voice())
+
+    def speak(text: str):
+        with TTSClient(throughput_server.grpc_url) as client:
+            return client.synthesize(text, **DETERMINISTIC)
+
+    with ThreadPoolExecutor(len(TEXTS)) as pool:
+        results = list(pool.map(speak, TEXTS))
+    for text, result in zip(TEXTS, results, strict=True):
+        assert max_abs_diff(result.audio, baseline.synthesize(text, **DETERMINISTIC)) <= 1e-4
