@@ -12,8 +12,10 @@ from voices import make_multispeaker_voice
 
 from tritontts.export.voice import default_voice, export_piper_voice
 from tritontts.repository import cpu_models, write_repository
-from tritontts.server import ServerOptions, TritonServer, free_port
+from tritontts.server import TritonServer
 from tritontts.voice import ExportedVoice
+
+from helpers import running_server
 
 CACHE_BYTES = 16 << 20
 
@@ -50,14 +52,7 @@ def repository(exported_voice: ExportedVoice, tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture(scope="session")
-def server(repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
-    log_file = tmp_path_factory.mktemp("server") / "tritonserver.log"
+def server(repository: Path) -> Iterator[TritonServer]:
     # A small response cache, for the `tts_cached` model.
-    options = ServerOptions(repository, http_port=free_port(), grpc_port=free_port(),
-                            metrics_port=free_port(), response_cache_bytes=CACHE_BYTES)
-    triton = TritonServer(options, log_file=log_file)
-    triton.start()
-    try:
+    with running_server(repository, response_cache_bytes=CACHE_BYTES) as triton:
         yield triton
-    finally:
-        triton.stop()

@@ -1,8 +1,15 @@
-"""Checks that audio is speech of the right length, shared by the end-to-end tests."""
+"""What the end-to-end tests share: a server on a repository of their own, and checks that
+audio is speech of the right length."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import numpy as np
+
+from tritontts.server import ServerOptions, TritonServer, free_port
 
 # A plausible speaking rate. Runs of short monosyllables with deterministic durations
 # (noise_w 0) come out a little faster than 0.25 s per word, hence 0.2.
@@ -25,3 +32,16 @@ def assert_speech(audio: np.ndarray, sample_rate: int, text: str,
 def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
     assert a.shape == b.shape, f"shapes differ: {a.shape} vs {b.shape}"
     return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max())
+
+
+@contextmanager
+def running_server(repository: Path, **options: object) -> Iterator[TritonServer]:
+    """tritonserver on free ports, its log beside the repository; always stopped."""
+    server = TritonServer(ServerOptions(repository, http_port=free_port(), grpc_port=free_port(),
+                                        metrics_port=free_port(), **options),
+                          log_file=repository.parent / "tritonserver.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -13,10 +13,10 @@ from tritontts.baseline import PiperBaseline
 from tritontts.client import InvalidRequestError, TTSClient
 from tritontts.export.voice import PARITY_TOLERANCE, parity_max_abs_diff
 from tritontts.repository import cpu_models, parse, write_repository
-from tritontts.server import ServerOptions, TritonServer, free_port
+from tritontts.server import TritonServer
 from tritontts.voice import ExportedVoice, PiperVoiceConfig
 
-from helpers import assert_speech, max_abs_diff
+from helpers import assert_speech, max_abs_diff, running_server
 
 TEXT = "Every speaker of this voice reads the same sentence."
 DETERMINISTIC = {"noise_scale": 0.0, "noise_w": 0.0}
@@ -33,14 +33,8 @@ def multi_server(multi_voice, tmp_path_factory: pytest.TempPathFactory
     _, _, exported = multi_voice
     repository = write_repository(cpu_models(exported),
                                   tmp_path_factory.mktemp("multi-repo") / "repo")
-    options = ServerOptions(repository, http_port=free_port(), grpc_port=free_port(),
-                            metrics_port=free_port())
-    server = TritonServer(options, log_file=repository.parent / "tritonserver.log")
-    server.start()
-    try:
+    with running_server(repository) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_split_carries_the_speaker(multi_voice) -> None:

@@ -12,10 +12,10 @@ from tritontts.baseline import PiperBaseline
 from tritontts.client import TTSClient
 from tritontts.export.voice import default_voice
 from tritontts.repository import CPU_TUNINGS, cpu_models, write_repository
-from tritontts.server import ServerOptions, TritonServer, free_port
+from tritontts.server import TritonServer
 from tritontts.voice import ExportedVoice
 
-from helpers import max_abs_diff
+from helpers import max_abs_diff, running_server
 
 DETERMINISTIC = {"noise_scale": 0.0, "noise_w": 0.0}
 TEXTS = ["The first of four requests arrives.", "A second one follows it closely.",
@@ -28,14 +28,8 @@ def throughput_server(exported_voice: ExportedVoice, tmp_path_factory: pytest.Te
                       ) -> Iterator[TritonServer]:
     repository = write_repository(cpu_models(exported_voice, CPU_TUNINGS["throughput"]),
                                   tmp_path_factory.mktemp("throughput") / "repo")
-    options = ServerOptions(repository, http_port=free_port(), grpc_port=free_port(),
-                            metrics_port=free_port(), cpu_units=2)
-    server = TritonServer(options, log_file=repository.parent / "tritonserver.log")
-    server.start()
-    try:
+    with running_server(repository, cpu_units=2) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.e2e

@@ -24,11 +24,11 @@ from tritontts.repository import (
     voice_list,
     write_repository,
 )
-from tritontts.server import ServerOptions, TritonServer, free_port
+from tritontts.server import TritonServer
 from tritontts.stages import run_per_voice
 from tritontts.voice import ExportedVoice, InvalidInputError, PiperVoiceConfig, choose_voice
 
-from helpers import assert_speech, max_abs_diff
+from helpers import assert_speech, max_abs_diff, running_server
 
 TEXT = "Two voices live in this repository, and each request picks one."
 DETERMINISTIC = {"noise_scale": 0.0, "noise_w": 0.0}
@@ -46,14 +46,8 @@ def voices_server(two_voices, tmp_path_factory: pytest.TempPathFactory
                   ) -> Iterator[TritonServer]:
     repository = write_repository(cpu_models(two_voices),
                                   tmp_path_factory.mktemp("voices-repo") / "repo")
-    options = ServerOptions(repository, http_port=free_port(), grpc_port=free_port(),
-                            metrics_port=free_port())
-    server = TritonServer(options, log_file=repository.parent / "tritonserver.log")
-    server.start()
-    try:
+    with running_server(repository) as server:
         yield server
-    finally:
-        server.stop()
 
 
 # ---- choosing ------------------------------------------------------------------------------
