@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
+import tritonclient.grpc as grpcclient
 
 from tritontts.client import (
     NO_RETRY,
@@ -26,7 +28,8 @@ from tritontts.client import (
     TTSClient,
     TTSError,
 )
-from tritontts.processes import stub_processes
+from tritontts.processes import rss_bytes, stub_processes
+from tritontts.recovery import MemoryLimit
 from tritontts.server import ServerOptions, TritonServer, free_port
 
 from helpers import assert_speech
@@ -151,6 +154,38 @@ def test_killed_stage_stub_fails_its_requests_clearly_and_comes_back(
     assert after and all(o.error is None for o in after)
     assert all(ready_probe), "the server should stay up while one stage is reloaded"
     assert ridden.attempts > 1 and ridden.audio.size > 0
+
+
+def test_a_grown_frontend_is_recycled_under_load_and_nothing_fails(
+        own_server: TritonServer) -> None:
+    """The phonemizer keeps ~1.3 KB per call; the watchdog reloads a frontend whose stub
+    passed its memory limit while requests keep flowing, and none of them fails."""
+    dog = own_server.watchdog
+    assert dog is not None
+    many_sentences = np.array([("Yes. " * 400).encode()], dtype=np.object_)
+    with TTSClient(own_server.grpc_url, retry=NO_RETRY, deadline_s=30) as client, \
+            Load(client, threads=2) as load, \
+            grpcclient.InferenceServerClient(own_server.grpc_url) as raw:
+        time.sleep(1.0)
+        old_pid = stage_pid(own_server, "frontend")
+        # A limit just above what the frontend holds now: a few hundred phonemize calls.
+        dog.memory_limits = {"frontend": MemoryLimit(rss_bytes(old_pid) + (512 << 10))}
+        deadline = time.monotonic() + 60
+        while not dog.recycles and time.monotonic() < deadline:
+            text = grpcclient.InferInput("TEXT", [1], "BYTES")
+            text.set_data_from_numpy(many_sentences)
+            raw.infer("frontend", [text])  # 400 sentences, each phonemized
+        dog.memory_limits = {}
+        time.sleep(2.0)  # requests go on against the fresh stub
+    assert dog.recycles, "the frontend never passed its limit or was never recycled"
+    recycle = dog.recycles[0]
+    assert recycle.model == "frontend" and recycle.pid == old_pid and recycle.seconds
+    assert stage_pid(own_server, "frontend") != old_pid
+    failed = [o.error for o in load.outcomes if o.error is not None]
+    assert not failed, failed
+    assert len(load.outcomes) > 5
+    print(f"\nfrontend recycled at {recycle.rss_bytes / 2**20:.0f} MiB in "
+          f"{recycle.seconds:.1f} s; {len(load.outcomes)} requests meanwhile, none failed")
 
 
 @dataclass

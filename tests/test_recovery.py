@@ -6,7 +6,7 @@ import pytest
 
 from tritontts import recovery
 from tritontts.processes import StubProcess
-from tritontts.recovery import StubWatchdog
+from tritontts.recovery import MemoryLimit, StubWatchdog
 
 
 @pytest.fixture
@@ -73,3 +73,32 @@ def test_a_failed_reload_is_tried_again(table: list[StubProcess]) -> None:
     assert reloaded == [] and dog.recoveries[0].recovered_at is None
     dog.check()
     assert reloaded == ["acoustic"] and dog.recoveries[1].seconds is not None
+
+
+def test_a_text_model_over_its_memory_limit_is_recycled_when_idle(
+        table: list[StubProcess]) -> None:
+    """The phonemizer keeps memory per call: a frontend or stream stub over its limit is
+    reloaded (fresh stubs), a stream model only between streams; other models never."""
+    reloaded: list[str] = []
+    rss = {10: 900 << 20, 11: 2 << 30, 12: 3 << 30, 13: 100 << 20}
+    streaming = [True]
+    dog = StubWatchdog(server_pid=1, reload=reloaded.append, memory_every=2, rss=rss.__getitem__,
+                       memory_limits={
+                           "frontend": MemoryLimit(1 << 30),
+                           "tts_stream": MemoryLimit(1 << 30, idle=lambda: not streaming[0])})
+    table[:] = [StubProcess(10, "frontend", "S"), StubProcess(11, "frontend", "S"),
+                StubProcess(12, "tts_stream", "S"), StubProcess(13, "acoustic", "S")]
+    rss[13] = 8 << 30  # not a text model: never recycled for memory
+    assert dog.check() == []  # memory is looked at every second poll
+    assert dog.check() == ["frontend"]  # one reload for the model, however many stubs grew
+    assert dog.recycles[0].pid == 11 and dog.recycles[0].rss_bytes == 2 << 30
+    table[:] = [StubProcess(20, "frontend", "S"), StubProcess(12, "tts_stream", "S"),
+                StubProcess(13, "acoustic", "S")]
+    rss[20] = 80 << 20
+    dog.check()
+    assert dog.check() == []  # tts_stream is over, but streams are in progress
+    streaming[0] = False
+    dog.check()
+    assert dog.check() == ["tts_stream"]
+    assert reloaded == ["frontend", "tts_stream"]
+    assert dog.recoveries == []  # recycling is no crash recovery

@@ -1,4 +1,4 @@
-"""Bring a stage back when its python stub process dies.
+"""Bring a stage back when its python stub process dies, and recycle one that grew too big.
 
 Measured on the 2.51 python backend: when a stub is killed, the requests it held fail
 ("Stub process '<instance>' is not healthy", after about a second), the model and the server
@@ -10,6 +10,12 @@ them in, and the tts ensemble goes on with them.
 A death shows as a zombie: the backend does not reap a stub it did not stop. Stubs stopped
 on purpose (a reload, an unload through the repository API, a drain) are reaped and simply
 vanish, so they are never mistaken for crashes and never brought back against the operator.
+
+The same reload recycles the models that read text when their stub's resident memory passes a
+limit: espeak-ng, through piper-phonemize, keeps ~1.3 KB for every phonemize call and never
+gives it back (measured: 1 360 bytes per call, whatever the text), so a long-running frontend
+grows by about a gigabyte per million sentences. A reload swaps in fresh instances while the
+old ones finish what they hold; nothing is refused or lost.
 """
 
 from __future__ import annotations
@@ -17,12 +23,29 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from tritontts.processes import stub_processes
+from tritontts.processes import rss_bytes, stub_processes
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MemoryLimit:
+    """Recycle `model` when one of its stubs holds more than `rss_bytes`, at a moment when
+    `idle()` says it serves nothing (a stream model: no stream in progress)."""
+
+    rss_bytes: int
+    idle: Callable[[], bool] = lambda: True
+
+
+@dataclass(frozen=True)
+class Recycle:
+    model: str
+    pid: int  # the stub that had grown
+    rss_bytes: int
+    seconds: float | None  # how long the reload took; None if it failed
 
 
 @dataclass(frozen=True)
@@ -42,11 +65,19 @@ class StubWatchdog:
     """Polls the stubs of one tritonserver; reloads the model of any that died."""
 
     def __init__(self, server_pid: int, reload: Callable[[str], None],
-                 interval_s: float = 0.25) -> None:
+                 interval_s: float = 0.25,
+                 memory_limits: Mapping[str, MemoryLimit] | None = None,
+                 memory_every: int = 20,
+                 rss: Callable[[int], int] = rss_bytes) -> None:
         self.server_pid = server_pid
         self._reload = reload
         self.interval_s = interval_s
+        self.memory_limits = dict(memory_limits or {})
+        self.memory_every = memory_every  # polls between two looks at memory
+        self._rss = rss
+        self._polls = 0
         self.recoveries: list[Recovery] = []
+        self.recycles: list[Recycle] = []
         self._known: dict[int, str] = {}  # pid -> model, for stubs seen alive
         self._handled: set[int] = set()
         self._failed: dict[str, int] = {}  # model -> dead pid, for reloads to try again
@@ -93,7 +124,38 @@ class StubWatchdog:
                 break
             reloaded.append(model)
             self._recover(model, pid)
+        self._polls += 1
+        if self.memory_limits and self._polls % self.memory_every == 0:
+            reloaded += self._recycle_grown(
+                [s for s in stubs.values() if s.alive and s.model not in reloaded])
         return reloaded
+
+    def _recycle_grown(self, stubs: list) -> list[str]:
+        grown: dict[str, tuple[int, int]] = {}  # model -> (pid, rss) of its largest stub
+        for stub in stubs:
+            limit = self.memory_limits.get(stub.model)
+            if limit is None:
+                continue
+            rss = self._rss(stub.pid)
+            if rss > limit.rss_bytes and rss > grown.get(stub.model, (0, 0))[1]:
+                grown[stub.model] = (stub.pid, rss)
+        recycled = []
+        for model, (pid, rss) in grown.items():
+            if self._stop.is_set() or not self.memory_limits[model].idle():
+                continue  # busy: the next look tries again
+            log.warning("stub watchdog: the stub of model %r (pid %d) holds %.0f MiB, over its "
+                        "%.0f MiB limit; recycling %r", model, pid, rss / 2**20,
+                        self.memory_limits[model].rss_bytes / 2**20, model)
+            started = time.monotonic()
+            try:
+                self._reload(model)
+            except Exception as exc:
+                log.error("stub watchdog: recycling %r failed (will try again): %s", model, exc)
+                self.recycles.append(Recycle(model, pid, rss, None))
+                continue
+            self.recycles.append(Recycle(model, pid, rss, time.monotonic() - started))
+            recycled.append(model)
+        return recycled
 
     def _recover(self, model: str, pid: int) -> None:
         detected = time.monotonic()

@@ -30,6 +30,8 @@ CACHED_TTS_MODEL = "tts_cached"
 CPU_RESOURCE = "cpu"
 # The models a request can enter by; the stage models behind them are internal.
 ENTRY_MODELS = ("tts", CACHED_TTS_MODEL, "tts_stream")
+# The models that phonemize text (espeak-ng keeps memory per call: see recovery.py).
+TEXT_MODELS = ("frontend", "tts_stream")
 
 
 @dataclass(frozen=True)

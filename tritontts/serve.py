@@ -38,6 +38,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ready-timeout", type=float, default=300.0, metavar="SECONDS",
                         help="give up if the server is not ready after SECONDS (default: 300)")
     parser.add_argument("--log-verbose", type=int, default=0)
+    parser.add_argument("--text-model-rss-limit", type=int, default=1024, metavar="MIB",
+                        help="reload frontend / tts_stream, when idle, once a stub of theirs "
+                             "holds more than MIB of memory: the espeak-ng phonemizer keeps "
+                             "~1.3 KB per call (default 1024; 0: never)")
     tls = parser.add_argument_group(
         "TLS (gRPC only: tritonserver serves HTTP in plain text, keep it on a private address)")
     tls.add_argument("--tls-cert", type=Path, metavar="PEM", help="server certificate (chain)")
@@ -74,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         grpc_port=args.grpc_port, metrics_port=args.metrics_port,
         response_cache_bytes=args.cache_size, exit_timeout_s=args.exit_timeout,
         log_verbose=args.log_verbose, admin_key=args.admin_key, inference_key=args.api_key,
-        tls=tls)
+        tls=tls, text_model_rss_limit_mib=args.text_model_rss_limit or None)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

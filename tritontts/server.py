@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Literal
 
 from tritontts.control import ModelControl
-from tritontts.recovery import StubWatchdog
-from tritontts.repository import CPU_RESOURCE, ENTRY_MODELS, cpu_units_asked
+from tritontts.recovery import MemoryLimit, StubWatchdog
+from tritontts.repository import CPU_RESOURCE, ENTRY_MODELS, TEXT_MODELS, cpu_units_asked
 
 STREAM_MODEL = "tts_stream"
 # How long a drained server gets to exit on its own before it is killed (unloading the
@@ -138,6 +138,9 @@ class ServerOptions:
     tls: ServerTLS | None = None
     # Reload a python model whose stub process died (needs explicit model control).
     restart_crashed_stubs: bool = True
+    # Recycle (reload) a text-reading model whose stub holds more than this many MiB, when it
+    # is idle: the phonemizer keeps ~1.3 KB per call. None: never (needs the watchdog above).
+    text_model_rss_limit_mib: int | None = 1024
     # On stop: refuse new requests and let in-flight ones finish first (explicit control).
     drain_on_stop: bool = True
     # Units of the "cpu" resource the heavy stages share (a unit per thread they run); None:
@@ -295,10 +298,21 @@ class TritonServer:
             self.stop()
             raise
         if self.options.restart_crashed_stubs and self.options.model_control == "explicit":
-            self.watchdog = StubWatchdog(self.process.pid, self._reload).start()
+            self.watchdog = StubWatchdog(self.process.pid, self._reload,
+                                         memory_limits=self._memory_limits()).start()
         log.info("tritonserver ready: HTTP %s, gRPC %s, metrics %s",
                  self.http_url, self.grpc_url, self.metrics_url)
         return self
+
+    def _memory_limits(self) -> dict[str, MemoryLimit]:
+        limit_mib = self.options.text_model_rss_limit_mib
+        if limit_mib is None:
+            return {}
+        limits = {model: MemoryLimit(limit_mib * 2**20) for model in TEXT_MODELS}
+        # A stream model is recycled between streams: its streams would end with the old stub.
+        limits[STREAM_MODEL] = MemoryLimit(
+            limit_mib * 2**20, idle=lambda: not self.metric(STREAM_IN_FLIGHT, STREAM_MODEL))
+        return limits
 
     def is_ready(self) -> bool:
         url = f"http://{self.http_url}/v2/health/ready"
