@@ -5,6 +5,7 @@ Imports numpy and tritonclient only: no torch, no onnx, no server-side code.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import time
@@ -25,7 +26,14 @@ from tritontts.client.errors import (
     classify,
     from_triton,
 )
-from tritontts.client.retry import Attempts, RetryPolicy, RetryThrottle, call_with_retries
+from tritontts.client.retry import (
+    Attempts,
+    RetryLoop,
+    RetryPolicy,
+    RetryThrottle,
+    call_with_retries,
+    call_with_retries_async,
+)
 
 Protocol = Literal["grpc", "http"]
 DEFAULT_URLS = {"grpc": "localhost:8001", "http": "localhost:8000"}
@@ -277,27 +285,19 @@ class TTSClient:
         request = SynthesisRequest(text, speed, noise_scale, noise_w, voice)
         request.validate()
         budget = self.deadline_s if deadline_s is None else deadline_s
-        end = time.monotonic() + budget
-        for number in range(1, self.retry.max_attempts + 1):
+        loop = RetryLoop(budget, self.retry, throttle=self.throttle)
+        for timeout_s in loop:
             started = False
             try:
-                with contextlib.closing(
-                        self._stream_once(request, end - time.monotonic())) as chunks:
+                with contextlib.closing(self._stream_once(request, timeout_s)) as chunks:
                     for chunk in chunks:
                         started = True
                         yield chunk
-                if self.throttle is not None:
-                    self.throttle.succeeded()
+                loop.won(None)
                 return
-            except DeadlineExceededError:
-                raise
-            except ServerUnavailableError:
-                allowed = self.throttle.refused() if self.throttle is not None else True
-                pause = self.retry.backoff_s(number)
-                if (started or not allowed or number == self.retry.max_attempts
-                        or time.monotonic() + pause >= end):
-                    raise
-                time.sleep(pause)
+            except ServerUnavailableError as refusal:
+                time.sleep(loop.pause_after(refusal, answered=started))
+        raise loop.deadline_error()
 
     def _stream_once(self, request: SynthesisRequest, timeout_s: float) -> Iterator[AudioChunk]:
         import grpc
@@ -377,20 +377,24 @@ def _chunk(result: Any, index: int) -> AudioChunk:
 
 
 class AsyncTTSClient:
-    """The asyncio twin of TTSClient (gRPC only).
+    """The asyncio twin of TTSClient (gRPC only), with the same deadline and retries.
 
     `await client.synthesize(text)`, `async for chunk in client.stream(text)`.
     """
 
     def __init__(self, url: str | None = None, model: str = "tts", timeout_s: float = 120.0,
-                 stream_model: str = "tts_stream", *, tls: TLSConfig | None = None,
-                 api_key: str | None = None) -> None:
+                 stream_model: str = "tts_stream", *, deadline_s: float | None = None,
+                 retry: RetryPolicy | None = None, throttle_retries: bool = True,
+                 tls: TLSConfig | None = None, api_key: str | None = None) -> None:
         import tritonclient.grpc.aio as aioclient
 
         self.url = url or DEFAULT_URLS["grpc"]
         self.model = model
         self.stream_model = stream_model
-        self.timeout_s = timeout_s
+        self.deadline_s = deadline_s if deadline_s is not None else timeout_s
+        self.timeout_s = self.deadline_s
+        self.retry = retry or RetryPolicy()
+        self.throttle = RetryThrottle() if throttle_retries else None
         self.headers = {GRPC_HEADER_PREFIX + API_KEY_HEADER: api_key} if api_key else None
         self._triton = aioclient
         self._client = aioclient.InferenceServerClient(
@@ -407,31 +411,61 @@ class AsyncTTSClient:
 
     async def synthesize(self, text: str, speed: float | None = None,
                          noise_scale: float | None = None,
-                         noise_w: float | None = None, voice: str | None = None) -> Synthesis:
+                         noise_w: float | None = None, voice: str | None = None, *,
+                         cache: bool = False, deadline_s: float | None = None) -> Synthesis:
+        """As TTSClient.synthesize: refusals that mean "not now" are retried within the
+        deadline, anything else is raised at once."""
         request = SynthesisRequest(text, speed, noise_scale, noise_w, voice)
         request.validate()
-        try:
-            result = await self._client.infer(self.model, request.grpc_inputs(self._triton),
-                                              client_timeout=self.timeout_s,
-                                              headers=self.headers)
-        except InferenceServerException as exc:
-            raise from_triton(exc) from None
+        inputs = request.grpc_inputs(self._triton)
+        model = CACHED_MODEL if cache else self.model
+
+        async def attempt(remaining_s: float) -> Any:
+            try:
+                return await self._client.infer(model, inputs, client_timeout=remaining_s,
+                                                 headers=self.headers)
+            except InferenceServerException as exc:
+                raise from_triton(exc) from None
+
+        budget = self.deadline_s if deadline_s is None else deadline_s
+        result, attempts = await call_with_retries_async(attempt, budget, self.retry,
+                                                         throttle=self.throttle)
         return Synthesis(audio=result.as_numpy("AUDIO"),
-                         sample_rate=int(result.as_numpy("SAMPLE_RATE").reshape(-1)[0]))
+                         sample_rate=int(result.as_numpy("SAMPLE_RATE").reshape(-1)[0]),
+                         attempts=attempts)
 
     async def stream(self, text: str, speed: float | None = None,
                      noise_scale: float | None = None,
-                     noise_w: float | None = None,
-                     voice: str | None = None) -> AsyncIterator[AudioChunk]:
+                     noise_w: float | None = None, voice: str | None = None, *,
+                     deadline_s: float | None = None) -> AsyncIterator[AudioChunk]:
+        """As TTSClient.stream: a refusal before the first chunk is retried within the
+        deadline; once audio has arrived, an error is raised."""
         request = SynthesisRequest(text, speed, noise_scale, noise_w, voice)
         request.validate()
+        loop = RetryLoop(self.deadline_s if deadline_s is None else deadline_s, self.retry,
+                         throttle=self.throttle)
+        for timeout_s in loop:
+            started = False
+            try:
+                async for chunk in self._stream_once(request, timeout_s):
+                    started = True
+                    yield chunk
+                loop.won(None)
+                return
+            except ServerUnavailableError as refusal:
+                await asyncio.sleep(loop.pause_after(refusal, answered=started))
+        raise loop.deadline_error()
+
+    async def _stream_once(self, request: SynthesisRequest,
+                           timeout_s: float) -> AsyncIterator[AudioChunk]:
+        import grpc
 
         async def requests() -> AsyncIterator[dict[str, Any]]:
             yield {"model_name": self.stream_model,
                    "inputs": request.grpc_inputs(self._triton),
                    "enable_empty_final_response": True}
 
-        responses = self._client.stream_infer(requests(), stream_timeout=self.timeout_s,
+        responses = self._client.stream_infer(requests(), stream_timeout=timeout_s,
                                               headers=self.headers)
         finished = False
         index = 0
@@ -446,9 +480,14 @@ class AsyncTTSClient:
                     yield chunk
                     index += 1
                 if finished:
-                    break
+                    return
+            raise ServerError("the stream ended without a final response")
         except InferenceServerException as exc:
+            finished = True
             raise from_triton(exc) from None
+        except grpc.RpcError as exc:  # the call itself failed (connection, deadline)
+            finished = True
+            raise _from_rpc_error(exc) from None
         finally:
             if not finished:
                 responses.cancel()

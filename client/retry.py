@@ -8,10 +8,11 @@ pause runs past it.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -83,6 +84,60 @@ class Attempts:
     refusals: list[str] | None = None
 
 
+class RetryLoop:
+    """The retry decisions of one call, for sync and async callers alike.
+
+    Iterating yields each attempt's timeout (what is left of the deadline) until the attempts
+    or the time run out; after a refusal, `pause_after` says how long to wait before the next
+    attempt, or raises the refusal when no retry is allowed (deadline passed, attempts spent,
+    the throttle's tokens spent, or no time left for the pause).
+    """
+
+    def __init__(self, deadline_s: float, policy: RetryPolicy, attempts: Attempts | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 throttle: RetryThrottle | None = None) -> None:
+        self.deadline_s = deadline_s
+        self.policy = policy
+        self.attempts = attempts if attempts is not None else Attempts()
+        if self.attempts.refusals is None:
+            self.attempts.refusals = []
+        self.clock = clock
+        self.throttle = throttle
+        self.end = clock() + deadline_s
+
+    def __iter__(self) -> Iterator[float]:
+        for number in range(1, self.policy.max_attempts + 1):
+            remaining = self.end - self.clock()
+            if remaining <= 0:
+                return
+            self.attempts.count = number
+            yield remaining
+
+    def pause_after(self, refusal: ServerUnavailableError, answered: bool = False) -> float:
+        """`answered`: part of the answer (a stream's audio) had arrived; it is not retried."""
+        if answered or isinstance(refusal, DeadlineExceededError):
+            raise refusal
+        assert self.attempts.refusals is not None
+        self.attempts.refusals.append(f"{type(refusal).__name__}: {refusal}")
+        allowed = self.throttle.refused() if self.throttle is not None else True
+        number = self.attempts.count
+        if number == self.policy.max_attempts or not allowed:
+            raise refusal
+        pause = self.policy.backoff_s(number)
+        if self.clock() + pause >= self.end:
+            raise refusal  # no time left for another try: the refusal is the answer
+        return pause
+
+    def won(self, result: T) -> T:
+        if self.throttle is not None:
+            self.throttle.succeeded()
+        return result
+
+    def deadline_error(self) -> DeadlineExceededError:
+        return DeadlineExceededError(f"no answer within the deadline of {self.deadline_s:g} s "
+                                     f"({self.attempts.count} attempts)")
+
+
 def call_with_retries(attempt: Callable[[float], T], deadline_s: float, policy: RetryPolicy,
                       attempts: Attempts | None = None,
                       clock: Callable[[], float] = time.monotonic,
@@ -90,30 +145,23 @@ def call_with_retries(attempt: Callable[[float], T], deadline_s: float, policy: 
                       throttle: RetryThrottle | None = None) -> T:
     """Run `attempt(remaining_s)` until it succeeds, fails for good, or the budget (time,
     attempts, and the throttle's tokens if one is given) is spent."""
-    attempts = attempts if attempts is not None else Attempts()
-    attempts.refusals = attempts.refusals if attempts.refusals is not None else []
-    end = clock() + deadline_s
-    for number in range(1, policy.max_attempts + 1):
-        remaining = end - clock()
-        if remaining <= 0:
-            break
-        attempts.count = number
+    loop = RetryLoop(deadline_s, policy, attempts, clock, throttle)
+    for timeout_s in loop:
         try:
-            result = attempt(remaining)
-        except DeadlineExceededError:
-            raise
-        except ServerUnavailableError as exc:
-            attempts.refusals.append(f"{type(exc).__name__}: {exc}")
-            allowed = throttle.refused() if throttle is not None else True
-            if number == policy.max_attempts or not allowed:
-                raise
-            pause = policy.backoff_s(number)
-            if clock() + pause >= end:
-                raise  # no time left for another try: the refusal is the answer
-            sleep(pause)
-        else:
-            if throttle is not None:
-                throttle.succeeded()
-            return result
-    raise DeadlineExceededError(f"no answer within the deadline of {deadline_s:g} s "
-                                f"({attempts.count} attempts)")
+            return loop.won(attempt(timeout_s))
+        except ServerUnavailableError as refusal:
+            sleep(loop.pause_after(refusal))
+    raise loop.deadline_error()
+
+
+async def call_with_retries_async(attempt: Callable[[float], Awaitable[T]], deadline_s: float,
+                                  policy: RetryPolicy,
+                                  throttle: RetryThrottle | None = None) -> tuple[T, int]:
+    """`call_with_retries` for a coroutine; (result, attempts made)."""
+    loop = RetryLoop(deadline_s, policy, throttle=throttle)
+    for timeout_s in loop:
+        try:
+            return loop.won(await attempt(timeout_s)), loop.attempts.count
+        except ServerUnavailableError as refusal:
+            await asyncio.sleep(loop.pause_after(refusal))
+    raise loop.deadline_error()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
 
 from tritontts.client import (
     AccessDeniedError,
+    AsyncTTSClient,
     DeadlineExceededError,
     InvalidRequestError,
     OverloadedError,
@@ -16,7 +18,14 @@ from tritontts.client import (
     ServerUnavailableError,
 )
 from tritontts.client.errors import classify
-from tritontts.client.retry import Attempts, RetryThrottle, call_with_retries
+from tritontts.client.retry import (
+    Attempts,
+    RetryLoop,
+    RetryThrottle,
+    call_with_retries,
+    call_with_retries_async,
+)
+from tritontts.server import free_port
 
 # Status and message pairs as tritonclient reports them from a 2.51 server (seen in this
 # project's overload, fault and security tests).
@@ -150,3 +159,56 @@ def test_throttle_stops_retries_when_most_calls_are_refused() -> None:
     for _ in range(60):  # successes earn the budget back
         call_with_retries(lambda remaining: "audio", 60.0, RetryPolicy(), throttle=throttle)
     assert throttle.tokens == pytest.approx(6.0)
+
+
+def test_async_calls_retry_the_same_way() -> None:
+    outcomes: list[object] = [OverloadedError("full"), ServerUnavailableError("restarting"),
+                              "audio"]
+    budgets: list[float] = []
+
+    async def attempt(remaining: float) -> object:
+        budgets.append(remaining)
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    fast = RetryPolicy(initial_backoff_s=0.001, max_backoff_s=0.001)
+    assert asyncio.run(call_with_retries_async(attempt, 5.0, fast)) == ("audio", 3)
+    assert budgets[1] < budgets[0] <= 5.0
+
+    async def invalid(remaining: float) -> None:
+        budgets.append(remaining)
+        raise InvalidRequestError("bad")
+
+    budgets.clear()
+    with pytest.raises(InvalidRequestError):
+        asyncio.run(call_with_retries_async(invalid, 5.0, fast))
+    assert len(budgets) == 1
+
+
+def test_a_refusal_after_part_of_the_answer_is_not_retried() -> None:
+    loop = RetryLoop(5.0, RetryPolicy())
+    next(iter(loop))
+    with pytest.raises(ServerUnavailableError):
+        loop.pause_after(ServerUnavailableError("gone mid-stream"), answered=True)
+    assert loop.pause_after(ServerUnavailableError("not yet")) >= 0.0
+
+
+def test_async_client_reports_an_unreachable_server_as_unavailable() -> None:
+    """Real gRPC against a port nobody listens on: both calls end in the client's own error
+    after their retries, not in a raw gRPC exception."""
+    url = f"127.0.0.1:{free_port()}"
+    fast = RetryPolicy(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.01)
+
+    async def synthesize() -> None:
+        async with AsyncTTSClient(url, deadline_s=5, retry=fast) as client:
+            await client.synthesize("Hello.")
+
+    async def stream() -> None:
+        async with AsyncTTSClient(url, deadline_s=5, retry=fast) as client:
+            [chunk async for chunk in client.stream("Hello.")]
+
+    for call in (synthesize, stream):
+        with pytest.raises(ServerUnavailableError, match="failed to connect"):
+            asyncio.run(call())
