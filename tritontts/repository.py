@@ -174,8 +174,9 @@ class CpuTuning:
     # request queued behind it is not a sign of overload. vocoder only holds work acoustic
     # accepted and already paid for, so it gets twice the room and a timeout that only drops
     # audio nobody waits for any more. README "Overload" has the measured figures.
-    # The heavy stages take turns on the CPU (one global "cpu" resource), and vocoder gets
-    # four turns for each of acoustic's. Each already uses both cores, so running them at the
+    # The heavy stages take turns on the CPU (a global "cpu" resource, a unit per thread, a
+    # unit per core), and vocoder gets four turns for each of acoustic's. By default each
+    # uses both cores, so running them at the
     # same time bought no throughput here (13.8 vs 13.7 requests/s), but under overload the
     # faster acoustic stage outran vocoder, whose queue then overflowed and threw away
     # acoustic's work. Served first, vocoder drains its queue every turn, and the backlog
