@@ -167,7 +167,23 @@ class SynthesisRequest:
         return tensors
 
 
-class TTSClient:
+class _CallSettings:
+    """What both clients keep for every call: where, which models, the deadline, retries."""
+
+    def _call_settings(self, url: str, model: str, stream_model: str, timeout_s: float,
+                       deadline_s: float | None, retry: RetryPolicy | None,
+                       throttle_retries: bool) -> None:
+        self.url = url
+        self.model = model
+        self.stream_model = stream_model
+        self.deadline_s = deadline_s if deadline_s is not None else timeout_s
+        self.timeout_s = self.deadline_s
+        self.retry = retry or RetryPolicy()
+        # One retry budget for all calls of the client (see RetryThrottle).
+        self.throttle = RetryThrottle() if throttle_retries else None
+
+
+class TTSClient(_CallSettings):
     """Synthesize speech with a tritontts deployment.
 
     `deadline_s` is the whole time budget of one call, retries included; refusals that mean
@@ -188,13 +204,8 @@ class TTSClient:
         if tls is not None and protocol != "grpc":
             raise ValueError("TLS is for gRPC: tritonserver serves HTTP in plain text")
         self.protocol = protocol
-        self.url = url or DEFAULT_URLS[protocol]
-        self.model = model
-        self.stream_model = stream_model
-        self.deadline_s = deadline_s if deadline_s is not None else timeout_s
-        self.timeout_s = self.deadline_s
-        self.retry = retry or RetryPolicy()
-        self.throttle = RetryThrottle() if throttle_retries else None
+        self._call_settings(url or DEFAULT_URLS[protocol], model, stream_model, timeout_s,
+                            deadline_s, retry, throttle_retries)
         self.tls = tls
         self.api_key = api_key
         if protocol == "grpc":
@@ -376,7 +387,7 @@ def _chunk(result: Any, index: int) -> AudioChunk:
         index=index, final=final)
 
 
-class AsyncTTSClient:
+class AsyncTTSClient(_CallSettings):
     """The asyncio twin of TTSClient (gRPC only), with the same deadline and retries.
 
     `await client.synthesize(text)`, `async for chunk in client.stream(text)`.
@@ -388,13 +399,8 @@ class AsyncTTSClient:
                  tls: TLSConfig | None = None, api_key: str | None = None) -> None:
         import tritonclient.grpc.aio as aioclient
 
-        self.url = url or DEFAULT_URLS["grpc"]
-        self.model = model
-        self.stream_model = stream_model
-        self.deadline_s = deadline_s if deadline_s is not None else timeout_s
-        self.timeout_s = self.deadline_s
-        self.retry = retry or RetryPolicy()
-        self.throttle = RetryThrottle() if throttle_retries else None
+        self._call_settings(url or DEFAULT_URLS["grpc"], model, stream_model, timeout_s,
+                            deadline_s, retry, throttle_retries)
         self.headers = {GRPC_HEADER_PREFIX + API_KEY_HEADER: api_key} if api_key else None
         self._triton = aioclient
         self._client = aioclient.InferenceServerClient(

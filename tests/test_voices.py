@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -131,6 +132,20 @@ def test_every_stage_learns_each_chunks_voice(two_voices, tmp_path: Path) -> Non
     single = write_repository(cpu_models(two_voices[0]), tmp_path / "single")
     acoustic = parse((single / "acoustic" / "config.pbtxt").read_text())
     assert "voice_index" not in [i.name for i in acoustic.input]
+
+
+def test_the_cli_renders_several_voices_the_first_the_default(two_voices,
+                                                              tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tritontts.cli", "repository", "--tuning", "throughput",
+         "--voice-dir", *(str(v.directory) for v in two_voices[::-1]), "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert f"voices {MULTI}, {JOE}" in result.stdout and "throughput tuning" in result.stdout
+    frontend = parse((tmp_path / "frontend" / "config.pbtxt").read_text())
+    served = json.loads(frontend.parameters["voices"].string_value)
+    assert [v["name"] for v in served] == [MULTI, JOE]
+    assert [v["sample_rate"] for v in served] == [16000, 22050]
 
 
 def test_gpu_profile_refuses_several_voices(two_voices, tmp_path: Path) -> None:
