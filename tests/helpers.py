@@ -3,6 +3,7 @@ audio is speech of the right length."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,3 +46,13 @@ def running_server(repository: Path, **options: object) -> Iterator[TritonServer
         yield server
     finally:
         server.stop()
+
+
+def settled_metric(server: TritonServer, name: str, at_least: float, model: str | None = None,
+                   timeout_s: float = 15.0) -> float:
+    """A metric once it reaches `at_least`, or its value when `timeout_s` has passed: Triton
+    refreshes some metrics (the cache's) only every couple of seconds."""
+    deadline = time.monotonic() + timeout_s
+    while (value := server.metric(name, model)) < at_least and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return value

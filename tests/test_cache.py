@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import re
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,17 +14,12 @@ import tritonclient.grpc as grpcclient
 from tritontts.client import TTSClient
 from tritontts.server import ServerOptions, TritonServer, free_port
 
+from helpers import settled_metric
+
 pytestmark = pytest.mark.e2e
 
 MODEL = "tts_cached"
 _numbers = itertools.count()
-
-
-def metric(server: TritonServer, name: str, model: str | None = None) -> float:
-    text = urllib.request.urlopen(server.metrics_url, timeout=5).read().decode()
-    labels = rf'\{{[^}}]*model="{model}"[^}}]*\}}' if model else r"(\{[^}]*\})?"
-    match = re.search(rf"^{re.escape(name)}{labels} (?P<value>\S+)$", text, re.MULTILINE)
-    return float(match.group("value")) if match else 0.0
 
 
 def cache_counts(server: TritonServer) -> tuple[int, int]:
@@ -40,7 +33,7 @@ def cache_counts(server: TritonServer) -> tuple[int, int]:
 def test_identical_requests_hit_the_cache_and_get_the_same_audio(server: TritonServer) -> None:
     text = f"Your call is important to us, caller number {next(_numbers)}."
     hits_before, misses_before = cache_counts(server)
-    metric_before = metric(server, "nv_cache_num_hits_per_model", MODEL)
+    metric_before = server.metric("nv_cache_num_hits_per_model", MODEL)
     with TTSClient(server.grpc_url) as client:
         started = time.perf_counter()
         first = client.synthesize(text, cache=True)  # the voice's random noise scales
@@ -53,12 +46,12 @@ def test_identical_requests_hit_the_cache_and_get_the_same_audio(server: TritonS
             hit_s.append(time.perf_counter() - started)
         faster = client.synthesize(text, speed=1.25, cache=True)
     hits, misses = cache_counts(server)
+    metric_hits = settled_metric(server, "nv_cache_num_hits_per_model", metric_before + 5, MODEL)
     print(f"\ncache: miss {miss_s * 1e3:.1f} ms, hits p50 {np.median(hit_s) * 1e3:.2f} ms; "
           f"statistics hits +{hits - hits_before}, misses +{misses - misses_before}; "
-          f"nv_cache_num_hits_per_model +"
-          f"{metric(server, 'nv_cache_num_hits_per_model', MODEL) - metric_before:.0f}")
+          f"nv_cache_num_hits_per_model +{metric_hits - metric_before:.0f}")
     assert (hits - hits_before, misses - misses_before) == (5, 2)
-    assert metric(server, "nv_cache_num_hits_per_model", MODEL) >= metric_before + 5
+    assert metric_hits >= metric_before + 5
     # The documented semantics: the same request, the same audio, noise scales or not.
     assert all(np.array_equal(r.audio, first.audio) for r in repeats)
     # Options are part of the key: another speed is another entry, and other audio.
@@ -93,9 +86,11 @@ def test_the_cache_is_bounded(small_cache_server: TritonServer) -> None:
              for n in range(8)]
     with TTSClient(server.grpc_url) as client:
         seconds = sum(client.synthesize(t, cache=True).duration_s for t in texts)
-    entries = metric(server, "nv_cache_num_entries")
-    evictions = metric(server, "nv_cache_num_evictions")
-    utilization = metric(server, "nv_cache_util")
+    # Every insert shows once the metrics are refreshed, as an entry still there or one
+    # evicted (seen stale right after the last request: 2 entries, 0 evictions).
+    evictions = settled_metric(server, "nv_cache_num_evictions", 1)
+    entries = server.metric("nv_cache_num_entries")
+    utilization = server.metric("nv_cache_util")
     print(f"\nsmall cache: {seconds:.1f} s of audio cached into 1 MiB: {entries:.0f} entries, "
           f"{evictions:.0f} evictions, utilization {utilization:.2f}")
     assert seconds * 22050 * 4 > 1 << 20  # more than fits, so the bound has to act

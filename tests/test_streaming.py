@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import re
 import sys
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -153,16 +151,10 @@ def _vocoder_calls(server: TritonServer) -> int:
     return int(stats["model_stats"][0].get("inference_count", 0))
 
 
-def _metric(server: TritonServer, name: str) -> float:
-    text = urllib.request.urlopen(server.metrics_url, timeout=5).read().decode()
-    match = re.search(rf"^{re.escape(name)}\{{[^}}]*\}} (\S+)$", text, re.MULTILINE)
-    return float(match.group(1)) if match else 0.0
-
-
 @pytest.mark.e2e
 def test_cancelling_stops_server_side_work(server: TritonServer) -> None:
     sentences = " ".join(f"This is sentence number {n} of a long story." for n in range(1, 41))
-    cancelled_before = _metric(server, "tritontts_stream_cancelled_total")
+    cancelled_before = server.metric("tritontts_stream_cancelled_total")
     calls_before = _vocoder_calls(server)
     with TTSClient(server.grpc_url) as client:
         stream = client.stream(sentences)
@@ -170,7 +162,7 @@ def test_cancelling_stops_server_side_work(server: TritonServer) -> None:
         assert first.audio.size > 0
         stream.close()  # the listener hung up
     deadline = time.monotonic() + 20
-    while _metric(server, "tritontts_stream_cancelled_total") <= cancelled_before:
+    while server.metric("tritontts_stream_cancelled_total") <= cancelled_before:
         assert time.monotonic() < deadline, "the server never noticed the cancellation"
         time.sleep(0.1)
     settled = _vocoder_calls(server)
@@ -196,7 +188,7 @@ def test_eight_concurrent_streams(server: TritonServer) -> None:
 def test_first_audio_histogram_is_exported(server: TritonServer) -> None:
     with TTSClient(server.grpc_url) as client:
         list(client.stream("Count me."))
-    assert _metric(server, "tritontts_stream_first_audio_ms_count") >= 1
+    assert server.metric("tritontts_stream_first_audio_ms_count") >= 1
 
 
 @pytest.mark.e2e
