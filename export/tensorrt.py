@@ -411,10 +411,11 @@ def build_engine(onnx_path: Path, plan_path: Path, profiles: Sequence[ShapeProfi
                  fp16: bool = True, int8: bool = False, calibration_cache: Path | None = None,
                  timing_cache: Path | None = None,
                  calibration_feeds: Iterable[dict[str, np.ndarray]] | None = None,
-                 progress: Progress = print) -> Path:
-    """Build one stage's engine (GPU host). Checks for the GPU first, so that a CPU machine
-    stops at once with GpuRequiredError; the ONNX-side steps then run, and the build reuses
-    and updates `timing_cache` (shared by every build on the same GPU)."""
+                 progress: Progress = print) -> tuple[Path, Path]:
+    """Build one stage's engine (GPU host): (the plan, the ONNX graph it was built from).
+    Checks for the GPU first, so that a CPU machine stops at once with GpuRequiredError; the
+    ONNX-side steps then run, and the build reuses and updates `timing_cache` (shared by every
+    build on the same GPU)."""
     device = require_gpu()
     _import_tensorrt()
     from polygraphy.backend.trt import (
@@ -442,7 +443,7 @@ def build_engine(onnx_path: Path, plan_path: Path, profiles: Sequence[ShapeProfi
     plan_path.parent.mkdir(parents=True, exist_ok=True)
     SaveEngine(engine, str(plan_path))()
     progress(f"[engine] wrote {plan_path} in {time.perf_counter() - started:.0f} s")
-    return plan_path
+    return plan_path, graph
 
 
 @dataclass(frozen=True)
@@ -450,6 +451,8 @@ class StageEngines:
     stage: str
     directory: Path  # the model's version folder
     cc_model_filenames: dict[str, str]
+    plan: Path  # the engine built on this machine's GPU
+    graph: Path  # the ONNX graph it was built from, to compare it with
     default_model_filename: str = DEFAULT_MODEL_FILENAME
 
 
@@ -472,12 +475,12 @@ def build_voice_engines(voice: ExportedVoice, out_dir: Path, fp16: bool = True,
     built: dict[str, StageEngines] = {}
     for stage, onnx_path in (("acoustic", voice.acoustic), ("vocoder", voice.vocoder)):
         folder = out_dir / stage / "1"
-        plan = build_engine(onnx_path, folder / engine_filename(device.compute_capability),
+        plan, graph = build_engine(onnx_path, folder / engine_filename(device.compute_capability),
                             profiles[stage], fp16=fp16, int8=int8_vocoder and stage == "vocoder",
                             calibration_cache=cache, timing_cache=timing_cache,
                             calibration_feeds=feeds, progress=progress)
         shutil.copyfile(plan, folder / DEFAULT_MODEL_FILENAME)
-        built[stage] = StageEngines(stage, folder, cc_model_filenames(folder))
+        built[stage] = StageEngines(stage, folder, cc_model_filenames(folder), plan, graph)
     return built
 
 
@@ -573,20 +576,17 @@ def check_engines(voice: ExportedVoice, engines: dict[str, StageEngines], fp16: 
     EngineParityError for a stage outside its tolerance (FP16_ENGINE_TOLERANCE or
     FP32_ENGINE_TOLERANCE; frame counts exactly). An INT8 vocoder is judged by its SNR instead
     (README), so it is not compared here."""
-    device = require_gpu()
+    require_gpu()
     tolerance = FP16_ENGINE_TOLERANCE if fp16 else FP32_ENGINE_TOLERANCE
     batches = calibration_batches(voice)
     for stage, built in engines.items():
         if stage == "vocoder" and int8_vocoder:
             progress("[engine] vocoder is INT8: not compared (see the README for its SNR)")
             continue
-        source = voice.acoustic if stage == "acoustic" else voice.vocoder
-        graph = variant_path(source, "fp16" if fp16 else "opt")
         feeds = deterministic(batches.acoustic if stage == "acoustic" else batches.vocoder)
-        plan = built.directory / engine_filename(device.compute_capability)
-        progress(f"[engine] comparing {plan} with ONNX Runtime on {graph.name}, "
+        progress(f"[engine] comparing {built.plan} with ONNX Runtime on {built.graph.name}, "
                  f"{len(feeds)} batches (atol {tolerance.atol}, rtol {tolerance.rtol})")
-        if not compare_with_onnxruntime(graph, plan, feeds, tolerance):
+        if not compare_with_onnxruntime(built.graph, built.plan, feeds, tolerance):
             raise EngineParityError(
                 f"the {stage} engine differs from ONNX Runtime beyond atol {tolerance.atol} / "
                 f"rtol {tolerance.rtol} (polygraphy's report is above): do not serve it; "

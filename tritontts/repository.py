@@ -403,33 +403,13 @@ def cpu_models(voices: Voices, tuning: CpuTuning | None = None,
     """
     tuning = tuning or CpuTuning()
     limits = limits or FrontendLimits()
-    # No timeout override: measured on 2.51, the ensemble does not pass a request's own
-    # timeout on to its steps, and a direct caller could at best shorten the wait, so the
-    # only effect of allowing it would be a second, unused way to configure the same limit.
-    acoustic_batching = Batching(tuning.max_queue_delay_us,
-                                 max_queue_size=tuning.acoustic_queue_size,
-                                 queue_timeout_us=tuning.acoustic_queue_timeout_us)
-    vocoder_batching = Batching(tuning.max_queue_delay_us,
-                                max_queue_size=tuning.vocoder_queue_size,
-                                queue_timeout_us=tuning.vocoder_queue_timeout_us)
-    turns = tuning.take_turns_on_cpu
-    # An instance holds one unit of the "cpu" resource per thread it runs; the server has one
-    # unit per core (see `cpu_units_asked`), so stages run side by side only while cores last.
-    acoustic_turns = (RateLimit({CPU_RESOURCE: tuning.acoustic_threads}, priority=4)
-                      if turns else None)
-    vocoder_turns = (RateLimit({CPU_RESOURCE: tuning.vocoder_threads}, priority=1)
-                     if turns else None)
     voices = voice_list(voices)
     speaker_id, speaker_embedding = speaker_tensors(voices)
     choice = voice_tensors(voices)
     # Voices with fewer latent channels are zero-padded to the widest in a mixed batch.
     channels = max(v.latent_channels for v in voices)
-    acoustic_parameters, acoustic_files = voices_parameter(voices, "onnx_model",
-                                                           lambda v: v.acoustic)
-    vocoder_parameters, vocoder_files = voices_parameter(voices, "onnx_model",
-                                                         lambda v: v.vocoder)
-    acoustic = PythonModel(
-        name="acoustic",
+    acoustic = _onnx_stage(
+        "acoustic", voices, lambda v: v.acoustic, tuning, limits,
         inputs=(
             Tensor("phoneme_ids", "TYPE_INT64", (-1,), ragged=True),
             Tensor("phoneme_lengths", "TYPE_INT64", (1,)),
@@ -441,17 +421,9 @@ def cpu_models(voices: Voices, tuning: CpuTuning | None = None,
             Tensor("latent", "TYPE_FP32", (channels, -1)),
             Tensor("frame_lengths", "TYPE_INT64", (1,)),
             *speaker_embedding,
-        ),
-        max_batch_size=limits.max_chunks,
-        instances=tuning.acoustic_instances,
-        batching=acoustic_batching,
-        rate_limit=acoustic_turns,
-        parameters={**acoustic_parameters, "threads": str(tuning.acoustic_threads),
-                    "sub_batch": str(tuning.stage_sub_batch)},
-        files=acoustic_files,
-    )
-    vocoder = PythonModel(
-        name="vocoder",
+        ))
+    vocoder = _onnx_stage(
+        "vocoder", voices, lambda v: v.vocoder, tuning, limits,
         inputs=(
             Tensor("latent", "TYPE_FP32", (channels, -1), ragged=True),
             # Optional: the ONNX Runtime runner decodes each item at its true length with it.
@@ -459,21 +431,46 @@ def cpu_models(voices: Voices, tuning: CpuTuning | None = None,
             *speaker_embedding,
             *choice,
         ),
-        outputs=(Tensor("waveform", "TYPE_FP32", (-1,)),),
-        max_batch_size=limits.max_chunks,
-        instances=tuning.vocoder_instances,
-        batching=vocoder_batching,
-        rate_limit=vocoder_turns,
-        parameters={**vocoder_parameters, "threads": str(tuning.vocoder_threads),
-                    "sub_batch": str(tuning.stage_sub_batch)},
-        files=vocoder_files,
-    )
+        outputs=(Tensor("waveform", "TYPE_FP32", (-1,)),))
     setup = TextAndAudio(limits=limits, lexicon=lexicon, sentence_pause_s=tuning.sentence_pause_s,
                          frontend_instances=tuning.frontend_instances,
                          postprocess_instances=tuning.postprocess_instances,
                          stream_windows=tuning.stream_windows,
                          max_concurrent_streams=tuning.max_concurrent_streams)
     return pipeline_models(voices, acoustic, vocoder, setup)
+
+
+# When both heavy stages wait for the CPU, vocoder gets four turns for each of acoustic's.
+TURN_PRIORITY = {"acoustic": 4, "vocoder": 1}
+
+
+def _onnx_stage(stage: str, voices: Sequence[ExportedVoice],
+                graph: Callable[[ExportedVoice], Path], tuning: CpuTuning,
+                limits: FrontendLimits, inputs: tuple[Tensor, ...],
+                outputs: tuple[Tensor, ...]) -> PythonModel:
+    """A heavy stage of the cpu profile: a python model running each voice's ONNX graph on
+    ONNX Runtime, with the stage's instances, threads, queue and CPU turns from `tuning`."""
+    threads = getattr(tuning, f"{stage}_threads")
+    parameters, files = voices_parameter(voices, "onnx_model", graph)
+    return PythonModel(
+        name=stage, inputs=inputs, outputs=outputs,
+        max_batch_size=limits.max_chunks,
+        instances=getattr(tuning, f"{stage}_instances"),
+        # No timeout override: measured on 2.51, the ensemble does not pass a request's own
+        # timeout on to its steps, and a direct caller could at best shorten the wait, so the
+        # only effect of allowing it would be a second, unused way to set the same limit.
+        batching=Batching(tuning.max_queue_delay_us,
+                          max_queue_size=getattr(tuning, f"{stage}_queue_size"),
+                          queue_timeout_us=getattr(tuning, f"{stage}_queue_timeout_us")),
+        # An instance holds one unit of the "cpu" resource per thread it runs; the server has
+        # one unit per core (see `cpu_units_asked`), so stages run side by side only while
+        # cores last.
+        rate_limit=(RateLimit({CPU_RESOURCE: threads}, priority=TURN_PRIORITY[stage])
+                    if tuning.take_turns_on_cpu else None),
+        parameters={**parameters, "threads": str(threads),
+                    "sub_batch": str(tuning.stage_sub_batch)},
+        files=files,
+    )
 
 
 # --- rendering ------------------------------------------------------------------------------

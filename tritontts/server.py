@@ -310,9 +310,11 @@ class TritonServer:
             return {}
         limits = {model: MemoryLimit(limit_mib * 2**20) for model in TEXT_MODELS}
         # A stream model is recycled between streams: its streams would end with the old stub.
-        limits[STREAM_MODEL] = MemoryLimit(
-            limit_mib * 2**20, idle=lambda: not self.metric(STREAM_IN_FLIGHT, STREAM_MODEL))
+        limits[STREAM_MODEL] = MemoryLimit(limit_mib * 2**20, idle=self._no_stream_in_flight)
         return limits
+
+    def _no_stream_in_flight(self) -> bool:
+        return not self.metric(STREAM_IN_FLIGHT, STREAM_MODEL)
 
     def is_ready(self) -> bool:
         url = f"http://{self.http_url}/v2/health/ready"
@@ -367,9 +369,9 @@ class TritonServer:
         if self.options.model_control != "explicit" or not self.is_ready():
             return False
         control = self.model_control()
-        idle = {STREAM_MODEL: lambda: not self.metric(STREAM_IN_FLIGHT, STREAM_MODEL)}
         try:
-            return control.drain(ENTRY_MODELS, timeout_s=self.options.exit_timeout_s, idle=idle)
+            return control.drain(ENTRY_MODELS, timeout_s=self.options.exit_timeout_s,
+                                 idle={STREAM_MODEL: self._no_stream_in_flight})
         except Exception as exc:  # a failed drain must not stop the shutdown
             log.warning("drain failed (%s); stopping anyway", exc)
             return False

@@ -98,13 +98,13 @@ class TritonPythonModel:
                                         **request_options(request))
         batch, scales = encoded.batch, encoded.scales
         hop_length, sample_rate = self.voices[encoded.voice]
-        # The stage inputs that say whose chunk it is, when the repository has them.
-        chooser = {}
-        if self.frontends.multi_speaker:
-            chooser["speaker_id"] = encoded.per_chunk(encoded.speaker)[:1]
-        if self.frontends.multi_voice:
-            chooser["voice_index"] = encoded.per_chunk(encoded.voice)[:1]
-        vocoder_extra = {k: v for k, v in chooser.items() if k == "voice_index"}
+        # Whose chunk it is, for both stages when the repository serves several voices; the
+        # acoustic stage also takes the speaker and hands the vocoder its embedding.
+        voice = ({"voice_index": np.array([[encoded.voice]], dtype=np.int64)}
+                 if self.frontends.multi_voice else {})
+        speaker = ({"speaker_id": np.array([[encoded.speaker]], dtype=np.int64)}
+                   if self.frontends.multi_speaker else {})
+        vocoder_extra = dict(voice)
 
         async def latents():
             for row, length in enumerate(batch.lengths):
@@ -113,7 +113,8 @@ class TritonPythonModel:
                     "phoneme_ids": batch.ids[row : row + 1, :length],
                     "phoneme_lengths": batch.lengths[row : row + 1].reshape(1, 1),
                     "scales": scales[row : row + 1],
-                    **chooser,
+                    **voice,
+                    **speaker,
                 }
                 outputs = ["latent", "frame_lengths"]
                 if self.frontends.multi_speaker:
