@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 QUIET_CORES = 0.3  # other work below this is taken as a quiet machine
@@ -105,3 +107,25 @@ class Patience:
 
 
 PATIENCE = Patience(300.0)  # bench.py --patience sets it
+
+
+T = TypeVar("T")
+
+
+def least_disturbed(measure: Callable[[], T], foreign_cores: Callable[[T], float],
+                    label: str) -> tuple[T, int]:
+    """Run `measure` on a quiet machine; when other work took more than DISTURBED_CORES
+    during it (`foreign_cores` of its result), again, up to RETRIES times while PATIENCE
+    lasts. (the least disturbed result, attempts made)."""
+    attempts: list[T] = []
+    while True:
+        PATIENCE.wait_for_quiet()
+        started = time.perf_counter()
+        result = measure()
+        attempts.append(result)
+        cores = foreign_cores(result)
+        if (cores <= DISTURBED_CORES or len(attempts) > RETRIES
+                or not PATIENCE.may_repeat(time.perf_counter() - started)):
+            break
+        print(f"{label}: other work took {cores:.2f} cores meanwhile; again", file=sys.stderr)
+    return min(attempts, key=foreign_cores), len(attempts)

@@ -19,7 +19,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-from cpu_meter import DISTURBED_CORES, PATIENCE, RETRIES, ForeignCpu
+from cpu_meter import ForeignCpu, least_disturbed
 
 from tritontts.baseline import PiperBaseline
 from tritontts.client import TTSClient
@@ -66,19 +66,13 @@ def time_interleaved(speakers: dict[str, Speak], rounds: int,
     timings = Timings({side: {text: [] for text in sentences} for side in speakers}, [])
     for round_ in range(rounds):
         print(f"latency round {round_ + 1}/{rounds}", file=sys.stderr)
-        attempts: list[tuple[float, dict[str, dict[str, float]]]] = []
-        while True:
-            PATIENCE.wait_for_quiet()
-            started = time.perf_counter()
+        def measured_round() -> tuple[float, dict[str, dict[str, float]]]:
             with ForeignCpu() as foreign:
                 seconds = _one_round(speakers, sentences)
-            attempts.append((foreign.cores, seconds))
-            if (foreign.cores <= DISTURBED_CORES or len(attempts) > RETRIES
-                    or not PATIENCE.may_repeat(time.perf_counter() - started)):
-                break
-            print(f"other work took {foreign.cores:.2f} cores during the round; again",
-                  file=sys.stderr)
-        cores, seconds = min(attempts, key=lambda attempt: attempt[0])  # the least disturbed
+            return foreign.cores, seconds
+
+        (cores, seconds), _ = least_disturbed(measured_round, lambda r: r[0],
+                                              f"latency round {round_ + 1}")
         for side, by_text in seconds.items():
             for text, value in by_text.items():
                 timings.seconds[side][text].append(value)

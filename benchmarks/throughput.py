@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from cpu_meter import DISTURBED_CORES, PATIENCE, RETRIES, ForeignCpu
+from cpu_meter import ForeignCpu, least_disturbed
 from latency import Speak, direct_speaker
 
 from tritontts.baseline import PiperBaseline
@@ -102,18 +102,10 @@ def _undisturbed_point(name: str, side: Side, concurrency: int, sentences: list[
     """A point started on a quiet machine, measured again (up to RETRIES times) when other
     work took the CPU during it, so that the sides are compared on equal terms; the least
     disturbed attempt counts."""
-    attempts: list[dict] = []
-    while True:
-        PATIENCE.wait_for_quiet()
-        point = run_point(side.speak, side.fixed_concurrency or concurrency, sentences)
-        attempts.append(point)
-        if (point["foreign_cores"] <= DISTURBED_CORES or len(attempts) > RETRIES
-                or not PATIENCE.may_repeat(point["wall_s"])):
-            break
-        print(f"{name}: other work took {point['foreign_cores']:.2f} cores during the point; "
-              "again", file=sys.stderr)
-    quietest = min(attempts, key=lambda p: p["foreign_cores"])
-    return {**quietest, "attempts": len(attempts)}
+    quietest, attempts = least_disturbed(
+        lambda: run_point(side.speak, side.fixed_concurrency or concurrency, sentences),
+        lambda point: point["foreign_cores"], name)
+    return {**quietest, "attempts": attempts}
 
 
 def overall_median(points: dict[int, dict]) -> float:
