@@ -49,9 +49,9 @@ from throughput import (
     summarize_throughput,
 )
 
-from tritontts.baseline import PiperBaseline
 from tritontts.client import TTSClient
 from tritontts.export.voice import default_voice
+from tritontts.piper.baseline import PiperBaseline
 
 from common import PARAGRAPH_60_WORDS, RESULTS, save, start_server
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from tritontts.export.voice import default_voice, export_piper_voice
-from tritontts.repository import CpuTuning, cpu_models, write_repository
-from tritontts.server import ServerOptions, TritonServer, free_port
+from tritontts.piper.cpu import CpuTuning, cpu_models
+from tritontts.repository import write_repository
+from tritontts.serving.server import ServerOptions, TritonServer, free_port
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

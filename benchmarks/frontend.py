@@ -13,9 +13,9 @@ import statistics
 import sys
 import time
 
-from tritontts.baseline import PiperBaseline
 from tritontts.export.voice import default_voice
-from tritontts.frontend import encode_request
+from tritontts.piper.baseline import PiperBaseline
+from tritontts.piper.frontend import encode_request
 
 from common import save
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from cpu_meter import ForeignCpu
 
-from tritontts.repository import CPU_TUNINGS
+from tritontts.piper.cpu import CPU_TUNINGS
 
 from common import RESULTS, start_server
 

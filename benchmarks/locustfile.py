@@ -66,7 +66,7 @@ class TritonUser(User):
     def on_start(self) -> None:
         # No client retries: the load test measures the server, and an overload refusal is a
         # failure it must report, not one to hide behind a retry.
-        self.tts = TTSClient(self.environment.parsed_options.grpc_host, "grpc", timeout_s=60,
+        self.tts = TTSClient(self.environment.parsed_options.grpc_host, "grpc", deadline_s=60,
                              retry=NO_RETRY)
 
     def on_stop(self) -> None:

@@ -22,9 +22,9 @@ from typing import Any
 from latency import Speak, direct_speaker, time_interleaved, triton_speaker, warm_up
 from throughput import DIRECT_SEQUENTIAL, Side, measure_throughput
 
-from tritontts.baseline import PiperBaseline
 from tritontts.client import TTSClient
-from tritontts.repository import CPU_TUNINGS, CpuTuning
+from tritontts.piper.baseline import PiperBaseline
+from tritontts.piper.cpu import CPU_TUNINGS, CpuTuning
 
 from common import SENTENCES, start_server
 
@@ -50,12 +50,6 @@ class Rounds:
     throughput: int  # points per server at SWEEP_CONCURRENCY
 
 
-def _stages(instances: int, threads: int, turns: bool = True) -> dict[str, Any]:
-    return {"acoustic_instances": instances, "vocoder_instances": instances,
-            "acoustic_threads": threads, "vocoder_threads": threads,
-            "take_turns_on_cpu": turns}
-
-
 DEFAULT = CpuTuning()
 # With take_turns_on_cpu an instance holds one "cpu" unit per thread and the server has one
 # unit per core, so two single-threaded instances may run at once on two cores.
@@ -63,13 +57,13 @@ THROUGHPUT = "throughput tuning"
 ONE_FACTOR = [
     Setting(REFERENCE, "", DEFAULT),
     Setting("defaults (A/A)", "", DEFAULT),
-    Setting("no CPU turns", "stages", dataclasses.replace(DEFAULT, **_stages(1, 2, False))),
-    Setting("1 instance × 1 thread", "stages", dataclasses.replace(DEFAULT, **_stages(1, 1))),
+    Setting("no CPU turns", "stages", DEFAULT.with_stages(1, 2, False)),
+    Setting("1 instance × 1 thread", "stages", DEFAULT.with_stages(1, 1)),
     Setting(THROUGHPUT, "stages", CPU_TUNINGS["throughput"]),
     Setting("2 inst. × 1 thread, no turns", "stages",
-            dataclasses.replace(DEFAULT, **_stages(2, 1, False))),
+            DEFAULT.with_stages(2, 1, False)),
     Setting("2 inst. × 2 threads, no turns", "stages",
-            dataclasses.replace(DEFAULT, **_stages(2, 2, False))),
+            DEFAULT.with_stages(2, 2, False)),
     Setting("delay 1000 µs", "delay", dataclasses.replace(DEFAULT, max_queue_delay_us=1000)),
     Setting("delay 5000 µs", "delay", dataclasses.replace(DEFAULT, max_queue_delay_us=5000)),
     Setting("sub-batch 4", "sub_batch", dataclasses.replace(DEFAULT, stage_sub_batch=4)),
@@ -79,13 +73,24 @@ QUICK = [ONE_FACTOR[0], ONE_FACTOR[2], ONE_FACTOR[4]]  # defaults, no turns, thr
 
 def describe(tuning: CpuTuning) -> dict[str, Any]:
     """The knobs the sweep moves, as they appear in the tables."""
-    return {"acoustic_instances": tuning.acoustic_instances,
-            "acoustic_threads": tuning.acoustic_threads,
-            "vocoder_instances": tuning.vocoder_instances,
-            "vocoder_threads": tuning.vocoder_threads,
+    return {"acoustic_instances": tuning.acoustic.instances,
+            "acoustic_threads": tuning.acoustic.threads,
+            "vocoder_instances": tuning.vocoder.instances,
+            "vocoder_threads": tuning.vocoder.threads,
             "take_turns_on_cpu": tuning.take_turns_on_cpu,
             "max_queue_delay_us": tuning.max_queue_delay_us,
             "stage_sub_batch": tuning.stage_sub_batch}
+
+
+def with_described(tuning: CpuTuning, fields: dict[str, Any]) -> CpuTuning:
+    """`tuning` with some of the knobs `describe` names set to other values."""
+    stages = {}
+    for stage in ("acoustic", "vocoder"):
+        own = {knob: fields[f"{stage}_{knob}"] for knob in ("instances", "threads")
+               if f"{stage}_{knob}" in fields}
+        stages[stage] = dataclasses.replace(tuning.stage(stage), **own)
+    flat = {k: v for k, v in fields.items() if not k.startswith(("acoustic_", "vocoder_"))}
+    return dataclasses.replace(tuning, **stages, **flat)
 
 
 def _start_alone(tuning: CpuTuning) -> tuple[ExitStack, str]:
@@ -181,7 +186,7 @@ def combined(rows: list[dict[str, Any]], margin: float) -> Setting | None:
     for factor in ("stages", "delay", "sub_batch"):
         winner, _ = best([r for r in rows if r["factor"] in ("", factor)], margin)
         if winner is not None:
-            tuning = dataclasses.replace(tuning, **_factor_fields(winner, factor))
+            tuning = with_described(tuning, _factor_fields(winner, factor))
     if describe(tuning) in [r["tuning"] for r in rows]:
         return None
     return Setting("best of each factor", "combined", tuning)

@@ -19,7 +19,7 @@ from typing import Any
 from cpu_meter import ForeignCpu, least_disturbed
 from latency import Speak, direct_speaker
 
-from tritontts.baseline import PiperBaseline
+from tritontts.piper.baseline import PiperBaseline
 
 from common import SENTENCES
 

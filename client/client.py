@@ -34,14 +34,23 @@ from tritontts.client.retry import (
     call_with_retries,
     call_with_retries_async,
 )
+from tritontts.contract import (
+    API_KEY_HEADER,
+    AUDIO,
+    CACHED_TTS_MODEL,
+    ENABLE_EMPTY_FINAL_RESPONSE,
+    FINAL_RESPONSE,
+    OPTION_INPUTS,
+    SAMPLE_RATE,
+    STREAM_MODEL,
+    TEXT,
+    TTS_MODEL,
+    VOICE,
+    grpc_header,
+)
 
 Protocol = Literal["grpc", "http"]
 DEFAULT_URLS = {"grpc": "localhost:8001", "http": "localhost:8000"}
-CACHED_MODEL = "tts_cached"
-# A deployment may require this header for inference (`tritontts serve --api-key`). Triton
-# reads restricted-API headers of gRPC calls under the `triton-grpc-protocol-` prefix.
-API_KEY_HEADER = "tritontts-api-key"
-GRPC_HEADER_PREFIX = "triton-grpc-protocol-"
 
 
 @dataclass(frozen=True)
@@ -131,12 +140,11 @@ class SynthesisRequest:
         if self.speed is not None and self.speed <= 0:
             raise InvalidRequestError(f"speed must be positive, got {self.speed}")
 
-    def grpc_inputs(self, module: Any) -> list[Any]:
-        """InferInput objects of `module` (tritonclient.grpc or tritonclient.http)."""
+    def infer_inputs(self, module: Any) -> list[Any]:
+        """InferInput objects of `module` (tritonclient.grpc, .grpc.aio or .http)."""
         inputs = []
-        for name, array in self.tensors():
-            tensor = module.InferInput(name, list(array.shape),
-                                       "BYTES" if array.dtype == np.object_ else "FP32")
+        for spec, array in self.tensors():
+            tensor = module.InferInput(spec.name, list(array.shape), spec.dtype)
             tensor.set_data_from_numpy(array)
             inputs.append(tensor)
         return inputs
@@ -147,40 +155,94 @@ class SynthesisRequest:
         from tritonclient.utils import serialize_byte_tensor
 
         request = service_pb2.ModelInferRequest(model_name=model)
-        for name, array in self.tensors():
-            is_text = array.dtype == np.object_
-            request.inputs.add(name=name, datatype="BYTES" if is_text else "FP32",
-                               shape=list(array.shape))
+        for spec, array in self.tensors():
+            is_text = spec.dtype == "BYTES"
+            request.inputs.add(name=spec.name, datatype=spec.dtype, shape=list(array.shape))
             raw = serialize_byte_tensor(array).item() if is_text else array.tobytes()
             request.raw_input_contents.append(raw)
-        request.parameters["triton_enable_empty_final_response"].bool_param = True
+        request.parameters[ENABLE_EMPTY_FINAL_RESPONSE].bool_param = True
         return request
 
-    def tensors(self) -> list[tuple[str, np.ndarray]]:
-        tensors = [("TEXT", np.array([self.text.encode("utf-8")], dtype=np.object_))]
+    def tensors(self) -> list[tuple[Any, np.ndarray]]:
+        """(contract tensor, value) of every input this request sends."""
+        tensors = [(TEXT, np.array([self.text.encode("utf-8")], dtype=np.object_))]
         if self.voice:
-            tensors.append(("VOICE", np.array([self.voice.encode("utf-8")], dtype=np.object_)))
-        for name, value in (("SPEED", self.speed), ("NOISE_SCALE", self.noise_scale),
-                            ("NOISE_W", self.noise_w)):
+            tensors.append((VOICE, np.array([self.voice.encode("utf-8")], dtype=np.object_)))
+        for keyword, spec in OPTION_INPUTS.items():
+            value = getattr(self, keyword)
             if value is not None:
-                tensors.append((name, np.array([value], dtype=np.float32)))
+                tensors.append((spec, np.array([value], dtype=np.float32)))
         return tensors
+
+
+def read_synthesis(result: Any, attempts: int) -> Synthesis:
+    """The whole utterance from a `tts` response (sync, asyncio and HTTP results alike)."""
+    return Synthesis(audio=result.as_numpy(AUDIO.name),
+                     sample_rate=int(result.as_numpy(SAMPLE_RATE.name).reshape(-1)[0]),
+                     attempts=attempts)
+
+
+class ChunkReader:
+    """Turns the responses of one stream into AudioChunks: `index` counts the chunks of audio
+    (0, 1, 2, ...), and the empty final response, if any, only marks the end."""
+
+    def __init__(self) -> None:
+        self.index = 0
+        self.finished = False
+
+    def read(self, result: Any) -> AudioChunk | None:
+        """The chunk in this response, or None when it holds no audio (the final flag)."""
+        final = result.get_response().parameters[FINAL_RESPONSE].bool_param
+        self.finished = final
+        audio = result.as_numpy(AUDIO.name)
+        if audio is None or not audio.size:
+            return None
+        rate = result.as_numpy(SAMPLE_RATE.name)
+        chunk = AudioChunk(audio=audio, sample_rate=0 if rate is None else int(rate.reshape(-1)[0]),
+                           index=self.index, final=final)
+        self.index += 1
+        return chunk
+
+
+@contextlib.contextmanager
+def mapped_errors(url: str) -> Iterator[None]:
+    """Server errors as TTSError subclasses, and an unreachable server as "not now"."""
+    try:
+        yield
+    except InferenceServerException as exc:
+        raise from_triton(exc) from None
+    except (OSError, ConnectionError) as exc:
+        raise ServerUnavailableError(f"cannot reach {url}: {exc}") from None
 
 
 class _CallSettings:
     """What both clients keep for every call: where, which models, the deadline, retries."""
 
-    def _call_settings(self, url: str, model: str, stream_model: str, timeout_s: float,
-                       deadline_s: float | None, retry: RetryPolicy | None,
-                       throttle_retries: bool) -> None:
+    def _call_settings(self, url: str, model: str, stream_model: str, deadline_s: float,
+                       retry: RetryPolicy | None, throttle_retries: bool) -> None:
         self.url = url
         self.model = model
         self.stream_model = stream_model
-        self.deadline_s = deadline_s if deadline_s is not None else timeout_s
-        self.timeout_s = self.deadline_s
+        self.deadline_s = deadline_s
         self.retry = retry or RetryPolicy()
         # One retry budget for all calls of the client (see RetryThrottle).
         self.throttle = RetryThrottle() if throttle_retries else None
+
+    def _request(self, text: str, speed: float | None, noise_scale: float | None,
+                 noise_w: float | None, voice: str | None) -> SynthesisRequest:
+        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice)
+        request.validate()
+        return request
+
+    def _model(self, cache: bool) -> str:
+        return CACHED_TTS_MODEL if cache else self.model
+
+    def _budget(self, deadline_s: float | None) -> float:
+        return self.deadline_s if deadline_s is None else deadline_s
+
+    def _not_ready(self, timeout_s: float) -> ServerUnavailableError:
+        return ServerUnavailableError(
+            f"model {self.model!r} at {self.url} was not ready within {timeout_s:.0f} s")
 
 
 class TTSClient(_CallSettings):
@@ -195,17 +257,17 @@ class TTSClient(_CallSettings):
     """
 
     def __init__(self, url: str | None = None, protocol: Protocol = "grpc",
-                 model: str = "tts", timeout_s: float = 120.0,
-                 stream_model: str = "tts_stream", *, deadline_s: float | None = None,
-                 retry: RetryPolicy | None = None, throttle_retries: bool = True,
-                 tls: TLSConfig | None = None, api_key: str | None = None) -> None:
+                 model: str = TTS_MODEL, deadline_s: float = 120.0,
+                 stream_model: str = STREAM_MODEL, *, retry: RetryPolicy | None = None,
+                 throttle_retries: bool = True, tls: TLSConfig | None = None,
+                 api_key: str | None = None) -> None:
         if protocol not in DEFAULT_URLS:
             raise ValueError(f"protocol must be 'grpc' or 'http', not {protocol!r}")
         if tls is not None and protocol != "grpc":
             raise ValueError("TLS is for gRPC: tritonserver serves HTTP in plain text")
         self.protocol = protocol
-        self._call_settings(url or DEFAULT_URLS[protocol], model, stream_model, timeout_s,
-                            deadline_s, retry, throttle_retries)
+        self._call_settings(url or DEFAULT_URLS[protocol], model, stream_model, deadline_s,
+                            retry, throttle_retries)
         self.tls = tls
         self.api_key = api_key
         if protocol == "grpc":
@@ -233,8 +295,8 @@ class TTSClient(_CallSettings):
     def headers(self) -> dict[str, str] | None:
         if not self.api_key:
             return None
-        prefix = GRPC_HEADER_PREFIX if self.protocol == "grpc" else ""
-        return {prefix + API_KEY_HEADER: self.api_key}
+        header = grpc_header(API_KEY_HEADER) if self.protocol == "grpc" else API_KEY_HEADER
+        return {header: self.api_key}
 
     def is_ready(self) -> bool:
         try:
@@ -247,8 +309,7 @@ class TTSClient(_CallSettings):
         deadline = time.monotonic() + timeout_s
         while not self.is_ready():
             if time.monotonic() > deadline:
-                raise ServerUnavailableError(
-                    f"model {self.model!r} at {self.url} was not ready within {timeout_s:.0f} s")
+                raise self._not_ready(timeout_s)
             time.sleep(0.5)
 
     def synthesize(self, text: str, speed: float | None = None, noise_scale: float | None = None,
@@ -256,29 +317,21 @@ class TTSClient(_CallSettings):
                    cache: bool = False, deadline_s: float | None = None) -> Synthesis:
         """The whole utterance. `cache=True` asks the response-cached model: the same request
         then returns the same audio (even with the voice's random noise scales), in ~1 ms."""
-        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice)
-        request.validate()
-        inputs = request.grpc_inputs(self._triton)
-        model = CACHED_MODEL if cache else self.model
+        inputs = self._request(text, speed, noise_scale, noise_w, voice).infer_inputs(
+            self._triton)
+        model = self._model(cache)
         attempts = Attempts()
 
         def attempt(remaining_s: float) -> Any:
-            try:
+            with mapped_errors(self.url):
                 if self.protocol == "grpc":
                     return self._client.infer(model, inputs, client_timeout=remaining_s,
                                               headers=self.headers)
                 return self._client.infer(model, inputs, headers=self.headers)
-            except InferenceServerException as exc:
-                raise from_triton(exc) from None
-            except (OSError, ConnectionError) as exc:
-                raise ServerUnavailableError(f"cannot reach {self.url}: {exc}") from None
 
-        budget = self.deadline_s if deadline_s is None else deadline_s
-        result = call_with_retries(attempt, budget, self.retry, attempts,
+        result = call_with_retries(attempt, self._budget(deadline_s), self.retry, attempts,
                                    throttle=self.throttle)
-        return Synthesis(audio=result.as_numpy("AUDIO"),
-                         sample_rate=int(result.as_numpy("SAMPLE_RATE").reshape(-1)[0]),
-                         attempts=attempts.count)
+        return read_synthesis(result, attempts.count)
 
     def stream(self, text: str, speed: float | None = None, noise_scale: float | None = None,
                noise_w: float | None = None, voice: str | None = None, *,
@@ -293,10 +346,8 @@ class TTSClient(_CallSettings):
         """
         if self.protocol != "grpc":
             raise TTSError("streaming needs the gRPC protocol (HTTP has no response streams)")
-        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice)
-        request.validate()
-        budget = self.deadline_s if deadline_s is None else deadline_s
-        loop = RetryLoop(budget, self.retry, throttle=self.throttle)
+        request = self._request(text, speed, noise_scale, noise_w, voice)
+        loop = RetryLoop(self._budget(deadline_s), self.retry, throttle=self.throttle)
         for timeout_s in loop:
             started = False
             try:
@@ -323,24 +374,23 @@ class TTSClient(_CallSettings):
         call = stub.ModelStreamInfer(iter([request.stream_request(self.stream_model)]),
                                      timeout=timeout_s,
                                      metadata=list((self.headers or {}).items()) or None)
-        finished = False
+        reader = ChunkReader()
         try:
-            for index, response in enumerate(call):
+            for response in call:
                 if response.error_message:
-                    finished = True
+                    reader.finished = True
                     raise from_triton(InferenceServerException(response.error_message))
-                chunk = _chunk(InferResult(response.infer_response), index)
-                finished = chunk.final
-                if chunk.audio.size:
+                chunk = reader.read(InferResult(response.infer_response))
+                if chunk is not None:
                     yield chunk
-                if finished:
+                if reader.finished:
                     return
             raise ServerError("the stream ended without a final response")
         except grpc.RpcError as exc:
-            finished = True
+            reader.finished = True
             raise _from_rpc_error(exc) from None
         finally:
-            if not finished:
+            if not reader.finished:
                 call.cancel()  # the consumer stopped early: the server stops too
             channel.close()
 
@@ -377,31 +427,21 @@ def _own_channel_args() -> list[tuple[str, Any]]:
     ]
 
 
-def _chunk(result: Any, index: int) -> AudioChunk:
-    final = result.get_response().parameters["triton_final_response"].bool_param
-    audio = result.as_numpy("AUDIO")
-    rate = result.as_numpy("SAMPLE_RATE")
-    return AudioChunk(
-        audio=np.zeros(0, np.float32) if audio is None else audio,
-        sample_rate=0 if rate is None else int(rate.reshape(-1)[0]),
-        index=index, final=final)
-
-
 class AsyncTTSClient(_CallSettings):
     """The asyncio twin of TTSClient (gRPC only), with the same deadline and retries.
 
     `await client.synthesize(text)`, `async for chunk in client.stream(text)`.
     """
 
-    def __init__(self, url: str | None = None, model: str = "tts", timeout_s: float = 120.0,
-                 stream_model: str = "tts_stream", *, deadline_s: float | None = None,
+    def __init__(self, url: str | None = None, model: str = TTS_MODEL,
+                 deadline_s: float = 120.0, stream_model: str = STREAM_MODEL, *,
                  retry: RetryPolicy | None = None, throttle_retries: bool = True,
                  tls: TLSConfig | None = None, api_key: str | None = None) -> None:
         import tritonclient.grpc.aio as aioclient
 
-        self._call_settings(url or DEFAULT_URLS["grpc"], model, stream_model, timeout_s,
-                            deadline_s, retry, throttle_retries)
-        self.headers = {GRPC_HEADER_PREFIX + API_KEY_HEADER: api_key} if api_key else None
+        self._call_settings(url or DEFAULT_URLS["grpc"], model, stream_model, deadline_s,
+                            retry, throttle_retries)
+        self.headers = {grpc_header(API_KEY_HEADER): api_key} if api_key else None
         self._triton = aioclient
         self._client = aioclient.InferenceServerClient(
             self.url, **(tls.client_args() if tls else {}))
@@ -415,30 +455,38 @@ class AsyncTTSClient(_CallSettings):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def is_ready(self) -> bool:
+        try:
+            return bool(await self._client.is_server_ready()) and bool(
+                await self._client.is_model_ready(self.model))
+        except (InferenceServerException, OSError, ConnectionError):
+            return False
+
+    async def wait_until_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not await self.is_ready():
+            if time.monotonic() > deadline:
+                raise self._not_ready(timeout_s)
+            await asyncio.sleep(0.5)
+
     async def synthesize(self, text: str, speed: float | None = None,
                          noise_scale: float | None = None,
                          noise_w: float | None = None, voice: str | None = None, *,
                          cache: bool = False, deadline_s: float | None = None) -> Synthesis:
         """As TTSClient.synthesize: refusals that mean "not now" are retried within the
         deadline, anything else is raised at once."""
-        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice)
-        request.validate()
-        inputs = request.grpc_inputs(self._triton)
-        model = CACHED_MODEL if cache else self.model
+        inputs = self._request(text, speed, noise_scale, noise_w, voice).infer_inputs(
+            self._triton)
+        model = self._model(cache)
 
         async def attempt(remaining_s: float) -> Any:
-            try:
+            with mapped_errors(self.url):
                 return await self._client.infer(model, inputs, client_timeout=remaining_s,
                                                  headers=self.headers)
-            except InferenceServerException as exc:
-                raise from_triton(exc) from None
 
-        budget = self.deadline_s if deadline_s is None else deadline_s
-        result, attempts = await call_with_retries_async(attempt, budget, self.retry,
-                                                         throttle=self.throttle)
-        return Synthesis(audio=result.as_numpy("AUDIO"),
-                         sample_rate=int(result.as_numpy("SAMPLE_RATE").reshape(-1)[0]),
-                         attempts=attempts)
+        result, attempts = await call_with_retries_async(
+            attempt, self._budget(deadline_s), self.retry, throttle=self.throttle)
+        return read_synthesis(result, attempts)
 
     async def stream(self, text: str, speed: float | None = None,
                      noise_scale: float | None = None,
@@ -446,10 +494,8 @@ class AsyncTTSClient(_CallSettings):
                      deadline_s: float | None = None) -> AsyncIterator[AudioChunk]:
         """As TTSClient.stream: a refusal before the first chunk is retried within the
         deadline; once audio has arrived, an error is raised."""
-        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice)
-        request.validate()
-        loop = RetryLoop(self.deadline_s if deadline_s is None else deadline_s, self.retry,
-                         throttle=self.throttle)
+        request = self._request(text, speed, noise_scale, noise_w, voice)
+        loop = RetryLoop(self._budget(deadline_s), self.retry, throttle=self.throttle)
         for timeout_s in loop:
             started = False
             try:
@@ -468,32 +514,27 @@ class AsyncTTSClient(_CallSettings):
 
         async def requests() -> AsyncIterator[dict[str, Any]]:
             yield {"model_name": self.stream_model,
-                   "inputs": request.grpc_inputs(self._triton),
+                   "inputs": request.infer_inputs(self._triton),
                    "enable_empty_final_response": True}
 
         responses = self._client.stream_infer(requests(), stream_timeout=timeout_s,
                                               headers=self.headers)
-        finished = False
-        index = 0
+        reader = ChunkReader()
         try:
-            async for result, error in responses:
-                if error is not None:
-                    finished = True
-                    raise from_triton(error)
-                chunk = _chunk(result, index)
-                finished = chunk.final
-                if chunk.audio.size:
-                    yield chunk
-                    index += 1
-                if finished:
-                    return
+            with mapped_errors(self.url):
+                async for result, error in responses:
+                    if error is not None:
+                        reader.finished = True
+                        raise from_triton(error)
+                    chunk = reader.read(result)
+                    if chunk is not None:
+                        yield chunk
+                    if reader.finished:
+                        return
             raise ServerError("the stream ended without a final response")
-        except InferenceServerException as exc:
-            finished = True
-            raise from_triton(exc) from None
         except grpc.RpcError as exc:  # the call itself failed (connection, deadline)
-            finished = True
+            reader.finished = True
             raise _from_rpc_error(exc) from None
         finally:
-            if not finished:
+            if not reader.finished:
                 responses.cancel()

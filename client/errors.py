@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tritontts.contract import INVALID_ARG, STREAM_CODE_SEPARATOR
+
 
 class TTSError(Exception):
     """Base of every error the client raises."""
@@ -33,7 +35,7 @@ class ServerError(TTSError):
     """The server failed the request for a reason of its own."""
 
 
-_INVALID = ("INVALID_ARG", "400")
+_INVALID = (INVALID_ARG, "400")
 # CANCELLED from the server: it shut down with the call open (the client never cancels a
 # unary call itself).
 _UNAVAILABLE = ("UNAVAILABLE", "503", "UNKNOWN", "CANCELLED")
@@ -70,7 +72,7 @@ def from_triton(exc: Exception) -> TTSError:
     message = getattr(exc, "message", lambda: str(exc))() or str(exc)
     if not status:
         # Stream errors carry no status; tritontts puts the code first: "INVALID_ARG: ...".
-        code, separator, rest = message.partition(": ")
+        code, separator, rest = message.partition(STREAM_CODE_SEPARATOR)
         if separator and code.isupper() and code.replace("_", "").isalpha():
             status, message = code, rest
     kind = classify(status, message)

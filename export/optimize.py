@@ -13,7 +13,7 @@ from __future__ import annotations
 import fnmatch
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,26 +25,28 @@ from onnxruntime.transformers import float16
 from polygraphy.backend.onnx import fold_constants as polygraphy_fold_constants
 from polygraphy.logger import G_LOGGER
 
-from tritontts.frontend import TextFrontend
-from tritontts.stages import ort_session
-from tritontts.voice import ExportedVoice, PiperVoiceConfig
+from tritontts.contract import (
+    LATENT,
+    PHONEME_IDS,
+    PHONEME_LENGTHS,
+    SCALES,
+    SPEAKER_EMBEDDING,
+    SPEAKER_ID,
+    STAGE_GRAPH_IO,
+    TensorSpec,
+)
+from tritontts.errors import MissingFileError, TritonTTSError
+from tritontts.piper.frontend import TextFrontend
+from tritontts.piper.stages import ort_session
+from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig, variant_path
 
-# The serving contract of each stage: input and output names, in order, and the name of each
-# dynamic axis (None: a static axis, such as the 3 columns of `scales` or the latent's channels).
-STAGE_IO: dict[str, tuple[dict[str, tuple[str | None, ...]], dict[str, tuple[str | None, ...]]]] = {
-    "acoustic": (
-        {"phoneme_ids": ("batch", "phonemes"), "phoneme_lengths": ("batch",),
-         "scales": ("batch", None)},
-        {"latent": ("batch", None, "frames"), "frame_lengths": ("batch",)},
-    ),
-    "vocoder": (
-        {"latent": ("batch", None, "frames")},
-        {"waveform": ("batch", "samples")},
-    ),
-}
+# The serving contract of each stage graph: {stage: (inputs, outputs)}, each tensor with the name
+# of each dynamic axis (None: a static axis, such as the 3 columns of `scales`). Optional tensors
+# (the speaker's) are in the graphs of multi-speaker voices only.
+STAGE_IO = STAGE_GRAPH_IO
 
 
-class GraphContractError(RuntimeError):
+class GraphContractError(TritonTTSError):
     """The graph's inputs or outputs are not the ones the serving code expects."""
 
 
@@ -78,17 +80,29 @@ def stage_name(model: onnx.ModelProto) -> str:
     return name
 
 
+def expected_io(values: Sequence[onnx.ValueInfoProto],
+                contract: Sequence[TensorSpec]) -> list[TensorSpec]:
+    """The contract's tensors this graph must have, in order: every required one, and the
+    optional ones (a multi-speaker voice's) that the graph has."""
+    present = {v.name for v in values}
+    return [spec for spec in contract if not spec.optional or spec.name in present]
+
+
 def name_dynamic_axes(model: onnx.ModelProto) -> tuple[onnx.ModelProto, GraphEdit]:
     """Give every dynamic IO axis its contract name (Piper calls the input batch `batch_size`)."""
     inputs, outputs = STAGE_IO[stage_name(model)]
     renamed: list[str] = []
     for values, contract in ((model.graph.input, inputs), (model.graph.output, outputs)):
         names = [v.name for v in values]
-        if names != list(contract):
-            raise GraphContractError(f"{model.graph.name} has {names}, expected {list(contract)}")
-        for value in values:
+        expected = expected_io(values, contract)
+        if names != [spec.name for spec in expected]:
+            raise GraphContractError(
+                f"{model.graph.name} has {names}, expected {[s.name for s in expected]} "
+                f"(optional: {[s.name for s in contract if s.optional]}); re-export the voice "
+                "with `make export`")
+        for value, spec in zip(values, expected, strict=True):
             dims = value.type.tensor_type.shape.dim
-            axes = contract[value.name]
+            axes = spec.axes
             if len(dims) != len(axes):
                 raise GraphContractError(f"{value.name} has rank {len(dims)}, expected {len(axes)}")
             for index, (dim, axis) in enumerate(zip(dims, axes, strict=True)):
@@ -296,11 +310,6 @@ def convert_fp16(path_in: Path, path_out: Path,
     return report
 
 
-def variant_path(stage_path: Path, variant: str) -> Path:
-    """`acoustic.onnx` → `acoustic.<variant>.onnx` beside it."""
-    return stage_path.with_name(f"{stage_path.stem}.{variant}{stage_path.suffix}")
-
-
 @dataclass(frozen=True)
 class StageVariants:
     stage: str
@@ -380,6 +389,7 @@ class ChunkParity:
     # The whole candidate chain; None when the frame counts differ (no sample-wise comparison).
     snr_db: float | None
     max_abs_error: float | None
+    speaker: int | None = None  # a multi-speaker voice's speaker id; None: single speaker
 
     @property
     def frames_match(self) -> bool:
@@ -407,12 +417,16 @@ class ParityReport:
                 and bool(matched) and self.min_snr_db >= self.tolerance.min_snr_db)
 
     def table(self) -> str:
-        lines = [f"{'ids':>4} {'frames':>9} {'SNR dB':>7} {'max|err|':>9} {'voc SNR':>7}  text"]
+        speakers = any(c.speaker is not None for c in self.chunks)
+        lines = [f"{'spk ' if speakers else ''}{'ids':>4} {'frames':>9} {'SNR dB':>7} "
+                 f"{'max|err|':>9} {'voc SNR':>7}  text"]
         for c in self.chunks:
             snr = "-" if c.snr_db is None else f"{c.snr_db:.1f}"
             err = "-" if c.max_abs_error is None else f"{c.max_abs_error:.2e}"
-            lines.append(f"{c.phoneme_ids:>4} {c.frames_reference:>4}/{c.frames_candidate:<4} "
-                         f"{snr:>7} {err:>9} {c.vocoder_snr_db:>7.1f}  {c.text[:40]}")
+            speaker = f"{c.speaker:>3} " if speakers else ""
+            lines.append(f"{speaker}{c.phoneme_ids:>4} "
+                         f"{c.frames_reference:>4}/{c.frames_candidate:<4} {snr:>7} {err:>9} "
+                         f"{c.vocoder_snr_db:>7.1f}  {c.text[:40]}")
         verdict = "pass" if self.passed else "FAIL"
         lines.append(f"{verdict}: {self.frame_mismatches} frame mismatches (allowed "
                      f"{self.tolerance.max_frame_mismatches}), min SNR {self.min_snr_db:.1f} dB "
@@ -435,35 +449,49 @@ def snr_db(reference: np.ndarray, candidate: np.ndarray) -> float:
 
 def compare_stage_pairs(reference: StagePair, candidate: StagePair, voice: PiperVoiceConfig,
                         sentences: Iterable[str], tolerance: AudioTolerance = FP16_TOLERANCE,
-                        speed: float = 1.0, threads: int = 1) -> ParityReport:
+                        speed: float = 1.0, threads: int = 1,
+                        speakers: Sequence[int | None] = (None,)) -> ParityReport:
     """Run both stage pairs on ONNX Runtime CPU over each chunk of each sentence (batch 1,
-    noise scales 0 so that both are deterministic) and compare the audio."""
+    noise scales 0 so that both are deterministic) and compare the audio; a multi-speaker
+    voice is compared as each of `speakers` in turn."""
     sessions = [ort_session(path, threads) for path in
                 (reference.acoustic, reference.vocoder, candidate.acoustic, candidate.vocoder)]
     ref_acoustic, ref_vocoder, cand_acoustic, cand_vocoder = sessions
     frontend = TextFrontend(voice)
     scales = np.array([0.0, voice.length_scale / speed, 0.0], dtype=np.float32)
+    batches = [(text, frontend.encode(text)) for text in sentences]
+
+    def vocode(session: ort.InferenceSession, latent: np.ndarray,
+               embedding: list[np.ndarray]) -> np.ndarray:
+        feeds = {LATENT.name: latent}
+        if embedding:
+            feeds[SPEAKER_EMBEDDING.name] = embedding[0]
+        return session.run(None, feeds)[0][0]
+
     chunks: list[ChunkParity] = []
-    for text in sentences:
-        batch = frontend.encode(text)
-        for row, length in enumerate(batch.lengths.tolist()):
-            feeds = {"phoneme_ids": batch.ids[row : row + 1, :length],
-                     "phoneme_lengths": batch.lengths[row : row + 1], "scales": scales[None]}
-            latent, frames = ref_acoustic.run(None, feeds)
-            cand_latent, cand_frames = cand_acoustic.run(None, feeds)
-            audio = ref_vocoder.run(None, {"latent": latent})[0][0]
-            vocoder_only = cand_vocoder.run(None, {"latent": latent})[0][0]
-            snr = max_error = None
-            if cand_latent.shape == latent.shape:
-                cand_audio = cand_vocoder.run(None, {"latent": cand_latent})[0][0]
-                snr = snr_db(audio, cand_audio)
-                max_error = float(np.abs(audio - cand_audio).max())
-            chunks.append(ChunkParity(
-                text=text, phoneme_ids=length, frames_reference=int(frames[0]),
-                frames_candidate=int(cand_frames[0]),
-                vocoder_snr_db=snr_db(audio, vocoder_only),
-                vocoder_max_abs_error=float(np.abs(audio - vocoder_only).max()),
-                snr_db=snr, max_abs_error=max_error))
+    for speaker in speakers:
+        for text, batch in batches:
+            for row, length in enumerate(batch.lengths.tolist()):
+                feeds = {PHONEME_IDS.name: batch.ids[row : row + 1, :length],
+                         PHONEME_LENGTHS.name: batch.lengths[row : row + 1],
+                         SCALES.name: scales[None]}
+                if speaker is not None:
+                    feeds[SPEAKER_ID.name] = np.array([speaker], dtype=np.int64)
+                latent, frames, *embedding = ref_acoustic.run(None, feeds)
+                cand_latent, cand_frames, *cand_embedding = cand_acoustic.run(None, feeds)
+                audio = vocode(ref_vocoder, latent, embedding)
+                vocoder_only = vocode(cand_vocoder, latent, embedding)
+                snr = max_error = None
+                if cand_latent.shape == latent.shape:
+                    cand_audio = vocode(cand_vocoder, cand_latent, cand_embedding)
+                    snr = snr_db(audio, cand_audio)
+                    max_error = float(np.abs(audio - cand_audio).max())
+                chunks.append(ChunkParity(
+                    text=text, phoneme_ids=length, frames_reference=int(frames[0]),
+                    frames_candidate=int(cand_frames[0]),
+                    vocoder_snr_db=snr_db(audio, vocoder_only),
+                    vocoder_max_abs_error=float(np.abs(audio - vocoder_only).max()),
+                    snr_db=snr, max_abs_error=max_error, speaker=speaker))
     return ParityReport(tuple(chunks), tolerance)
 
 
@@ -474,7 +502,9 @@ def fp16_parity(exported_voice_dir: Path, sentences: Iterable[str] = SAMPLE_SENT
     half = StagePair(variant_path(voice.acoustic, "fp16"), variant_path(voice.vocoder, "fp16"))
     for path in (half.acoustic, half.vocoder):
         if not path.exists():
-            raise FileNotFoundError(f"{path} not found: write the FP16 variants first "
+            raise MissingFileError(f"{path} not found: write the FP16 variants first "
                                     "(write_stage_variants)")
+    speakers = tuple(range(voice.num_speakers)) if voice.num_speakers > 1 else (None,)
     return compare_stage_pairs(StagePair(voice.acoustic, voice.vocoder), half,
-                               PiperVoiceConfig.load(voice.config), sentences, tolerance, speed)
+                               PiperVoiceConfig.load(voice.config), sentences, tolerance, speed,
+                               speakers=speakers)

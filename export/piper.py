@@ -15,6 +15,8 @@ import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
 
+from tritontts.errors import TritonTTSError
+
 # Piper's exported input names and the names the stages expose instead.
 ACOUSTIC_INPUT_NAMES = {"input": "phoneme_ids", "input_lengths": "phoneme_lengths",
                         "scales": "scales", "sid": "speaker_id"}
@@ -26,7 +28,7 @@ WAVEFORM = "waveform"
 DECODER_WEIGHT = "dec.conv_pre.weight"
 
 
-class GraphSurgeryError(RuntimeError):
+class GraphSurgeryError(TritonTTSError):
     """The graph does not have the shape of a Piper VITS voice."""
 
 

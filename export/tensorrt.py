@@ -14,7 +14,6 @@ which wraps the TensorRT API across versions; `tensorrt` is imported only on a G
 from __future__ import annotations
 
 import math
-import re
 import shutil
 import subprocess
 import time
@@ -33,6 +32,8 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
+from tritontts.contract import PLAN_FILENAME as DEFAULT_MODEL_FILENAME
+from tritontts.errors import TritonTTSError
 from tritontts.export.optimize import (
     KEEP_FP32_OPS,
     SAMPLE_SENTENCES,
@@ -42,9 +43,10 @@ from tritontts.export.optimize import (
     stage_name,
     variant_path,
 )
-from tritontts.frontend import GPU_LIMITS, FrontendLimits, TextFrontend
-from tritontts.stages import ort_session
-from tritontts.voice import ExportedVoice, OptionLimits, PiperVoiceConfig
+from tritontts.piper.frontend import GPU_LIMITS, FrontendLimits, TextFrontend
+from tritontts.piper.stages import ort_session
+from tritontts.piper.voice import ExportedVoice, OptionLimits, PiperVoiceConfig
+from tritontts.repository.engines import cc_model_filenames, engine_filename
 
 GPU_REQUIRED_MESSAGE = (
     "TensorRT engine builds need an NVIDIA GPU: run `make export ENGINES=1` on a GPU host "
@@ -55,12 +57,16 @@ Progress = Callable[[str], None]
 DEFAULT_LIMITS = GPU_LIMITS
 
 
-class GpuRequiredError(RuntimeError):
+class GpuRequiredError(TritonTTSError):
     """A step needs a CUDA device and this machine has none."""
 
+    exit_code = 3
 
-class TensorRtMissingError(ImportError):
+
+class TensorRtMissingError(TritonTTSError, ImportError):
     """A GPU is there but the `tensorrt` package is not installed."""
+
+    exit_code = 3
 
 
 # ---- the device ----------------------------------------------------------------------------
@@ -154,7 +160,7 @@ class FramesPerPhoneme:
     predicted durations themselves: sampled durations (noise_w > 0) spread around them, without
     a bound at large noise_w (on the bundled voice, noise_w 2 at speed 0.25 gave a chunk with 870
     frames per id in 60 draws), so a latent longer than the profile's max must be vocoded in
-    windows (tritontts.streaming does so), never sent whole to the engine.
+    windows (tritontts.piper.streaming does so), never sent whole to the engine.
     """
 
     slowest: float
@@ -233,34 +239,6 @@ def polygraphy_profile(shapes: Sequence[ShapeProfile]) -> Any:
     for shape in shapes:
         profile.add(shape.input, min=shape.min, opt=shape.opt, max=shape.max)
     return profile
-
-
-# ---- engine files per compute capability ----------------------------------------------------
-
-DEFAULT_MODEL_FILENAME = "model.plan"
-_ENGINE_NAME = re.compile(r"model_sm(\d+)(\d)\.plan")
-
-
-def engine_filename(compute_capability: tuple[int, int] | str) -> str:
-    """(8, 0) or "8.0" → "model_sm80.plan"; (12, 0) → "model_sm120.plan"."""
-    if isinstance(compute_capability, str):
-        major, minor = (int(part) for part in compute_capability.split("."))
-    else:
-        major, minor = compute_capability
-    if minor > 9 or major < 1:
-        raise ValueError(f"not a compute capability: {compute_capability!r}")
-    return f"model_sm{major}{minor}.plan"
-
-
-def cc_model_filenames(plan_dir: Path) -> dict[str, str]:
-    """{"8.0": "model_sm80.plan", ...} for the engines in a model version folder: Triton's
-    `cc_model_filenames`, so that each GPU generation loads the engine built for it."""
-    found = {}
-    for path in sorted(plan_dir.glob("model_sm*.plan")):
-        match = _ENGINE_NAME.fullmatch(path.name)
-        if match:
-            found[f"{int(match[1])}.{match[2]}"] = path.name
-    return found
 
 
 # ---- INT8 calibration data from real phoneme sequences --------------------------------------
@@ -557,7 +535,7 @@ def save_feeds(feeds: Sequence[dict[str, np.ndarray]], path: Path) -> Path:
     return path
 
 
-class EngineParityError(RuntimeError):
+class EngineParityError(TritonTTSError):
     """An engine's outputs differ from ONNX Runtime's beyond the stated tolerance."""
 
 

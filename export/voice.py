@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from tritontts.contract import LATENT, SPEAKER_EMBEDDING
+from tritontts.errors import MissingFileError, TritonTTSError
 from tritontts.export.piper import split_piper_voice
-from tritontts.frontend import TextFrontend
-from tritontts.stages import AcousticStage, VocoderStage, ort_session
-from tritontts.voice import ExportedVoice, PiperVoiceConfig
+from tritontts.piper.frontend import TextFrontend
+from tritontts.piper.stages import AcousticStage, VocoderStage, ort_session
+from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
 
 DEFAULT_VOICE = "en_US-joe-medium"
 # Held-out sentence for the parity check (noise scales 0 make both paths deterministic).
@@ -21,7 +23,7 @@ PARITY_TEXT = "Parity check: the split stages must speak exactly like the origin
 PARITY_TOLERANCE = 1e-4
 
 
-class ParityError(RuntimeError):
+class ParityError(TritonTTSError):
     """The exported stages do not reproduce the original graph."""
 
 
@@ -40,7 +42,7 @@ def voice_paths(voice: str | Path | None) -> tuple[Path, Path]:
     config = model.with_name(model.name + ".json")
     for path in (model, config):
         if not path.exists():
-            raise FileNotFoundError(f"{path} not found: a Piper voice is a .onnx with its "
+            raise MissingFileError(f"{path} not found: a Piper voice is a .onnx with its "
                                     ".onnx.json beside it")
     return model, config
 
@@ -60,6 +62,8 @@ def export_piper_voice(model_path: Path, config_path: Path, out_root: Path,
     shutil.copyfile(config_path, out_dir / ExportedVoice.CONFIG)
 
     embedding = _embedding_channels(out_dir / ExportedVoice.ACOUSTIC)
+    if embedding:
+        _fix_embedding_size(out_dir, embedding)
     exported = ExportedVoice(
         name=name, directory=out_dir, sample_rate=voice.sample_rate,
         hop_length=_measure_hop_length(out_dir / ExportedVoice.VOCODER, stages.latent_channels,
@@ -89,11 +93,23 @@ def _embedding_channels(acoustic: Path) -> int:
     return int(embedding.shape[1])
 
 
+def _fix_embedding_size(out_dir: Path, channels: int) -> None:
+    """Write the speaker embedding's size into both stage graphs: it is a property of the
+    voice, and the serving contract (and every engine profile) takes it as a static axis."""
+    for filename in (ExportedVoice.ACOUSTIC, ExportedVoice.VOCODER):
+        path = out_dir / filename
+        model = onnx.load(str(path))
+        for value in (*model.graph.input, *model.graph.output):
+            if value.name == SPEAKER_EMBEDDING.name:
+                value.type.tensor_type.shape.dim[1].dim_value = channels
+        onnx.save(model, str(path))
+
+
 def _measure_hop_length(vocoder: Path, channels: int, embedding: int, frames: int = 8) -> int:
     session = ort_session(vocoder, threads=1)
-    feeds = {"latent": np.zeros((1, channels, frames), dtype=np.float32)}
+    feeds = {LATENT.name: np.zeros((1, channels, frames), dtype=np.float32)}
     if embedding:
-        feeds["speaker_embedding"] = np.zeros((1, embedding, 1), dtype=np.float32)
+        feeds[SPEAKER_EMBEDDING.name] = np.zeros((1, embedding, 1), dtype=np.float32)
     samples = session.run(None, feeds)[0].shape[-1]
     if samples % frames:
         raise ValueError(f"vocoder output {samples} samples for {frames} frames: no whole hop")

@@ -11,9 +11,10 @@ import pytest
 from voices import make_multispeaker_voice
 
 from tritontts.export.voice import default_voice, export_piper_voice
-from tritontts.repository import cpu_models, write_repository
-from tritontts.server import TritonServer
-from tritontts.voice import ExportedVoice
+from tritontts.piper.cpu import cpu_models
+from tritontts.piper.voice import ExportedVoice
+from tritontts.repository import write_repository
+from tritontts.serving.server import TritonServer
 
 from helpers import running_server
 

@@ -9,8 +9,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import onnx
 
-from tritontts.server import ServerOptions, TritonServer, free_port
+from tritontts.export.optimize import STAGE_IO
+from tritontts.piper.voice import ExportedVoice
+from tritontts.serving.server import ServerOptions, TritonServer, free_port
 
 # A plausible speaking rate. Runs of short monosyllables with deterministic durations
 # (noise_w 0) come out a little faster than 0.25 s per word, hence 0.2.
@@ -56,3 +59,30 @@ def settled_metric(server: TritonServer, name: str, at_least: float, model: str 
     while (value := server.metric(name, model)) < at_least and time.monotonic() < deadline:
         time.sleep(0.25)
     return value
+
+
+ELEM_TYPES = {"INT64": onnx.TensorProto.INT64, "FP32": onnx.TensorProto.FLOAT}
+
+
+def graph_io(model: onnx.ModelProto) -> list[tuple[str, int, list[str | int]]]:
+    """(name, element type, axis names or sizes) of a graph's inputs, then its outputs."""
+    values = [*model.graph.input, *model.graph.output]
+    return [(v.name, v.type.tensor_type.elem_type,
+             [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]) for v in values]
+
+
+def contract_io(stage: str, voice: ExportedVoice) -> list[tuple[str, int, list[str | int]]]:
+    """What a stage graph of this voice must expose, as `graph_io` lists it: the contract's
+    tensors (the speaker's only for a multi-speaker voice), their types, and each axis's name
+    or static size."""
+    inputs, outputs = STAGE_IO[stage]
+    static_sizes = {"scales": [3], "latent": [voice.latent_channels],
+                    "speaker_embedding": [voice.speaker_embedding_channels, 1]}
+    expected = []
+    for spec in (*inputs, *outputs):
+        if spec.optional and voice.num_speakers <= 1:
+            continue
+        sizes = iter(static_sizes.get(spec.name, []))
+        expected.append((spec.name, ELEM_TYPES[spec.dtype],
+                         [next(sizes) if axis is None else axis for axis in spec.axes]))
+    return expected

@@ -12,7 +12,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 
 from tritontts.client import TTSClient
-from tritontts.server import ServerOptions, TritonServer, free_port
+from tritontts.serving.server import ServerOptions, TritonServer, free_port
 
 from helpers import settled_metric
 

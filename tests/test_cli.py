@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from tritontts.server import ServerOptions, TritonServer, free_port
+from tritontts.serving.server import ServerOptions, TritonServer, free_port
 
 from helpers import assert_speech
 

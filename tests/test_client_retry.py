@@ -25,7 +25,7 @@ from tritontts.client.retry import (
     call_with_retries,
     call_with_retries_async,
 )
-from tritontts.server import free_port
+from tritontts.serving.server import free_port
 
 # Status and message pairs as tritonclient reports them from a 2.51 server (seen in this
 # project's overload, fault and security tests).

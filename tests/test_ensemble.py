@@ -10,10 +10,10 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from tritontts.baseline import PiperBaseline
 from tritontts.client import InvalidRequestError, TTSClient
 from tritontts.export.voice import default_voice
-from tritontts.server import TritonServer
+from tritontts.piper.baseline import PiperBaseline
+from tritontts.serving.server import TritonServer
 
 from helpers import assert_speech, max_abs_diff
 

@@ -8,7 +8,7 @@ import pytest
 
 from tritontts.export.piper import GraphSurgeryError, split_piper_voice
 from tritontts.export.voice import PARITY_TOLERANCE, default_voice, parity_max_abs_diff
-from tritontts.voice import ExportedVoice, PiperVoiceConfig
+from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
 
 HELD_OUT = [
     "The quick brown fox jumps over the lazy dog.",

@@ -28,9 +28,9 @@ from tritontts.client import (
     TTSClient,
     TTSError,
 )
-from tritontts.processes import rss_bytes, stub_processes
-from tritontts.recovery import MemoryLimit
-from tritontts.server import ServerOptions, TritonServer, free_port
+from tritontts.serving.processes import rss_bytes, stub_processes
+from tritontts.serving.recovery import MemoryLimit
+from tritontts.serving.server import ServerOptions, TritonServer, free_port
 
 from helpers import assert_speech
 

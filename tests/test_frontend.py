@@ -8,7 +8,7 @@ import pytest
 from piper_phonemize import phoneme_ids_espeak, phonemize_espeak
 
 from tritontts.export.voice import default_voice
-from tritontts.frontend import (
+from tritontts.piper.frontend import (
     BOS,
     EOS,
     PAD,
@@ -18,7 +18,7 @@ from tritontts.frontend import (
     TextFrontend,
     encode_request,
 )
-from tritontts.voice import InvalidInputError, PiperVoiceConfig, SynthesisOptions
+from tritontts.piper.voice import InvalidInputError, PiperVoiceConfig, SynthesisOptions
 
 
 @pytest.fixture(scope="module")

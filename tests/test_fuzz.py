@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from tritonclient.utils import InferenceServerException
 
-from tritontts.processes import server_rss_bytes, stub_processes
-from tritontts.server import TritonServer
+from tritontts.serving.processes import server_rss_bytes, stub_processes
+from tritontts.serving.server import TritonServer
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from tritontts.server import TritonServer
+from tritontts.serving.server import TritonServer
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 # Locust's stats CSV header (2.x): the columns load.py reads, among the others.

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tritontts.client import TTSClient
-from tritontts.server import TritonServer
+from tritontts.serving.server import TritonServer
 
 from helpers import assert_speech
 
@@ -36,7 +36,7 @@ def test_five_thousand_words(server: TritonServer) -> None:
     words_per_paragraph = len(PARAGRAPH.split())
     text = PARAGRAPH * (5000 // words_per_paragraph + 1)
     sentences = text.count(". ") + text.count(".\n")
-    with TTSClient(server.grpc_url, timeout_s=600) as client:
+    with TTSClient(server.grpc_url, deadline_s=600) as client:
         result = client.synthesize(text)
     # Numbers and symbols become several spoken words each, so the written word count is a
     # lower bound on what is said; the rate check uses written words with a generous ceiling.

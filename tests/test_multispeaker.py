@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from voices import SPEAKERS
 
-from tritontts.baseline import PiperBaseline
 from tritontts.client import InvalidRequestError, TTSClient
+from tritontts.export.optimize import FP16_TOLERANCE
+from tritontts.export.tensorrt import FramesPerPhoneme, stage_profiles
 from tritontts.export.voice import PARITY_TOLERANCE, parity_max_abs_diff
-from tritontts.repository import cpu_models, parse, write_repository
-from tritontts.server import TritonServer
-from tritontts.voice import ExportedVoice, PiperVoiceConfig
+from tritontts.piper.baseline import PiperBaseline
+from tritontts.piper.cpu import cpu_models
+from tritontts.piper.frontend import GPU_LIMITS
+from tritontts.piper.gpu import gpu_models
+from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
+from tritontts.repository import parse, write_repository
+from tritontts.serving.server import TritonServer
 
-from helpers import assert_speech, max_abs_diff, running_server
+from helpers import assert_speech, contract_io, graph_io, max_abs_diff, running_server
 
 TEXT = "Every speaker of this voice reads the same sentence."
 DETERMINISTIC = {"noise_scale": 0.0, "noise_w": 0.0}
@@ -54,6 +63,44 @@ def test_repository_wires_speaker_tensors(multi_voice, tmp_path: Path) -> None:
     tts = parse((repository / "tts" / "config.pbtxt").read_text())
     vocoder_step = next(s for s in tts.ensemble_scheduling.step if s.model_name == "vocoder")
     assert vocoder_step.input_map["speaker_embedding"] == "speaker_embedding"
+
+
+def test_export_with_variants_end_to_end(multi_voice, tmp_path: Path) -> None:
+    """`tritontts export` of a multi-speaker voice, variants included (the default): the
+    cleaned and FP16 graphs keep the speaker tensors, FP16 parity is measured for every
+    speaker and passes, and the gpu profile and TensorRT profiles take the variants."""
+    model, _, _ = multi_voice
+    done = subprocess.run([sys.executable, "-m", "tritontts.cli", "export", "--voice", str(model),
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    exported = ExportedVoice.load(tmp_path / model.stem)
+    for stage in ("acoustic", "vocoder"):
+        for variant in ("opt", "fp16"):
+            graph = onnx.load(str(exported.stage_graph(stage, variant)))
+            onnx.checker.check_model(graph, full_check=True)
+            assert graph_io(graph) == contract_io(stage, exported), (stage, variant)
+    # The parity table has a row per speaker and chunk, and its verdict line passes.
+    rows = [line.split() for line in done.stdout.splitlines()
+            if re.match(r"\s*\d+\s+\d+\s+\d+/\d+", line)]
+    assert {int(row[0]) for row in rows} == set(SPEAKERS.values())
+    verdict = done.stdout.strip().splitlines()[-1]
+    assert verdict.startswith("pass: 0 frame mismatches"), verdict
+    min_snr = float(re.search(r"min SNR ([\d.]+) dB", verdict)[1])
+    assert min_snr >= FP16_TOLERANCE.min_snr_db
+    # The gpu profile serves the cleaned graphs with the speaker tensors, and the engine
+    # profiles cover them.
+    configs = {m.name: m for m in gpu_models(exported, {
+        "acoustic": exported.stage_graph("acoustic", "opt"),
+        "vocoder": exported.stage_graph("vocoder", "opt")})}
+    assert "speaker_id" in [t.name for t in configs["acoustic"].inputs]
+    assert "speaker_embedding" in [t.name for t in configs["vocoder"].inputs]
+    frames = FramesPerPhoneme(slowest=15.2, typical=3.0, slowest_speed=0.25)
+    profiles = stage_profiles(GPU_LIMITS, frames,
+                              exported.latent_channels,
+                              speaker_embedding_channels=exported.speaker_embedding_channels)
+    assert "speaker_id" in [p.input for p in profiles["acoustic"]]
+    assert "speaker_embedding" in [p.input for p in profiles["vocoder"]]
 
 
 @pytest.mark.e2e

@@ -15,7 +15,6 @@ from tritontts.export.optimize import (
     FP16_SCOPES,
     FP16_TOLERANCE,
     SAMPLE_SENTENCES,
-    STAGE_IO,
     GraphContractError,
     StagePair,
     StageVariants,
@@ -26,13 +25,11 @@ from tritontts.export.optimize import (
     snr_db,
     write_stage_variants,
 )
-from tritontts.frontend import TextFrontend
-from tritontts.stages import ort_session
-from tritontts.voice import ExportedVoice, PiperVoiceConfig
+from tritontts.piper.frontend import TextFrontend
+from tritontts.piper.stages import ort_session
+from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
 
-ELEM_TYPES = {"phoneme_ids": onnx.TensorProto.INT64, "phoneme_lengths": onnx.TensorProto.INT64,
-              "scales": onnx.TensorProto.FLOAT, "latent": onnx.TensorProto.FLOAT,
-              "frame_lengths": onnx.TensorProto.INT64, "waveform": onnx.TensorProto.FLOAT}
+from helpers import contract_io, graph_io
 
 
 @pytest.fixture(scope="session")
@@ -45,24 +42,14 @@ def voice_config(voice_copy: ExportedVoice) -> PiperVoiceConfig:
     return PiperVoiceConfig.load(voice_copy.config)
 
 
-def _io(model: onnx.ModelProto) -> list[tuple[str, int, list[str | int]]]:
-    values = [*model.graph.input, *model.graph.output]
-    return [(v.name, v.type.tensor_type.elem_type,
-             [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]) for v in values]
-
-
 @pytest.mark.parametrize("stage", ["acoustic", "vocoder"])
 def test_variants_pass_the_checker_and_keep_the_serving_contract(
         variants: dict[str, StageVariants], voice_copy: ExportedVoice, stage: str) -> None:
-    inputs, outputs = STAGE_IO[stage]
-    static_sizes = {"scales": 3, "latent": voice_copy.latent_channels}
-    expected = [(name, ELEM_TYPES[name],
-                 [static_sizes[name] if axis is None else axis for axis in axes])
-                for name, axes in {**inputs, **outputs}.items()]
+    expected = contract_io(stage, voice_copy)
     for path in (variants[stage].cleaned, variants[stage].fp16):
         model = onnx.load(str(path))
         onnx.checker.check_model(model, full_check=True)
-        assert _io(model) == expected, path.name
+        assert graph_io(model) == expected, path.name
 
 
 def test_cleanup_report_says_what_changed(variants: dict[str, StageVariants],
@@ -80,7 +67,7 @@ def test_cleanup_report_says_what_changed(variants: dict[str, StageVariants],
         assert "nodes" in removed
     # Piper names the input batch axis `batch_size`; the contract calls every batch axis `batch`.
     renamed = variants["acoustic"].cleanup.edits[0]
-    original_axes = {name: dims for name, _, dims in _io(onnx.load(str(voice_copy.acoustic)))}
+    original_axes = {name: dims for name, _, dims in graph_io(onnx.load(str(voice_copy.acoustic)))}
     expected = sum(axis == "batch_size" for dims in original_axes.values() for axis in dims)
     assert renamed.changed == expected
 

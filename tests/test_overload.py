@@ -24,8 +24,8 @@ from tritontts.client import (
     TTSClient,
     TTSError,
 )
-from tritontts.repository import CpuTuning
-from tritontts.server import TritonServer
+from tritontts.piper.cpu import CpuTuning
+from tritontts.serving.server import TritonServer
 
 pytestmark = pytest.mark.e2e
 
@@ -127,8 +127,8 @@ def test_burst_of_ten_times_capacity(server: TritonServer) -> None:
     # acoustic's running batch and full queue (2 x its queue size, one short sentence each),
     # then vocoder's (2 x its queue size). Per-item times are the ones measured during the
     # burst; the unloaded latency covers the light stages and the transport.
-    acoustic_size, vocoder_size = tuning.acoustic_queue_size, tuning.vocoder_queue_size
-    bound = (tuning.acoustic_queue_timeout_us / 1e6 + 2 * acoustic_size * item_s["acoustic"]
+    acoustic_size, vocoder_size = tuning.acoustic.queue_size, tuning.vocoder.queue_size
+    bound = (tuning.acoustic.queue_timeout_us / 1e6 + 2 * acoustic_size * item_s["acoustic"]
              + 2 * vocoder_size * item_s["vocoder"] + float(np.median(unloaded)))
     p99 = float(np.percentile(first_try, 99)) if first_try.size else float("nan")
     print(f"\ncapacity {capacity:.1f} req/s (unloaded p50 {np.median(unloaded) * 1e3:.0f} ms); "

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import soundfile
 
-from tritontts.server import free_port
+from tritontts.serving.server import free_port
 
 from helpers import assert_speech
 

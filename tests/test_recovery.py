@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tritontts import recovery
-from tritontts.processes import StubProcess
-from tritontts.recovery import MemoryLimit, StubWatchdog
+from tritontts.serving.processes import StubProcess
+from tritontts.serving.recovery import MemoryLimit, StubWatchdog
 
 
 @pytest.fixture

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from tritonclient.grpc import model_config_pb2 as mc
 
-from tritontts.frontend import FrontendLimits
+from tritontts.piper.cpu import CpuTuning, cpu_models
+from tritontts.piper.frontend import FrontendLimits
+from tritontts.piper.voice import ExportedVoice
 from tritontts.repository import (
     Batching,
-    CpuTuning,
     Ensemble,
     PythonModel,
     RenderError,
     Step,
     Tensor,
-    cpu_models,
     parse,
     render,
 )
-from tritontts.voice import ExportedVoice
 
 
 def configs(repository: Path) -> dict[str, mc.ModelConfig]:
@@ -68,7 +68,9 @@ def test_ensemble_contract(repository: Path) -> None:
 
 
 def test_tuning_reaches_the_configs(exported_voice: ExportedVoice) -> None:
-    tuning = CpuTuning(acoustic_instances=2, vocoder_threads=1, max_queue_delay_us=5000)
+    default = CpuTuning()
+    tuning = CpuTuning(acoustic=replace(default.acoustic, instances=2),
+                       vocoder=replace(default.vocoder, threads=1), max_queue_delay_us=5000)
     models = {m.name: parse(render(m)) for m in cpu_models(exported_voice, tuning)}
     assert models["acoustic"].instance_group[0].count == 2
     assert models["vocoder"].parameters["threads"].string_value == "1"
@@ -91,16 +93,26 @@ def test_stream_model_is_decoupled(repository: Path) -> None:
     stream = configs(repository)["tts_stream"]
     assert stream.model_transaction_policy.decoupled
     assert [i.name for i in stream.input] == ["TEXT", "VOICE", "SPEED", "NOISE_SCALE", "NOISE_W"]
-    assert {p: stream.parameters[p].string_value for p in ("first_window_frames",
-                                                           "window_context_frames")} == {
-        "first_window_frames": "32", "window_context_frames": "16"}
+    # Every window parameter, as the default tuning's window plan and stream limit say.
+    tuning = CpuTuning()
+    windows = tuning.stream_windows
+    expected = {"first_window_frames": windows.first_frames,
+                "max_window_frames": windows.max_frames,
+                "window_growth": windows.growth,
+                "window_context_frames": windows.context_frames,
+                "max_concurrent_streams": tuning.max_concurrent_streams}
+    window_keys = {k for k in stream.parameters if "window" in k or k.startswith("max_conc")}
+    assert window_keys == set(expected)
+    assert {k: stream.parameters[k].string_value for k in expected} == {
+        k: str(v) for k, v in expected.items()}
+    assert (windows.first_frames, windows.context_frames) == (32, 16)
 
 
 def test_heavy_stages_have_bounded_queues_that_reject(repository: Path) -> None:
     found = configs(repository)
     tuning = CpuTuning()
-    expected = {"acoustic": (tuning.acoustic_queue_size, tuning.acoustic_queue_timeout_us),
-                "vocoder": (tuning.vocoder_queue_size, tuning.vocoder_queue_timeout_us)}
+    expected = {stage: (tuning.stage(stage).queue_size, tuning.stage(stage).queue_timeout_us)
+                for stage in ("acoustic", "vocoder")}
     for name, (size, timeout_us) in expected.items():
         policy = found[name].dynamic_batching.default_queue_policy
         assert policy.max_queue_size == size > 0

@@ -24,7 +24,7 @@ from tritontts.client import (
     TTSClient,
     TTSError,
 )
-from tritontts.server import ServerOptions, ServerTLS, TritonServer, free_port
+from tritontts.serving.server import ServerOptions, ServerTLS, TritonServer, free_port
 
 from certs import Certificates, make_pki
 from helpers import assert_speech

@@ -6,15 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tritontts.repository import (
-    CPU_TUNINGS,
-    CpuTuning,
-    cpu_models,
-    cpu_units_asked,
-    parse,
-    write_repository,
-)
-from tritontts.server import (
+from tritontts.piper.cpu import CPU_TUNINGS, CpuTuning, cpu_models
+from tritontts.repository import parse, write_repository
+from tritontts.serving.server import (
     ADMIN_APIS,
     Restriction,
     ServerError,
@@ -22,6 +16,7 @@ from tritontts.server import (
     ServerTLS,
     TritonInstall,
     TritonServer,
+    cpu_units_asked,
 )
 
 INSTALL = TritonInstall(Path("/opt/tritonserver/bin/tritonserver"), Path("/opt/backends"),

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from tritontts.piper.voice import InvalidInputError
 from tritontts.text import Piece, Sentence, read_text
-from tritontts.voice import InvalidInputError
 
 
 def speak(body: str) -> str:

@@ -14,11 +14,12 @@ import soundfile
 import tritonclient.grpc as grpcclient
 
 from tritontts.client import AsyncTTSClient, InvalidRequestError, TTSClient
-from tritontts.frontend import TextFrontend, encode_request
-from tritontts.server import TritonServer
-from tritontts.stages import AcousticStage, VocoderStage, join_with_pauses, pause_samples
-from tritontts.streaming import WindowPlan, plan_windows, stream_chunks
-from tritontts.voice import ExportedVoice, PiperVoiceConfig
+from tritontts.contract import STREAM_FIRST_AUDIO_MS, STREAM_MODEL
+from tritontts.piper.frontend import TextFrontend, encode_request
+from tritontts.piper.stages import AcousticStage, VocoderStage, join_with_pauses, pause_samples
+from tritontts.piper.streaming import WindowPlan, plan_windows, stream_chunks
+from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
+from tritontts.serving.server import TritonServer
 
 from helpers import assert_speech
 
@@ -186,9 +187,19 @@ def test_eight_concurrent_streams(server: TritonServer) -> None:
 
 @pytest.mark.e2e
 def test_first_audio_histogram_is_exported(server: TritonServer) -> None:
+    """This test's own stream is counted once, with a first-audio time within its bounds."""
+    count, total = f"{STREAM_FIRST_AUDIO_MS}_count", f"{STREAM_FIRST_AUDIO_MS}_sum"
+    before = server.metric(count, STREAM_MODEL), server.metric(total, STREAM_MODEL)
+    started = time.perf_counter()
     with TTSClient(server.grpc_url) as client:
-        list(client.stream("Count me."))
-    assert server.metric("tritontts_stream_first_audio_ms_count") >= 1
+        chunks = client.stream("Count me.")
+        next(chunks)
+        first_audio_ms = (time.perf_counter() - started) * 1e3
+        list(chunks)
+    after = server.metric(count, STREAM_MODEL), server.metric(total, STREAM_MODEL)
+    assert after[0] - before[0] == 1
+    # The server's own first-audio time lies within the client's (which adds the network).
+    assert 0 < after[1] - before[1] <= first_audio_ms
 
 
 @pytest.mark.e2e
@@ -207,3 +218,42 @@ def test_speak_stream(server: TritonServer, tmp_path, to_stdout: bool) -> None:
     else:
         audio, rate = soundfile.read(out, dtype="float32")
     assert_speech(audio, rate, TEXT)
+
+
+@pytest.mark.e2e
+def test_sync_and_async_clients_read_streams_alike(server: TritonServer) -> None:
+    """One response reader: chunks are numbered 0, 1, 2, ... in both clients, the last one
+    final, and both clients report readiness the same way."""
+    text = "Both clients number the chunks they yield the same way, one after another."
+    with TTSClient(server.grpc_url) as client:
+        assert client.is_ready()
+        sync_chunks = list(client.stream(text, **DETERMINISTIC))
+
+    async def collect() -> tuple[bool, list]:
+        async with AsyncTTSClient(server.grpc_url) as client:
+            await client.wait_until_ready(5)
+            return await client.is_ready(), [c async for c in client.stream(text, **DETERMINISTIC)]
+
+    ready, async_chunks = asyncio.run(collect())
+    assert ready
+    for chunks in (sync_chunks, async_chunks):
+        assert [c.index for c in chunks] == list(range(len(chunks)))
+        assert [c.final for c in chunks] == [False] * (len(chunks) - 1) + [True]
+    assert [len(c.audio) for c in sync_chunks] == [len(c.audio) for c in async_chunks]
+
+
+def test_async_client_reports_an_unreachable_server_as_unavailable() -> None:
+    from tritontts.client import ServerUnavailableError
+    from tritontts.serving.server import free_port
+
+    url = f"127.0.0.1:{free_port()}"
+
+    async def attempt() -> None:
+        async with AsyncTTSClient(url, deadline_s=1.0) as client:
+            assert not await client.is_ready()
+            with pytest.raises(ServerUnavailableError, match="not ready"):
+                await client.wait_until_ready(0.5)
+            with pytest.raises(ServerUnavailableError):
+                await client.synthesize("Hello.")
+
+    asyncio.run(attempt())

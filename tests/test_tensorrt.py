@@ -27,12 +27,10 @@ from tritontts.export.tensorrt import (
     build_engine,
     build_voice_engines,
     calibration_batches,
-    cc_model_filenames,
     check_engines,
     compare_with_onnxruntime,
     cuda_devices,
     deterministic,
-    engine_filename,
     max_frames,
     measure_frames_per_phoneme,
     polygraphy_profile,
@@ -43,9 +41,10 @@ from tritontts.export.tensorrt import (
     save_feeds,
     stage_profiles,
 )
-from tritontts.frontend import GPU_LIMITS, FrontendLimits, TextFrontend
-from tritontts.stages import ort_session
-from tritontts.voice import ExportedVoice, OptionLimits, PiperVoiceConfig
+from tritontts.piper.frontend import GPU_LIMITS, FrontendLimits, TextFrontend
+from tritontts.piper.stages import ort_session
+from tritontts.piper.voice import ExportedVoice, OptionLimits, PiperVoiceConfig
+from tritontts.repository.engines import cc_model_filenames, engine_filename
 
 HAS_GPU = bool(cuda_devices())
 needs_gpu = pytest.mark.skipif(

@@ -14,20 +14,16 @@ import pytest
 import tritonclient.grpc as grpcclient
 from voices import SPEAKERS
 
-from tritontts.baseline import PiperBaseline
 from tritontts.client import InvalidRequestError, TTSClient
 from tritontts.export.voice import default_voice
-from tritontts.frontend import TextFrontend, VoiceFrontends
-from tritontts.repository import (
-    RenderError,
-    cpu_models,
-    parse,
-    voice_list,
-    write_repository,
-)
-from tritontts.server import TritonServer
-from tritontts.stages import run_per_voice
-from tritontts.voice import ExportedVoice, InvalidInputError, PiperVoiceConfig, choose_voice
+from tritontts.piper.baseline import PiperBaseline
+from tritontts.piper.cpu import cpu_models
+from tritontts.piper.frontend import TextFrontend, VoiceFrontends
+from tritontts.piper.pipeline import voice_list
+from tritontts.piper.stages import run_per_voice
+from tritontts.piper.voice import ExportedVoice, InvalidInputError, PiperVoiceConfig, choose_voice
+from tritontts.repository import RenderError, parse, write_repository
+from tritontts.serving.server import TritonServer
 
 from helpers import assert_speech, max_abs_diff, running_server
 

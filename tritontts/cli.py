@@ -1,4 +1,9 @@
-"""The `tritontts` command. Each subcommand lives in its own module, imported only when used."""
+"""The `tritontts` command: one module per subcommand under `tritontts.commands`, imported only
+when that subcommand runs, so that `tritontts speak` loads the client and nothing of the server.
+
+A known failure (`TritonTTSError`) is printed as one line that says what to do, with the
+error's exit code and no traceback.
+"""
 
 from __future__ import annotations
 
@@ -7,36 +12,57 @@ import importlib
 import logging
 import sys
 
-# name -> (module, configure function, run function, help attribute)
-SUBCOMMANDS = {
-    "serve": ("tritontts.serve", "configure", "run", "HELP"),
-    "speak": ("tritontts.client.cli", "configure", "run", "HELP"),
-    "phonemize": ("tritontts.phonemize", "configure", "run", "HELP"),
-    "export": ("tritontts.export.cli", "configure_export", "run_export", "EXPORT_HELP"),
-    "repository": ("tritontts.export.cli", "configure_repository", "run_repository",
-                   "REPOSITORY_HELP"),
+from tritontts.errors import TritonTTSError
+
+# name -> (module with configure(parser) and run(args), one-line help)
+COMMANDS = {
+    "serve": ("tritontts.commands.serve",
+              "run tritonserver on the model repository until interrupted"),
+    "speak": ("tritontts.commands.speak",
+              "speak TEXT with a running tritontts server into an audio file (or raw PCM on "
+              "stdout)"),
+    "phonemize": ("tritontts.commands.phonemize",
+                  "print the normalized text and the phonemes of each chunk, as the server "
+                  "reads TEXT"),
+    "export": ("tritontts.commands.export",
+               "cut a Piper voice into acoustic + vocoder graphs (ONNX, FP16, TensorRT), check "
+               "them"),
+    "repository": ("tritontts.commands.repository",
+                   "generate the Triton model repository (config.pbtxt + model.py + graphs)"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (the first word that is not an option)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tritontts",
         description="Text-to-speech on NVIDIA Triton Inference Server.",
         epilog="Run `tritontts COMMAND --help` for the options of a command.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (module_name, configure, run, help_attr) in SUBCOMMANDS.items():
-        module = importlib.import_module(module_name)
-        sub = commands.add_parser(name, help=getattr(module, help_attr))
-        getattr(module, configure)(sub)
-        sub.set_defaults(run=getattr(module, run))
+    chosen = _chosen(argv)
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:  # only the command that runs is imported
+            module = importlib.import_module(module_name)
+            module.configure(sub)
+            sub.set_defaults(run=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         stream=sys.stderr)
-    args = build_parser().parse_args(argv)
-    return int(args.run(args) or 0)
+    args = build_parser(argv).parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except TritonTTSError as exc:
+        print(f"tritontts {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
 
 
 if __name__ == "__main__":

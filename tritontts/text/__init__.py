@@ -22,7 +22,7 @@ def read_text(text: str, lexicon: Mapping[str, str] | None = None) -> list[Sente
     """SSML if the input is XML with a <speak> root (after stripping leading whitespace), plain
     text otherwise. lexicon: word -> IPA, case-insensitive whole-word match, applied before
     normalization of plain words (a lexicon word becomes its own Piece(ipa=...)). Raises
-    tritontts.voice.InvalidInputError with a message naming the problem for malformed SSML.
+    tritontts.errors.InvalidInputError with a message naming the problem for malformed SSML.
     Markup is never spoken."""
     if is_ssml(text):
         return read_ssml(text, lexicon)

@@ -6,7 +6,12 @@ import os
 import re
 from collections.abc import Mapping
 
+from tritontts.errors import UsageError
 from tritontts.text.pieces import Atoms, Piece
+
+
+class LexiconError(UsageError, ValueError):
+    """A pronunciation dictionary line that cannot be read; the message names file and line."""
 
 # A word as the lexicon matches it: letters and digits, joined by hyphens or apostrophes.
 _WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
@@ -16,7 +21,7 @@ _ADDRESS_GLUE = re.compile(r"[.@/:][^\W_]")
 
 def load_lexicon(path: str | os.PathLike[str]) -> dict[str, str]:
     """Read `word<TAB or spaces>IPA` lines; `#` starts a comment. Keys come back lowercase (the
-    lexicon matches without regard to case). Raises ValueError naming the file and line of a
+    lexicon matches without regard to case). Raises LexiconError naming the file and line of a
     malformed line or of a word listed twice."""
     entries: dict[str, str] = {}
     first_line: dict[str, int] = {}
@@ -30,15 +35,15 @@ def load_lexicon(path: str | os.PathLike[str]) -> dict[str, str]:
             parts = content.split("\t", 1) if "\t" in content else content.split(None, 1)
             where = f"{os.fspath(path)}, line {number}"
             if len(parts) != 2:
-                raise ValueError(f"{where}: expected 'word<TAB>IPA', got {content!r}")
+                raise LexiconError(f"{where}: expected 'word<TAB>IPA', got {content!r}")
             word, ipa = parts[0].strip(), parts[1].strip().strip("/[]").strip()
             if not _WORD.fullmatch(word):
-                raise ValueError(f"{where}: {word!r} is not a single word")
+                raise LexiconError(f"{where}: {word!r} is not a single word")
             if not ipa:
-                raise ValueError(f"{where}: no IPA for {word!r}")
+                raise LexiconError(f"{where}: no IPA for {word!r}")
             key = word.lower()
             if key in entries:
-                raise ValueError(f"{where}: {word!r} is already listed on line {first_line[key]}")
+                raise LexiconError(f"{where}: {word!r} is already listed on line {first_line[key]}")
             entries[key], first_line[key] = ipa, number
     return entries
 

@@ -8,12 +8,12 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 
+from tritontts.errors import InvalidInputError
 from tritontts.text import number_words, readings
 from tritontts.text.normalize import normalize
 from tritontts.text.pieces import Piece, Sentence
 from tritontts.text.reader import MAX_PAUSE_S, SentenceBuilder
 from tritontts.text.tables import MONTH_ABBREVIATIONS, MONTHS
-from tritontts.voice import InvalidInputError
 
 BREAK_STRENGTHS_S: dict[str, float] = {
     "none": 0.0, "x-weak": 0.1, "weak": 0.25, "medium": 0.4, "strong": 0.75, "x-strong": 1.2,

@@ -1,0 +1,66 @@
+"""`tritontts repository`: every model of a profile rendered into a Triton model repository."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tritontts.errors import UsageError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Render every model of a profile from its typed description into OUT: config.pbtxt, "
+        "model.py and the exported graphs. cpu: python-backend models on ONNX Runtime (runs "
+        "anywhere, from the nvidia-pytriton wheel); gpu: TensorRT plans (or ONNX Runtime) on "
+        "KIND_GPU instances, for the NGC tritonserver container.")
+    parser.add_argument("--profile", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--voice-dir", type=Path, nargs="+",
+                        default=[Path("build/voices/en_US-joe-medium")],
+                        help="exported voices to serve (default: build/voices/en_US-joe-medium); "
+                             "several (cpu profile): the first is the default and VOICE picks "
+                             "one per request")
+    parser.add_argument("--engines-dir", type=Path, default=None,
+                        help="gpu profile: TensorRT engines of this voice (default: "
+                             "build/engines/<voice> when it exists, else ONNX Runtime)")
+    parser.add_argument("--out", type=Path, default=Path("build/model_repository"),
+                        help="repository folder to (re)write (default: build/model_repository)")
+    parser.add_argument("--tuning", choices=("latency", "throughput"), default="latency",
+                        help="cpu profile: latency (default) runs each heavy stage on all "
+                             "cores for the fastest single request; throughput runs two "
+                             "single-threaded instances per stage for more audio per second "
+                             "under concurrent load, each request slower (README, cpu profile)")
+    parser.add_argument("--lexicon", type=Path, default=None,
+                        help="pronunciation dictionary for this deployment (word<TAB>IPA lines)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tritontts.piper.voice import ExportedVoice
+    from tritontts.repository import write_repository
+
+    voices = [ExportedVoice.load(directory) for directory in args.voice_dir]
+    if args.lexicon is not None:
+        from tritontts.text import load_lexicon
+
+        load_lexicon(args.lexicon)  # a malformed dictionary fails here, not at server start
+    if args.profile == "cpu":
+        from tritontts.piper.cpu import CPU_TUNINGS, cpu_models
+
+        models = cpu_models(voices, CPU_TUNINGS[args.tuning], lexicon=args.lexicon)
+        detail = f"ONNX Runtime in python-backend models, {args.tuning} tuning"
+    elif len(voices) > 1:
+        raise UsageError("the gpu profile serves one voice per repository (its stages are "
+                         "TensorRT engines of that voice): render one repository, and deploy "
+                         "one release, per voice")
+    else:
+        from tritontts.piper.gpu import find_plans, gpu_models, served_graphs
+
+        voice = voices[0]
+        plans = find_plans(args.engines_dir or Path("build/engines") / voice.name)
+        models = gpu_models(voice, served_graphs(voice), plans, lexicon=args.lexicon)
+        detail = (f"TensorRT plans for {', '.join(sorted(plans))}" if plans
+                  else "no TensorRT engines found, ONNX Runtime on GPU")
+    out = write_repository(models, args.out)
+    names = ", ".join(v.name for v in voices)
+    print(f"[repository] wrote {out} ({args.profile} profile, voices {names}: {detail})")
+    return 0

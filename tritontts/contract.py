@@ -1,0 +1,184 @@
+"""The wire contract: every name that more than one process or component agrees on.
+
+Model names, tensor names and types, model-config parameter keys, headers, environment
+variables, metric names, the stream error prefix and engine file names live here and nowhere
+else. The client, the server runner, the model adapters, the repository renderer and `export/`
+all take them from this module, which imports nothing but the standard library so that any of
+them (the thin client included) can import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+# --- models -------------------------------------------------------------------------------
+
+TTS_MODEL = "tts"
+# The `tts` pipeline behind Triton's response cache (identical requests answered from it).
+CACHED_TTS_MODEL = "tts_cached"
+STREAM_MODEL = "tts_stream"
+FRONTEND_MODEL = "frontend"
+ACOUSTIC_MODEL = "acoustic"
+VOCODER_MODEL = "vocoder"
+POSTPROCESS_MODEL = "postprocess"
+# The models a request can enter by; the stage models behind them are internal.
+ENTRY_MODELS = (TTS_MODEL, CACHED_TTS_MODEL, STREAM_MODEL)
+# The models that phonemize text (espeak-ng keeps memory per call: see serving/recovery.py).
+TEXT_MODELS = (FRONTEND_MODEL, STREAM_MODEL)
+# The stage graphs, in pipeline order.
+STAGES = (ACOUSTIC_MODEL, VOCODER_MODEL)
+
+# --- tensors --------------------------------------------------------------------------------
+
+# KServe v2 data types as the wire and the ONNX graphs see them.
+WireType = Literal["BYTES", "FP32", "INT32", "INT64"]
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A named tensor: its KServe data type and, for graph tensors, the name of each axis
+    (None: a static axis, such as the 3 columns of `scales`)."""
+
+    name: str
+    dtype: WireType
+    axes: tuple[str | None, ...] = ()
+    # Present only in some graphs (multi-speaker voices) or sent only by some callers.
+    optional: bool = False
+
+    @property
+    def config_type(self) -> str:
+        """The model-config DataType name (`TYPE_STRING` for BYTES)."""
+        return "TYPE_STRING" if self.dtype == "BYTES" else f"TYPE_{self.dtype}"
+
+
+# Entry models (`tts`, `tts_cached`, `tts_stream`): what clients send and receive.
+TEXT = TensorSpec("TEXT", "BYTES")
+VOICE = TensorSpec("VOICE", "BYTES", optional=True)  # "<voice>" or "<voice>/<speaker>"
+SPEED = TensorSpec("SPEED", "FP32", optional=True)
+NOISE_SCALE = TensorSpec("NOISE_SCALE", "FP32", optional=True)
+NOISE_W = TensorSpec("NOISE_W", "FP32", optional=True)
+AUDIO = TensorSpec("AUDIO", "FP32")
+SAMPLE_RATE = TensorSpec("SAMPLE_RATE", "INT32")
+ENTRY_INPUTS = (TEXT, VOICE, SPEED, NOISE_SCALE, NOISE_W)
+ENTRY_OUTPUTS = (AUDIO, SAMPLE_RATE)
+# The request's optional numbers, by the keyword the client and the frontend call them.
+OPTION_INPUTS = {"speed": SPEED, "noise_scale": NOISE_SCALE, "noise_w": NOISE_W}
+
+# The frontend's outputs (upper case: produced by python models) ...
+PHONEME_IDS_OUT = TensorSpec("PHONEME_IDS", "INT64")
+PHONEME_LENGTHS_OUT = TensorSpec("PHONEME_LENGTHS", "INT64")
+SCALES_OUT = TensorSpec("SCALES", "FP32")
+PAUSES_OUT = TensorSpec("PAUSES", "FP32")
+SPEAKER_IDS_OUT = TensorSpec("SPEAKER_IDS", "INT64", optional=True)
+VOICE_INDEX_OUT = TensorSpec("VOICE_INDEX", "INT64", optional=True)
+# ... and the postprocess's inputs.
+WAVEFORM_IN = TensorSpec("WAVEFORM", "FP32")
+FRAME_LENGTHS_IN = TensorSpec("FRAME_LENGTHS", "INT64")
+
+# Stage graph tensors (lower case: the ONNX graphs' own names, which a TensorRT plan keeps, so
+# that the ONNX Runtime runner and an engine are interchangeable).
+PHONEME_IDS = TensorSpec("phoneme_ids", "INT64", ("batch", "phonemes"))
+PHONEME_LENGTHS = TensorSpec("phoneme_lengths", "INT64", ("batch",))
+SCALES = TensorSpec("scales", "FP32", ("batch", None))
+SPEAKER_ID = TensorSpec("speaker_id", "INT64", ("batch",), optional=True)
+LATENT = TensorSpec("latent", "FP32", ("batch", None, "frames"))
+FRAME_LENGTHS = TensorSpec("frame_lengths", "INT64", ("batch",))
+SPEAKER_EMBEDDING = TensorSpec("speaker_embedding", "FP32", ("batch", None, None), optional=True)
+WAVEFORM = TensorSpec("waveform", "FP32", ("batch", "samples"))
+# Not graph tensors: the ensemble's per-chunk pause and, with several voices, each chunk's voice.
+PAUSES = TensorSpec("pauses", "FP32")
+VOICE_INDEX = TensorSpec("voice_index", "INT64", optional=True)
+
+# The serving contract of each stage graph, inputs and outputs in order; optional tensors are
+# there exactly when the voice has several speakers.
+STAGE_GRAPH_IO: dict[str, tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]] = {
+    ACOUSTIC_MODEL: ((PHONEME_IDS, PHONEME_LENGTHS, SCALES, SPEAKER_ID),
+                     (LATENT, FRAME_LENGTHS, SPEAKER_EMBEDDING)),
+    VOCODER_MODEL: ((LATENT, SPEAKER_EMBEDDING), (WAVEFORM,)),
+}
+
+# Frontend outputs → the ensemble tensors the stages read.
+FRONTEND_TO_STAGE = {PHONEME_IDS_OUT.name: PHONEME_IDS.name,
+                     PHONEME_LENGTHS_OUT.name: PHONEME_LENGTHS.name,
+                     SCALES_OUT.name: SCALES.name, PAUSES_OUT.name: PAUSES.name,
+                     SPEAKER_IDS_OUT.name: SPEAKER_ID.name, VOICE_INDEX_OUT.name: VOICE_INDEX.name}
+
+# --- model-config parameters ----------------------------------------------------------------
+
+# JSON list, one entry per voice served (the default voice first), with the keys below.
+PARAM_VOICES = "voices"
+VOICE_NAME = "name"
+VOICE_SAMPLE_RATE = "sample_rate"
+VOICE_HOP_LENGTH = "hop_length"
+VOICE_LATENT_CHANNELS = "latent_channels"
+VOICE_SPEAKER_EMBEDDING_CHANNELS = "speaker_embedding_channels"
+VOICE_CONFIG_FILE = "config"  # text models: the voice's .onnx.json
+VOICE_GRAPH_FILE = "onnx_model"  # stage models: the voice's stage graph
+# Stage runners (cpu profile).
+PARAM_THREADS = "threads"
+PARAM_SUB_BATCH = "sub_batch"
+# Text models.
+PARAM_MAX_TEXT_CHARS = "max_text_chars"
+PARAM_MAX_PHONEME_IDS = "max_phoneme_ids"
+PARAM_MAX_CHUNKS = "max_chunks"
+PARAM_SENTENCE_PAUSE_S = "sentence_pause_s"
+PARAM_LENGTH_BUCKETS = "length_buckets"
+PARAM_LEXICON = "lexicon"
+LEXICON_FILE = "lexicon.txt"
+# Stream model.
+PARAM_FIRST_WINDOW_FRAMES = "first_window_frames"
+PARAM_MAX_WINDOW_FRAMES = "max_window_frames"
+PARAM_WINDOW_GROWTH = "window_growth"
+PARAM_WINDOW_CONTEXT_FRAMES = "window_context_frames"
+PARAM_MAX_CONCURRENT_STREAMS = "max_concurrent_streams"
+# Set by the server runner to make a reload a real one: Triton 2.51 treats a load request with
+# an unchanged config as a no-op (a dead stub would stay), and a changed parameter makes it
+# build new instances. The models ignore it.
+PARAM_RELOAD = "tritontts_reload"
+
+# The global rate-limiter resource the heavy cpu stages share: one unit per thread they run.
+CPU_RESOURCE = "cpu"
+
+# --- headers and environment ------------------------------------------------------------------
+
+ADMIN_HEADER = "tritontts-admin-key"
+API_KEY_HEADER = "tritontts-api-key"
+# Triton reads restricted-API headers of gRPC calls under this prefix (metadata is lowercase).
+GRPC_HEADER_PREFIX = "triton-grpc-protocol-"
+ADMIN_KEY_ENV = "TRITONTTS_ADMIN_KEY"
+API_KEY_ENV = "TRITONTTS_API_KEY"
+# Triton's own request / response parameters for decoupled streams.
+ENABLE_EMPTY_FINAL_RESPONSE = "triton_enable_empty_final_response"
+FINAL_RESPONSE = "triton_final_response"
+
+
+def grpc_header(header: str) -> str:
+    """The gRPC metadata key under which Triton looks for a restricted-API header."""
+    return GRPC_HEADER_PREFIX + header
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+STREAM_FIRST_AUDIO_MS = "tritontts_stream_first_audio_ms"  # histogram
+STREAM_CANCELLED_TOTAL = "tritontts_stream_cancelled_total"  # counter
+STREAM_IN_FLIGHT = "tritontts_stream_in_flight"  # gauge; the drain waits for 0
+# Buckets of the first-audio histogram, in ms.
+FIRST_AUDIO_BUCKETS_MS = (10, 25, 50, 75, 100, 150, 200, 300, 500, 1000, 2000, 5000)
+
+# --- errors on streams ----------------------------------------------------------------------
+
+# gRPC stream responses carry an error message but no status code, so stream errors start with
+# the code's name ("INVALID_ARG: TEXT is empty ...") for clients to tell refusals from failures.
+STREAM_CODE_SEPARATOR = ": "
+INVALID_ARG = "INVALID_ARG"
+INTERNAL = "INTERNAL"
+
+# --- engine and graph files -----------------------------------------------------------------
+
+ONNX_FILENAME = "model.onnx"
+PLAN_FILENAME = "model.plan"
+# A TensorRT engine per GPU compute capability: "model_sm80.plan" for 8.0 (repository/engines.py).
+ENGINE_FILENAME = "model_sm{major}{minor}.plan"
+ENGINE_GLOB = "model_sm*.plan"
+ENGINE_PATTERN = r"model_sm(\d+)(\d)\.plan"

@@ -1,0 +1,187 @@
+"""The heavy stages on ONNX Runtime: padding, grouping and trimming around a session.
+
+Plain Python, so that the same code runs inside Triton's python backend (cpu profile), in the
+benchmarks, and in unit tests. Each stage takes a batch of items that may come from several
+requests, runs it in sub-batches of at most `max_batch` items, and returns per-item results
+padded to the batch's longest item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from tritontts import contract as c
+
+# How long an idle thread of a stage spins before it sleeps (microseconds).
+SPIN_US = 100
+
+
+def ort_session(model_path: str | Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Threads spin between the many small operators of a run (without it the split stages
+    # were 7% slower than the whole graph), but only briefly: the stages run in separate
+    # processes on the same cores, and a thread spinning on after its run (ONNX Runtime's
+    # default) steals the CPU from the next stage.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+    options.add_session_config_entry("session.intra_op.spin_duration_us", str(SPIN_US))
+    options.add_session_config_entry("session.dynamic_block_base", "4")
+    return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+
+
+def _sub_batches(indices: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(indices), size):
+        yield indices[start : start + size]
+
+
+class AcousticStage:
+    """Phoneme ids → latent frames (VITS text encoder, duration predictor and flow)."""
+
+    def __init__(self, model_path: str | Path, threads: int = 1, max_batch: int = 1) -> None:
+        self.session = ort_session(model_path, threads)
+        self.max_batch = max_batch
+        self.latent_channels = int(self.session.get_outputs()[0].shape[1])
+        # Multi-speaker voices take a speaker id and hand the vocoder the speaker's embedding.
+        self.multi_speaker = any(i.name == c.SPEAKER_ID.name for i in self.session.get_inputs())
+
+    def run(self, phoneme_ids: np.ndarray, lengths: np.ndarray, scales: np.ndarray,
+            speaker_ids: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """ids [N, L] int64, lengths [N], scales [N, 3], speaker_ids [N] (multi-speaker voices)
+        → latent [N, C, T], frame_lengths [N], speaker_embedding [N, E, 1] or None."""
+        count = phoneme_ids.shape[0]
+        latents: list[np.ndarray | None] = [None] * count
+        frames = np.zeros(count, dtype=np.int64)
+        if self.multi_speaker and speaker_ids is None:
+            speaker_ids = np.zeros(count, dtype=np.int64)
+        embeddings: np.ndarray | None = None
+        # Similar lengths together keep padding small.
+        order = sorted(range(count), key=lambda i: int(lengths[i]))
+        for batch in _sub_batches(order, self.max_batch):
+            width = int(lengths[batch].max())
+            feeds = {
+                c.PHONEME_IDS.name: np.ascontiguousarray(phoneme_ids[batch, :width]),
+                c.PHONEME_LENGTHS.name: lengths[batch].astype(np.int64),
+                c.SCALES.name: np.ascontiguousarray(scales[batch], dtype=np.float32),
+            }
+            if self.multi_speaker:
+                speakers = np.asarray(speaker_ids, dtype=np.int64).reshape(-1)
+                feeds[c.SPEAKER_ID.name] = speakers[batch]
+            latent, frame_lengths, *embedding = self.session.run(None, feeds)
+            if embedding:
+                if embeddings is None:
+                    embeddings = np.zeros((count, *embedding[0].shape[1:]), dtype=np.float32)
+                embeddings[batch] = embedding[0]
+            for row, item in enumerate(batch):
+                frames[item] = frame_lengths[row]
+                latents[item] = latent[row, :, : frame_lengths[row]]
+        longest = int(frames.max()) if count else 0
+        out = np.zeros((count, self.latent_channels, longest), dtype=np.float32)
+        for i, latent in enumerate(latents):
+            assert latent is not None
+            out[i, :, : latent.shape[1]] = latent
+        return out, frames, embeddings
+
+
+class VocoderStage:
+    """Latent frames → waveform (the HiFi-GAN generator of VITS)."""
+
+    def __init__(self, model_path: str | Path, hop_length: int, threads: int = 1,
+                 max_batch: int = 1, latent_channels: int | None = None,
+                 speaker_embedding_channels: int | None = None) -> None:
+        """The channel counts (from the voice's export manifest) let it take inputs padded for
+        a batch of several voices; None: inputs come at this voice's sizes."""
+        self.session = ort_session(model_path, threads)
+        self.hop_length = hop_length
+        self.max_batch = max_batch
+        self.latent_channels = latent_channels
+        self.speaker_embedding_channels = speaker_embedding_channels
+        # Multi-speaker voices take the speaker's embedding beside the latent.
+        self.multi_speaker = any(i.name == c.SPEAKER_EMBEDDING.name
+                                 for i in self.session.get_inputs())
+
+    def run(self, latent: np.ndarray, frame_lengths: np.ndarray,
+            speaker_embedding: np.ndarray | None = None) -> np.ndarray:
+        """latent [N, ≥C, T], frame_lengths [N], speaker_embedding [N, ≥E, 1] (multi-speaker
+        voices; ignored by others) → waveform [N, T * hop], zero past each item."""
+        count, _, longest = latent.shape
+        out = np.zeros((count, longest * self.hop_length), dtype=np.float32)
+        order = sorted(range(count), key=lambda i: int(frame_lengths[i]))
+        for batch in _sub_batches(order, self.max_batch):
+            width = int(frame_lengths[batch].max())
+            if width == 0:
+                continue
+            # Inputs padded for a batch of several voices are cut back to this voice's sizes.
+            feeds = {c.LATENT.name: np.ascontiguousarray(
+                latent[batch, : self.latent_channels, :width])}
+            if self.multi_speaker:
+                if speaker_embedding is None:
+                    raise ValueError("this multi-speaker vocoder needs the speaker_embedding")
+                feeds[c.SPEAKER_EMBEDDING.name] = np.ascontiguousarray(
+                    speaker_embedding[batch, : self.speaker_embedding_channels])
+            waveform = self.session.run(None, feeds)[0]
+            for row, item in enumerate(batch):
+                samples = int(frame_lengths[item]) * self.hop_length
+                out[item, :samples] = waveform[row, :samples]
+        return out
+
+
+VoiceOutputs = Sequence[np.ndarray | None]
+
+
+def run_per_voice(voice_ids: np.ndarray,
+                  run: Callable[[int, np.ndarray], VoiceOutputs]) -> list[np.ndarray | None]:
+    """Run a batch whose items belong to several voices: `run(voice, rows)` once per voice on
+    its rows, the outputs put back in item order, zero-padded on their other axes to the
+    widest voice's (another voice's latent may have fewer channels). An output no voice made
+    stays None."""
+    voice_ids = np.asarray(voice_ids).reshape(-1)
+    voices = np.unique(voice_ids)
+    if len(voices) == 1:  # the common case needs no copies
+        return list(run(int(voices[0]), np.arange(len(voice_ids))))
+    parts = []
+    for voice in voices:
+        rows = np.flatnonzero(voice_ids == voice)
+        parts.append((rows, run(int(voice), rows)))
+    merged: list[np.ndarray | None] = []
+    for k in range(len(parts[0][1])):
+        made = [(rows, out[k]) for rows, out in parts if out[k] is not None]
+        if not made:
+            merged.append(None)
+            continue
+        shape = (len(voice_ids), *np.max([a.shape[1:] for _, a in made], axis=0))
+        full = np.zeros(shape, dtype=made[0][1].dtype)
+        for rows, array in made:
+            full[(rows, *(slice(0, n) for n in array.shape[1:]))] = array
+        merged.append(full)
+    return merged
+
+
+def pause_samples(pauses_s: np.ndarray, sample_rate: int) -> list[int]:
+    return [round(float(p) * sample_rate) for p in np.asarray(pauses_s).reshape(-1)]
+
+
+def join_with_pauses(pieces: list[np.ndarray], pauses: Sequence[int]) -> np.ndarray:
+    """Join chunk audio with pauses[i] samples of silence after piece i (none after the last);
+    clip to [-1, 1]."""
+    parts: list[np.ndarray] = []
+    for i, piece in enumerate(pieces):
+        if i:
+            parts.append(np.zeros(pauses[i - 1], dtype=np.float32))
+        parts.append(piece)
+    audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+    return np.clip(audio, -1.0, 1.0).astype(np.float32, copy=False)
+
+
+def join_chunks(waveform: np.ndarray, frame_lengths: np.ndarray, hop_length: int,
+                pauses: Sequence[int]) -> np.ndarray:
+    """Trim each padded chunk [N, samples] to its true length, then join with the pauses."""
+    pieces = [waveform[i, : int(frames) * hop_length]
+              for i, frames in enumerate(frame_lengths.reshape(-1))]
+    return join_with_pauses(pieces, pauses)

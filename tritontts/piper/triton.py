@@ -1,0 +1,45 @@
+"""What the Piper models' `model.py` adapters share: the voices and text frontends their
+parameters describe, and the per-request options of the entry models.
+
+Importable only inside Triton's python backend stub (it provides triton_python_backend_utils).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tritontts import contract as c
+from tritontts.piper.frontend import FrontendLimits, TextFrontend, VoiceFrontends
+from tritontts.piper.voice import PiperVoiceConfig
+from tritontts.serving.adapter import ModelArgs, optional_scalar
+from tritontts.text import load_lexicon
+
+
+def voices(model: ModelArgs) -> list[dict[str, Any]]:
+    """The `voices` parameter: one entry per voice served, the default voice first (its name,
+    files relative to the version folder, sample rate, hop length, channels)."""
+    return model.json_param(c.PARAM_VOICES)
+
+
+def load_frontends(model: ModelArgs) -> VoiceFrontends:
+    """The text frontends a model's parameters describe: one per voice, with the limits and the
+    pronunciation dictionary of the deployment."""
+    limits = FrontendLimits(max_text_chars=int(model.param(c.PARAM_MAX_TEXT_CHARS)),
+                            max_phoneme_ids=int(model.param(c.PARAM_MAX_PHONEME_IDS)),
+                            max_chunks=int(model.param(c.PARAM_MAX_CHUNKS)))
+    lexicon = (load_lexicon(model.path(c.PARAM_LEXICON)) if c.PARAM_LEXICON in model.parameters
+               else None)
+    buckets = tuple(int(n) for n in model.parameters.get(c.PARAM_LENGTH_BUCKETS, "").split(",")
+                    if n)
+    pause_s = float(model.param(c.PARAM_SENTENCE_PAUSE_S))
+    return VoiceFrontends([
+        TextFrontend(PiperVoiceConfig.load(model.version_dir / voice[c.VOICE_CONFIG_FILE]),
+                     limits, lexicon, sentence_pause_s=pause_s, length_buckets=buckets,
+                     voice_name=voice[c.VOICE_NAME])
+        for voice in voices(model)])
+
+
+def request_options(request: Any) -> dict[str, float | None]:
+    """The optional per-request numbers of `tts` and `tts_stream`, by keyword."""
+    return {keyword: optional_scalar(request, spec.name)
+            for keyword, spec in c.OPTION_INPUTS.items()}

@@ -1,0 +1,118 @@
+"""How many instances, threads, queues and batches the Piper pipeline gets: one type for what
+both profiles set, one subclass each for what only one of them has. The README's "cpu profile"
+section has the measurements behind the cpu defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from tritontts.contract import ACOUSTIC_MODEL, VOCODER_MODEL
+from tritontts.piper.frontend import SENTENCE_PAUSE_S
+from tritontts.piper.streaming import WindowPlan
+
+
+@dataclass(frozen=True)
+class StageTuning:
+    """One heavy stage (acoustic or vocoder)."""
+
+    instances: int = 1
+    # ONNX Runtime threads of each instance (cpu profile; native backends choose their own).
+    threads: int = 1
+    # Triton's default_queue_policy; 0 means "no limit", as in Triton.
+    queue_size: int = 0
+    queue_timeout_us: int = 0
+    # When the stages take turns on the CPU, one with priority 2 gets half the turns of one
+    # with priority 1.
+    turn_priority: int = 1
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """What both profiles set."""
+
+    acoustic: StageTuning = field(default_factory=StageTuning)
+    vocoder: StageTuning = field(default_factory=StageTuning)
+    frontend_instances: int = 1
+    postprocess_instances: int = 1
+    max_queue_delay_us: int = 0
+    preferred_batch_sizes: tuple[int, ...] = ()
+    # Pad phoneme ids to these lengths so that requests share shapes (native backends batch
+    # only equal shapes); empty: pad to the request's longest chunk.
+    length_buckets: tuple[int, ...] = ()
+    sentence_pause_s: float = SENTENCE_PAUSE_S
+    stream_windows: WindowPlan = field(default_factory=WindowPlan)
+    # Streams in progress at once per tts_stream instance.
+    max_concurrent_streams: int = 8
+
+    def stage(self, name: str) -> StageTuning:
+        return {ACOUSTIC_MODEL: self.acoustic, VOCODER_MODEL: self.vocoder}[name]
+
+
+@dataclass(frozen=True)
+class CpuTuning(Tuning):
+    """The cpu profile: python-backend stages on ONNX Runtime.
+
+    Overload: the heavy stages keep short, bounded queues, so a burst above capacity is
+    refused at once (queue full) or after a bounded wait (timeout) instead of piling up.
+    acoustic is where a request enters the heavy work, so it is the admission gate: 8 waiting
+    requests are ~0.3 s of work for short sentences here, and a request that could not start
+    within 2 s is refused so that its client can back off or go elsewhere. The timeout is not
+    tighter because one batch of long sentences takes seconds to run, and a request queued
+    behind it is not a sign of overload. vocoder only holds work acoustic accepted and already
+    paid for, so it gets twice the room and a timeout that only drops audio nobody waits for
+    any more.
+
+    The heavy stages take turns on the CPU (a global "cpu" resource, a unit per thread, a unit
+    per core), and vocoder gets four turns for each of acoustic's. By default each uses both
+    cores, so running them at the same time bought no throughput here (13.8 vs 13.7
+    requests/s), but under overload the faster acoustic stage outran vocoder, whose queue then
+    overflowed and threw away acoustic's work. Served first, vocoder drains its queue every
+    turn, and the backlog waits at acoustic, the gate, where refusing costs nothing.
+    """
+
+    acoustic: StageTuning = StageTuning(instances=1, threads=2, queue_size=8,
+                                        queue_timeout_us=2_000_000, turn_priority=4)
+    vocoder: StageTuning = StageTuning(instances=1, threads=2, queue_size=16,
+                                       queue_timeout_us=10_000_000, turn_priority=1)
+    # Items per ONNX Runtime call inside a stage: padded batches do not pay on CPU.
+    stage_sub_batch: int = 1
+    # No waiting for a batch to fill (max_queue_delay_us 0, inherited): a stage runs one item
+    # at a time anyway, and requests that arrive while it is busy still meet in the next batch.
+    # Waiting cost each request ~1.2 ms per stage in single-stream latency.
+    take_turns_on_cpu: bool = True
+
+    def with_stages(self, instances: int, threads: int, take_turns: bool = True) -> CpuTuning:
+        """Both heavy stages with these instances and threads (queues and priorities kept)."""
+        return replace(self, acoustic=replace(self.acoustic, instances=instances,
+                                              threads=threads),
+                       vocoder=replace(self.vocoder, instances=instances, threads=threads),
+                       take_turns_on_cpu=take_turns)
+
+
+@dataclass(frozen=True)
+class GpuTuning(Tuning):
+    """The gpu profile: stage graphs on TensorRT (or ONNX Runtime) on KIND_GPU instances."""
+
+    # Two instances per stage let one copy compute while the other's batch is being formed.
+    acoustic: StageTuning = StageTuning(instances=2)
+    vocoder: StageTuning = StageTuning(instances=2)
+    # The python models run on the host's CPU cores.
+    frontend_instances: int = 4
+    postprocess_instances: int = 2
+    max_queue_delay_us: int = 2000
+    preferred_batch_sizes: tuple[int, ...] = (4, 8, 16)
+    length_buckets: tuple[int, ...] = (32, 64, 128, 256, 400)
+    # Phoneme ids and latent frames of the warm-up requests (a typical sentence).
+    warmup_phonemes: int = 128
+    warmup_frames: int = 280
+
+
+# Named cpu-profile settings (`tritontts repository --tuning NAME`). latency: each heavy stage
+# one instance on both cores, for the fastest single request. throughput: two single-threaded
+# instances per stage, up to one per core at a time, as single-threaded ONNX Runtime sessions
+# side by side do more work per core than one session on two threads; a lone request is then
+# slower.
+CPU_TUNINGS = {
+    "latency": CpuTuning(),
+    "throughput": CpuTuning().with_stages(instances=2, threads=1),
+}
