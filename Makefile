@@ -39,18 +39,27 @@ DEMO_TEXT ?= Hello! This sentence was spoken by a Triton Inference Server runnin
 DEMO_OUT ?= out/demo.wav
 PYTEST_ARGS ?=
 
-.PHONY: help setup export repository serve demo test lint bench bench-cache load load-capacity clean
+.PHONY: help setup system-deps dashboard export repository serve demo test lint bench bench-cache load load-capacity clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## create .venv with tritontts and its pinned dependencies
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+$(STAMP): pyproject.toml scripts/install.sh
+	PYTHON=$(PYTHON) scripts/install.sh $(VENV) dev,bench,deploy
 	@touch $@
+
+system-deps: ## install the Debian packages of system-packages.txt that are missing (apt-get, root)
+	@missing=""; \
+	for package in $$(grep -Ev '^[[:space:]]*(#|$$)' system-packages.txt); do \
+		dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q "ok installed" \
+			|| missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
 
 export: $(STAMP) ## stage graphs + FP16 variants with parity checks (VOICE=path.onnx, ENGINES=1 on GPU)
 	$(BIN)/tritontts export $(if $(VOICE),--voice $(VOICE)) --out $(VOICES_DIR) $(if $(ENGINES),--engines)
@@ -76,9 +85,12 @@ demo: repository ## start Triton, speak DEMO_TEXT into out/demo.wav, stop Triton
 	$(BIN)/tritontts speak "$(DEMO_TEXT)" --url $(BIND):$(GRPC_PORT) --wait-ready 300 \
 		-o $(DEMO_OUT)
 
-test: $(STAMP) ## lint, then unit and end-to-end tests against a real tritonserver
+test: $(STAMP) system-deps ## lint, then unit and end-to-end tests against a real tritonserver
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+dashboard: $(STAMP) ## regenerate the chart's Grafana dashboard (helm/tritontts/dashboards/) from helm/dashboard.py
+	$(BIN)/python helm/dashboard.py
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .
