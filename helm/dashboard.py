@@ -17,6 +17,16 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, VariableRefresh
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
+from tritontts.contract import (
+    ENTRY_MODELS,
+    FRONTEND_MODEL,
+    POSTPROCESS_MODEL,
+    STREAM_CANCELLED_TOTAL,
+    STREAM_FIRST_AUDIO_MS,
+    STREAM_IN_FLIGHT,
+)
+from tritontts.contract import STAGES as STAGE_MODELS
+
 OUT = Path(__file__).resolve().parent / "tritontts" / "dashboards" / "tritontts.json"
 UID = "tritontts-serving"
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
@@ -36,8 +46,8 @@ def per_request(counter: str, models: str = "") -> str:
 COMPUTE_US = " + ".join(
     f"rate(nv_inference_compute_{part}_duration_us{{{SEL}}}[{RATE}])"
     for part in ("input", "infer", "output"))
-ENTRY = 'model=~"tts|tts_cached|tts_stream"'
-STAGES = 'model=~"frontend|acoustic|vocoder|postprocess"'
+ENTRY = f'model=~"{"|".join(ENTRY_MODELS)}"'
+STAGES = f'model=~"{"|".join((FRONTEND_MODEL, *STAGE_MODELS, POSTPROCESS_MODEL))}"'
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,7 @@ ROWS: dict[str, tuple[Graph, ...]] = {
         Graph("Refusals and failures", "reqps", (
             Query(f'sum by (model, reason) (rate(nv_inference_request_failure{{{SEL}, '
                   f'reason!="CANCELED"}}[{RATE}]))', "{{model}} {{reason}}"),
-            Query(f"sum(rate(tritontts_stream_cancelled_total{{{SEL}}}[{RATE}]))",
+            Query(f"sum(rate({STREAM_CANCELLED_TOTAL}{{{SEL}}}[{RATE}]))",
                   "streams cancelled by clients")),
               "REJECTED: a full queue or a queue timeout (overload). BACKEND / OTHER: faults."),
     ),
@@ -98,15 +108,15 @@ ROWS: dict[str, tuple[Graph, ...]] = {
                   f"[{RATE}]) + rate(nv_cache_num_misses_per_model{{{SEL}}}[{RATE}])), 0.001)",
                   "{{model}}"),)),
         Graph("Stream time to first audio", "ms", (
-            Query(f"sum by (le) (rate(tritontts_stream_first_audio_ms_bucket{{{SEL}}}[{RATE}]))",
+            Query(f"sum by (le) (rate({STREAM_FIRST_AUDIO_MS}_bucket{{{SEL}}}[{RATE}]))",
                   "{{le}}"),), heatmap=True),
         Graph("Stream time to first audio p50 / p95", "ms", (
             Query(f"histogram_quantile(0.5, sum by (le) "
-                  f"(rate(tritontts_stream_first_audio_ms_bucket{{{SEL}}}[{RATE}])))", "p50"),
+                  f"(rate({STREAM_FIRST_AUDIO_MS}_bucket{{{SEL}}}[{RATE}])))", "p50"),
             Query(f"histogram_quantile(0.95, sum by (le) "
-                  f"(rate(tritontts_stream_first_audio_ms_bucket{{{SEL}}}[{RATE}])))", "p95"))),
+                  f"(rate({STREAM_FIRST_AUDIO_MS}_bucket{{{SEL}}}[{RATE}])))", "p95"))),
         Graph("Streams in flight", "short", (
-            Query(f"sum(tritontts_stream_in_flight{{{SEL}}})", "streams"),)),
+            Query(f"sum({STREAM_IN_FLIGHT}{{{SEL}}})", "streams"),)),
     ),
     "Resources": (
         Graph("GPU utilization", "percentunit", (

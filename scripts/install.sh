@@ -13,4 +13,4 @@ cd "$(dirname "$0")/.."
 "$venv/bin/python" -m pip install --quiet -e ".${extras:+[$extras]}"
 # The wheel's tritonserver needs its python backend assembled for this interpreter; doing it
 # now means a server started later writes nothing into the venv (read-only root filesystems).
-"$venv/bin/python" -c "from tritontts.server import locate_tritonserver; locate_tritonserver()"
+"$venv/bin/python" -c "from tritontts.serving.server import locate_tritonserver; locate_tritonserver()"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tritontts.server import TritonServer
+from tritontts.serving.server import TritonServer
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

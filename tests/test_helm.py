@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tritontts.client import TTSClient
-from tritontts.server import DRAINED_EXIT_S, TritonServer
+from tritontts.serving.server import DRAINED_EXIT_S, TritonServer
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "tritontts"
