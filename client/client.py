@@ -409,6 +409,13 @@ class AsyncTTSClient(_CallSettings):
     async def close(self) -> None:
         await self._client.close()
 
+    async def is_ready(self) -> bool:
+        try:
+            return bool(await self._client.is_server_ready()) and bool(
+                await self._client.is_model_ready(self.model))
+        except (InferenceServerException, OSError, ConnectionError):
+            return False
+
     async def __aenter__(self) -> AsyncTTSClient:
         return self
 
@@ -453,9 +460,12 @@ class AsyncTTSClient(_CallSettings):
         for timeout_s in loop:
             started = False
             try:
-                async for chunk in self._stream_once(request, timeout_s):
-                    started = True
-                    yield chunk
+                # aclosing: a consumer that stops early closes the call at once, not whenever
+                # the generator is collected.
+                async with contextlib.aclosing(self._stream_once(request, timeout_s)) as chunks:
+                    async for chunk in chunks:
+                        started = True
+                        yield chunk
                 loop.won(None)
                 return
             except ServerUnavailableError as refusal:

@@ -15,6 +15,7 @@ SUBCOMMANDS = {
     "export": ("tritontts.export.cli", "configure_export", "run_export", "EXPORT_HELP"),
     "repository": ("tritontts.export.cli", "configure_repository", "run_repository",
                    "REPOSITORY_HELP"),
+    "gateway": ("tritontts.gateway.cli", "configure", "run", "HELP"),
 }
 
 
