@@ -57,6 +57,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     voices.add_argument("--voice-alias", action="append", default=[], metavar="NAME=VOICE",
                         help="serve request voice NAME with VOICE (OpenAI's names map to the "
                              "default voice unless set); repeatable")
+    voices.add_argument("--noise-scale", type=float, default=None,
+                        help="voice variation for every request (default: the voice's own)")
+    voices.add_argument("--noise-w", type=float, default=None,
+                        help="rhythm variation for every request (default: the voice's own; "
+                             "0: the same request gives the same audio)")
     keys = parser.add_argument_group("keys (then exit)")
     keys.add_argument("--add-key", metavar="NAME", help="create a key NAME and print it once")
     keys.add_argument("--revoke-key", metavar="NAME", help="revoke the key NAME")
@@ -89,7 +94,8 @@ def settings_from(args: argparse.Namespace):  # -> GatewaySettings (imported laz
                                     args.concurrency),
         max_concurrency=args.max_concurrency,
         cache=CacheSettings(enabled=not args.no_cache, max_bytes=args.cache_max_mib << 20),
-        voices=tuple(args.voice), voice_aliases=aliases)
+        voices=tuple(args.voice), voice_aliases=aliases, noise_scale=args.noise_scale,
+        noise_w=args.noise_w)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import Storage, storage_from_string
+from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 
 from tritontts.gateway.auth import Principal
 from tritontts.gateway.errors import too_many

@@ -56,6 +56,8 @@ class ResolvedSpeech:
     text: str
     voice: str | None  # None: the repository's default voice
     speed: float
+    noise_scale: float | None
+    noise_w: float | None
     response_format: str
     sample_rate: int | None  # None: the format's default for the voice
     sse: bool
@@ -89,6 +91,7 @@ def resolve(request: SpeechRequest, settings: GatewaySettings) -> ResolvedSpeech
     voice = settings.voice_aliases.get(request.voice, request.voice)
     return ResolvedSpeech(
         text=request.input, voice=voice or None, speed=request.speed,
+        noise_scale=settings.noise_scale, noise_w=settings.noise_w,
         response_format=request.response_format,
         sample_rate=settings.pcm_sample_rate if request.response_format == "pcm" else None,
         sse=request.stream_format == "sse")

@@ -77,6 +77,10 @@ class GatewaySettings:
     pcm_sample_rate: int = 24000
     # Whether the repository serves Maya1 (which `instructions` needs).
     maya1: bool = False
+    # The voice's variation, for every request (None: the voice's own). 0 makes the same
+    # request give the same audio, which the response cache assumes anyway.
+    noise_scale: float | None = None
+    noise_w: float | None = None
     deadline_s: float = 60.0  # one Triton call, retries of "not now" refusals included
 
     @property

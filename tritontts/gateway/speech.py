@@ -29,7 +29,8 @@ async def encoded_audio(client: AsyncTTSClient, speech: ResolvedSpeech,
     """The encoded bytes of a speech request, piece by piece, as Triton streams the audio.
     Closing this generator early cancels the Triton stream."""
     encoder: AudioEncoder | None = None
-    chunks = client.stream(speech.text, speed=speech.speed, voice=speech.voice)
+    chunks = client.stream(speech.text, speed=speech.speed, voice=speech.voice,
+                           noise_scale=speech.noise_scale, noise_w=speech.noise_w)
     async with contextlib.aclosing(chunks):
         async for chunk in chunks:
             if encoder is None:  # the voice's rate is known with the first chunk
