@@ -15,9 +15,10 @@ import av
 import httpx
 import openai
 import pytest
-from gateway_servers import running_gateway
 
 from tritontts.server import TritonServer, free_port
+
+from gateway_servers import running_gateway
 
 pytestmark = pytest.mark.e2e
 
