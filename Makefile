@@ -38,8 +38,12 @@ METRICS_PORT ?= 8002
 DEMO_TEXT ?= Hello! This sentence was spoken by a Triton Inference Server running on a plain CPU.
 DEMO_OUT ?= out/demo.wav
 PYTEST_ARGS ?=
+# make gateway: its port, and further `tritontts gateway` options (keys, Redis, limits).
+GATEWAY_PORT ?= 8080
+GATEWAY_ARGS ?=
 
-.PHONY: help setup export repository serve demo test lint bench bench-cache load load-capacity clean
+.PHONY: help setup system-deps export repository serve demo test lint bench bench-cache bench-gateway \
+	gateway load load-capacity clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -51,6 +55,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench,gateway]"
 	@touch $@
+
+system-deps: ## install the Debian packages in system-packages.txt that are missing (apt-get)
+	@missing=""; \
+	for package in $$(grep -v '^[[:space:]]*\(#\|$$\)' system-packages.txt); do \
+		dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q "install ok installed" \
+			|| missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 export: $(STAMP) ## stage graphs + FP16 variants with parity checks (VOICE=path.onnx, ENGINES=1 on GPU)
 	$(BIN)/tritontts export $(if $(VOICE),--voice $(VOICE)) --out $(VOICES_DIR) $(if $(ENGINES),--engines)
@@ -76,7 +91,7 @@ demo: repository ## start Triton, speak DEMO_TEXT into out/demo.wav, stop Triton
 	$(BIN)/tritontts speak "$(DEMO_TEXT)" --url $(BIND):$(GRPC_PORT) --wait-ready 300 \
 		-o $(DEMO_OUT)
 
-test: $(STAMP) ## lint, then unit and end-to-end tests against a real tritonserver
+test: system-deps $(STAMP) ## lint, then unit and end-to-end tests against a real tritonserver
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -93,6 +108,13 @@ load: $(STAMP) ## Locust with an SLO verdict (USERS, SPAWN_RATE, DURATION, SLO_M
 load-capacity: $(STAMP) ## the largest user count meeting p95 <= SLO_MS on short texts (30 s steps; TUNING, HOST)
 	$(BIN)/python benchmarks/load.py --capacity --slo-ms $(SLO_MS) --tuning $(TUNING) \
 		$(if $(HOST),--host $(HOST))
+
+gateway: $(STAMP) ## the OpenAI-compatible HTTP gateway on GATEWAY_PORT, in front of Triton at BIND:GRPC_PORT
+	$(BIN)/tritontts gateway --triton-url $(BIND):$(GRPC_PORT) --host $(BIND) --port $(GATEWAY_PORT) \
+		$(GATEWAY_ARGS)
+
+bench-gateway: $(STAMP) ## gateway overhead per request vs Triton directly (p50/p95), encode cost per format
+	$(BIN)/python benchmarks/gateway.py
 
 bench-cache: $(STAMP) ## response cache: hit vs miss latency p50/p95 on tts_cached
 	$(BIN)/python benchmarks/cache.py
