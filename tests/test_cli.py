@@ -29,7 +29,7 @@ def tritontts(*args: str, stdin: bytes | None = None) -> subprocess.CompletedPro
                           capture_output=True, timeout=300, check=False)
 
 
-@pytest.mark.parametrize("command", ["serve", "speak", "export", "repository"])
+@pytest.mark.parametrize("command", ["serve", "speak", "export", "repository", "gateway"])
 def test_help(command: str) -> None:
     result = tritontts(command, "--help")
     assert result.returncode == 0
