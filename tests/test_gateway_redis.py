@@ -13,8 +13,10 @@ import openai
 import pytest
 import redis
 
+from tritontts.gateway.cache import ResponseCache
 from tritontts.gateway.keystore import add_key
-from tritontts.gateway.settings import ClientLimits, GatewaySettings
+from tritontts.gateway.metrics import GatewayMetrics
+from tritontts.gateway.settings import CacheSettings, ClientLimits, GatewaySettings
 from tritontts.server import TritonServer
 
 from gateway_servers import running_gateway, running_redis
@@ -68,6 +70,28 @@ def test_cache_stays_within_its_bound(server: TritonServer, redis_url: str,
     client = redis.Redis.from_url(redis_url)
     assert int(client.get("tritontts:gateway:cache:total") or 0) == 0
     client.close()
+
+
+def test_cache_evicts_the_oldest_entries_first(redis_url: str) -> None:
+    async def scenario() -> tuple[list[bytes | None], int, bool]:
+        import redis.asyncio as aioredis
+
+        client = aioredis.from_url(redis_url)
+        await client.flushdb()
+        cache = ResponseCache(client, CacheSettings(max_bytes=250, max_entry_bytes=200),
+                              GatewayMetrics())
+        for name in ("first", "second", "third"):
+            await cache.put(name, name.encode() * (100 // len(name)))
+        stored_too_big = await cache.put("huge", b"x" * 201)
+        found = [await cache.get(name) for name in ("first", "second", "third")]
+        total = await cache.total_bytes()
+        await client.aclose()
+        return found, total, stored_too_big
+
+    found, total, stored_too_big = asyncio.run(scenario())
+    assert found[0] is None and found[1] and found[2]
+    assert total == len(found[1]) + len(found[2]) <= 250
+    assert not stored_too_big
 
 
 def test_limits_hold_across_two_gateways_sharing_redis(server: TritonServer, redis_url: str,

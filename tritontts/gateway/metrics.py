@@ -30,4 +30,5 @@ class GatewayMetrics:
         self.in_flight = Gauge(p + "in_flight", "Requests in progress in this replica",
                                registry=r)
         self.disconnects = Counter(p + "client_disconnects",
-                                   "Streams the client left before the end", registry=r)
+                                   "Streams that ended before their audio did (the client "
+                                   "left, or Triton failed)", registry=r)
