@@ -30,7 +30,7 @@ def page(server: TritonServer, tmp_path_factory: pytest.TempPathFactory
     with running_gateway(server.grpc_url, log=log) as url:
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
-        # Running as root needs --no-sandbox; autoplay lets play() start without a click.
+        # Chromium started by root needs the second flag; autoplay lets play() start unclicked.
         for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                      "--autoplay-policy=no-user-gesture-required", "--mute-audio"):
             options.add_argument(flag)
