@@ -38,8 +38,12 @@ METRICS_PORT ?= 8002
 DEMO_TEXT ?= Hello! This sentence was spoken by a Triton Inference Server running on a plain CPU.
 DEMO_OUT ?= out/demo.wav
 PYTEST_ARGS ?=
+# make gateway: its port, and further `tritontts gateway` options (keys, Redis, limits).
+GATEWAY_PORT ?= 8080
+GATEWAY_ARGS ?=
 
-.PHONY: help setup system-deps dashboard export repository serve demo test lint bench bench-cache load load-capacity clean
+.PHONY: help setup system-deps dashboard export repository serve demo test lint bench bench-cache \
+	bench-gateway gateway load load-capacity clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -47,7 +51,7 @@ help: ## list the targets
 setup: $(STAMP) ## create .venv with tritontts and its pinned dependencies
 
 $(STAMP): pyproject.toml scripts/install.sh
-	PYTHON=$(PYTHON) scripts/install.sh $(VENV) dev,bench,deploy
+	PYTHON=$(PYTHON) scripts/install.sh $(VENV) dev,bench,deploy,gateway
 	@touch $@
 
 system-deps: ## install the Debian packages of system-packages.txt that are missing (apt-get, root)
@@ -105,6 +109,13 @@ load: $(STAMP) ## Locust with an SLO verdict (USERS, SPAWN_RATE, DURATION, SLO_M
 load-capacity: $(STAMP) ## the largest user count meeting p95 <= SLO_MS on short texts (30 s steps; TUNING, HOST)
 	$(BIN)/python benchmarks/load.py --capacity --slo-ms $(SLO_MS) --tuning $(TUNING) \
 		$(if $(HOST),--host $(HOST))
+
+gateway: $(STAMP) ## the OpenAI-compatible HTTP gateway on GATEWAY_PORT, in front of Triton at BIND:GRPC_PORT
+	$(BIN)/tritontts gateway --triton-url $(BIND):$(GRPC_PORT) --host $(BIND) --port $(GATEWAY_PORT) \
+		$(GATEWAY_ARGS)
+
+bench-gateway: $(STAMP) ## gateway overhead per request vs Triton directly (p50/p95), encode cost per format
+	$(BIN)/python benchmarks/gateway.py
 
 bench-cache: $(STAMP) ## response cache: hit vs miss latency p50/p95 on tts_cached
 	$(BIN)/python benchmarks/cache.py

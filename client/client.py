@@ -499,9 +499,12 @@ class AsyncTTSClient(_CallSettings):
         for timeout_s in loop:
             started = False
             try:
-                async for chunk in self._stream_once(request, timeout_s):
-                    started = True
-                    yield chunk
+                # aclosing: a consumer that stops early closes the call at once, not whenever
+                # the generator is collected.
+                async with contextlib.aclosing(self._stream_once(request, timeout_s)) as chunks:
+                    async for chunk in chunks:
+                        started = True
+                        yield chunk
                 loop.won(None)
                 return
             except ServerUnavailableError as refusal:
