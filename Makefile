@@ -49,7 +49,7 @@ setup: $(STAMP) ## create .venv with tritontts and its pinned dependencies
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench,maya1]"
 	@touch $@
 
 export: $(STAMP) ## stage graphs + FP16 variants with parity checks (VOICE=path.onnx, ENGINES=1 on GPU)
