@@ -95,6 +95,8 @@ class PythonModel:
     decoupled: bool = False
     # Files placed in the version folder beside model.py: {name in folder: source path}.
     files: Mapping[str, Path] = field(default_factory=dict)
+    # The folder holding 1/model.py; None: model_repository/<name>.
+    source_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -628,7 +630,7 @@ def write_repository(models: list[Model], out_dir: Path) -> Path:
         version_dir.mkdir(parents=True)
         (model_dir / "config.pbtxt").write_text(rendered[model.name])
         if isinstance(model, PythonModel):
-            source = SOURCES / model.name / "1" / "model.py"
+            source = (model.source_dir or SOURCES / model.name) / "1" / "model.py"
             if not source.exists():
                 raise RenderError(f"{model.name}: no {source}")
             shutil.copyfile(source, version_dir / "model.py")
