@@ -34,6 +34,7 @@ from tritontts.client.retry import (
     call_with_retries,
     call_with_retries_async,
 )
+from tritontts.maya1 import names as maya1_names
 
 Protocol = Literal["grpc", "http"]
 DEFAULT_URLS = {"grpc": "localhost:8001", "http": "localhost:8000"}
@@ -120,10 +121,19 @@ class SynthesisRequest:
     noise_scale: float | None = None
     noise_w: float | None = None
     voice: str | None = None  # `<voice>` or `<voice>/<speaker>`; None: the server's default
+    # A voice description selects Maya1 (emotion tags such as <laugh> go inline in the text).
+    description: str | None = None
 
     def validate(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
             raise InvalidRequestError("text is empty: give some words to speak")
+        if self.description is not None:
+            if not self.description.strip():
+                raise InvalidRequestError("description is empty: describe the voice")
+            if self.voice or self.speed is not None or self.noise_w is not None \
+                    or self.noise_scale is not None:
+                raise InvalidRequestError("a description selects Maya1, which takes no voice, "
+                                          "speed or noise settings")
         for name in ("speed", "noise_scale", "noise_w"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int | float) and math.isfinite(value)):
@@ -134,7 +144,7 @@ class SynthesisRequest:
     def grpc_inputs(self, module: Any) -> list[Any]:
         """InferInput objects of `module` (tritonclient.grpc or tritonclient.http)."""
         inputs = []
-        for name, array in self.tensors():
+        for name, array in self.tensors(batched=self.description is not None):
             tensor = module.InferInput(name, list(array.shape),
                                        "BYTES" if array.dtype == np.object_ else "FP32")
             tensor.set_data_from_numpy(array)
@@ -156,8 +166,20 @@ class SynthesisRequest:
         request.parameters["triton_enable_empty_final_response"].bool_param = True
         return request
 
-    def tensors(self) -> list[tuple[str, np.ndarray]]:
+    def models(self, model: str, stream_model: str) -> tuple[str, str]:
+        """(whole, streaming) model this request goes to."""
+        if self.description is not None:
+            return maya1_names.SPEECH_MODEL, maya1_names.STREAM_MODEL
+        return model, stream_model
+
+    def tensors(self, batched: bool = False) -> list[tuple[str, np.ndarray]]:
+        """Input tensors; `batched`: with the leading batch dim `maya1` (a batching model) takes."""
         tensors = [("TEXT", np.array([self.text.encode("utf-8")], dtype=np.object_))]
+        if self.description is not None:
+            tensors.append((maya1_names.DESCRIPTION,
+                            np.array([self.description.encode("utf-8")], dtype=np.object_)))
+            if batched:
+                tensors = [(name, array[None]) for name, array in tensors]
         if self.voice:
             tensors.append(("VOICE", np.array([self.voice.encode("utf-8")], dtype=np.object_)))
         for name, value in (("SPEED", self.speed), ("NOISE_SCALE", self.noise_scale),
@@ -253,13 +275,15 @@ class TTSClient(_CallSettings):
 
     def synthesize(self, text: str, speed: float | None = None, noise_scale: float | None = None,
                    noise_w: float | None = None, voice: str | None = None, *,
-                   cache: bool = False, deadline_s: float | None = None) -> Synthesis:
+                   cache: bool = False, deadline_s: float | None = None,
+                   description: str | None = None) -> Synthesis:
         """The whole utterance. `cache=True` asks the response-cached model: the same request
-        then returns the same audio (even with the voice's random noise scales), in ~1 ms."""
-        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice)
+        then returns the same audio (even with the voice's random noise scales), in ~1 ms.
+        `description` (a voice described in words) selects the Maya1 models."""
+        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice, description)
         request.validate()
         inputs = request.grpc_inputs(self._triton)
-        model = CACHED_MODEL if cache else self.model
+        model = CACHED_MODEL if cache else request.models(self.model, self.stream_model)[0]
         attempts = Attempts()
 
         def attempt(remaining_s: float) -> Any:
@@ -282,7 +306,8 @@ class TTSClient(_CallSettings):
 
     def stream(self, text: str, speed: float | None = None, noise_scale: float | None = None,
                noise_w: float | None = None, voice: str | None = None, *,
-               deadline_s: float | None = None) -> Iterator[AudioChunk]:
+               deadline_s: float | None = None,
+               description: str | None = None) -> Iterator[AudioChunk]:
         """Yield audio chunks as the server sends them (gRPC only).
 
         The stream is read in the calling thread (no helper thread, so it also works under
@@ -293,7 +318,7 @@ class TTSClient(_CallSettings):
         """
         if self.protocol != "grpc":
             raise TTSError("streaming needs the gRPC protocol (HTTP has no response streams)")
-        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice)
+        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice, description)
         request.validate()
         budget = self.deadline_s if deadline_s is None else deadline_s
         loop = RetryLoop(budget, self.retry, throttle=self.throttle)
@@ -320,7 +345,8 @@ class TTSClient(_CallSettings):
                                        options=_own_channel_args())
                    if self.tls else grpc.insecure_channel(self.url, options=_own_channel_args()))
         stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
-        call = stub.ModelStreamInfer(iter([request.stream_request(self.stream_model)]),
+        model = request.models(self.model, self.stream_model)[1]
+        call = stub.ModelStreamInfer(iter([request.stream_request(model)]),
                                      timeout=timeout_s,
                                      metadata=list((self.headers or {}).items()) or None)
         finished = False
@@ -418,13 +444,14 @@ class AsyncTTSClient(_CallSettings):
     async def synthesize(self, text: str, speed: float | None = None,
                          noise_scale: float | None = None,
                          noise_w: float | None = None, voice: str | None = None, *,
-                         cache: bool = False, deadline_s: float | None = None) -> Synthesis:
+                         cache: bool = False, deadline_s: float | None = None,
+                         description: str | None = None) -> Synthesis:
         """As TTSClient.synthesize: refusals that mean "not now" are retried within the
         deadline, anything else is raised at once."""
-        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice)
+        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice, description)
         request.validate()
         inputs = request.grpc_inputs(self._triton)
-        model = CACHED_MODEL if cache else self.model
+        model = CACHED_MODEL if cache else request.models(self.model, self.stream_model)[0]
 
         async def attempt(remaining_s: float) -> Any:
             try:
@@ -443,10 +470,11 @@ class AsyncTTSClient(_CallSettings):
     async def stream(self, text: str, speed: float | None = None,
                      noise_scale: float | None = None,
                      noise_w: float | None = None, voice: str | None = None, *,
-                     deadline_s: float | None = None) -> AsyncIterator[AudioChunk]:
+                     deadline_s: float | None = None,
+                     description: str | None = None) -> AsyncIterator[AudioChunk]:
         """As TTSClient.stream: a refusal before the first chunk is retried within the
         deadline; once audio has arrived, an error is raised."""
-        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice)
+        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice, description)
         request.validate()
         loop = RetryLoop(self.deadline_s if deadline_s is None else deadline_s, self.retry,
                          throttle=self.throttle)
@@ -467,7 +495,7 @@ class AsyncTTSClient(_CallSettings):
         import grpc
 
         async def requests() -> AsyncIterator[dict[str, Any]]:
-            yield {"model_name": self.stream_model,
+            yield {"model_name": request.models(self.model, self.stream_model)[1],
                    "inputs": request.grpc_inputs(self._triton),
                    "enable_empty_final_response": True}
 
