@@ -300,7 +300,7 @@ class TTSClient(_CallSettings):
         budget = self.deadline_s if deadline_s is None else deadline_s
         result = call_with_retries(attempt, budget, self.retry, attempts,
                                    throttle=self.throttle)
-        return Synthesis(audio=result.as_numpy("AUDIO"),
+        return Synthesis(audio=result.as_numpy("AUDIO").reshape(-1),
                          sample_rate=int(result.as_numpy("SAMPLE_RATE").reshape(-1)[0]),
                          attempts=attempts.count)
 
@@ -463,7 +463,7 @@ class AsyncTTSClient(_CallSettings):
         budget = self.deadline_s if deadline_s is None else deadline_s
         result, attempts = await call_with_retries_async(attempt, budget, self.retry,
                                                          throttle=self.throttle)
-        return Synthesis(audio=result.as_numpy("AUDIO"),
+        return Synthesis(audio=result.as_numpy("AUDIO").reshape(-1),
                          sample_rate=int(result.as_numpy("SAMPLE_RATE").reshape(-1)[0]),
                          attempts=attempts)
 

@@ -71,7 +71,7 @@ def test_every_emotion_tag_is_one_id(tokenizer: Any) -> None:
 
 
 def test_unknown_tag_is_refused_naming_the_known_ones(tokenizer: Any) -> None:
-    with pytest.raises(InvalidInputError, match="unknown emotion tag <giggles>.*<laugh>"):
+    with pytest.raises(InvalidInputError, match=r"unknown emotion tag <giggles>.*<laugh>"):
         PromptBuilder(tokenizer).prompts("calm", "Hello <giggles>")
 
 
@@ -120,7 +120,7 @@ UNPACK_CASES = [
     # a text token in the middle of the codes
     ([*frame_ids((0,) * 7)[:3], 500, *frame_ids((0,) * 7)[4:]], "slot 3"),
     (frame_ids((0,) * 7)[:5], "not whole frames"),
-    (frame_ids((0,) * 7) + [CODE_END] + frame_ids((0,) * 7), "follow CODE_END"),
+    ([*frame_ids((0,) * 7), CODE_END, *frame_ids((0,) * 7)], "follow CODE_END"),
 ]
 
 
@@ -187,8 +187,8 @@ def test_constrained_sampling_gives_only_valid_frames_from_random_weights(
     generate(lm, [run])
     ids = [token for frame in run.frames for token in frame]
     # Hot sampling may draw CODE_END early, but only at a frame boundary past 28 codes.
-    assert run.reason == "limit" and len(run.frames) == 30 or \
-        run.reason == "end" and 4 <= len(run.frames) < 30
+    assert (run.reason == "limit" and len(run.frames) == 30) or \
+        (run.reason == "end" and 4 <= len(run.frames) < 30)
     levels = unpack_frames(ids)  # raises on any id outside its slot's band
     n = len(run.frames)
     assert [len(level) for level in levels] == [n, 2 * n, 4 * n]
@@ -261,10 +261,10 @@ def test_checkpoint_errors_are_clear(maya1_checkpoint: Path, snac_checkpoint: Pa
     partial = tmp_path / "partial"
     shutil.copytree(maya1_checkpoint, partial)
     (partial / "model.safetensors").unlink()
-    with pytest.raises(CheckpointError, match="no \\*.safetensors"):
+    with pytest.raises(CheckpointError, match=r"no \*\.safetensors"):
         Maya1Checkpoint(partial).check()
     (partial / "tokenizer.json").unlink()
-    with pytest.raises(CheckpointError, match="lacks tokenizer.json"):
+    with pytest.raises(CheckpointError, match=r"lacks tokenizer\.json"):
         Maya1Checkpoint(partial).check()
     wrong = tmp_path / "wrong"
     shutil.copytree(maya1_checkpoint, wrong)
@@ -275,7 +275,7 @@ def test_checkpoint_errors_are_clear(maya1_checkpoint: Path, snac_checkpoint: Pa
     snac = tmp_path / "snac"
     shutil.copytree(snac_checkpoint, snac)
     (snac / "pytorch_model.bin").unlink()
-    with pytest.raises(CheckpointError, match="lacks pytorch_model.bin"):
+    with pytest.raises(CheckpointError, match=r"lacks pytorch_model\.bin"):
         SnacCheckpoint(snac).check()
 
 
