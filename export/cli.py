@@ -93,6 +93,12 @@ def configure_repository(parser: argparse.ArgumentParser) -> None:
                              "under concurrent load, each request slower (README, cpu profile)")
     parser.add_argument("--lexicon", type=Path, default=None,
                         help="pronunciation dictionary for this deployment (word<TAB>IPA lines)")
+    parser.add_argument("--maya1", type=Path, default=None, metavar="DIR",
+                        help="also serve Maya1 from this local Hugging Face snapshot "
+                             "(config.json, *.safetensors, tokenizer.json); needs --snac")
+    parser.add_argument("--snac", type=Path, default=None, metavar="DIR",
+                        help="the SNAC 24 kHz folder (config.json, pytorch_model.bin) Maya1 "
+                             "decodes with; exported to ONNX under build/maya1/")
 
 
 def run_repository(args: argparse.Namespace) -> int:
@@ -114,6 +120,12 @@ def run_repository(args: argparse.Namespace) -> int:
         return 2
     else:
         models, detail = _gpu_models(voices[0], args)
+    if (args.maya1 is None) != (args.snac is None):
+        print("[repository] Maya1 needs both --maya1 DIR and --snac DIR", file=sys.stderr)
+        return 2
+    if args.maya1 is not None:
+        models += _maya1_models(args.maya1, args.snac)
+        detail += "; Maya1 (maya1, maya1_stream) on PyTorch + ONNX Runtime"
     out = write_repository(models, args.out)
     names = ", ".join(v.name for v in voices)
     print(f"[repository] wrote {out} ({args.profile} profile, voices {names}: {detail})")
@@ -139,3 +151,14 @@ def _gpu_models(voice, args: argparse.Namespace) -> tuple[list, str]:
     detail = (f"TensorRT plans for {', '.join(sorted(plans))}" if plans
               else "no TensorRT engines found, ONNX Runtime on GPU")
     return models, detail
+
+
+def _maya1_models(checkpoint: Path, snac: Path) -> list:
+    from tritontts.export.snac import export_snac_decoder
+    from tritontts.maya1.checkpoint import Maya1Checkpoint, SnacCheckpoint
+    from tritontts.maya1.repository import Maya1Setup, maya1_models
+
+    Maya1Checkpoint(checkpoint).check()  # a missing snapshot fails before the export
+    SnacCheckpoint(snac).check()
+    exported = export_snac_decoder(snac, Path("build/maya1/snac"))
+    return maya1_models(Maya1Setup(checkpoint, exported.graph))
