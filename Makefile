@@ -24,6 +24,10 @@ TUNING ?= latency
 # ENGINES=1: `make export` also builds TensorRT engines (a GPU host with `pip install .[gpu]`).
 ENGINES ?=
 LEXICON ?=
+# MAYA1 / SNAC: local folders of the Maya1 snapshot and SNAC 24 kHz; both set: the repository
+# also serves maya1 and maya1_stream (README "Maya1").
+MAYA1 ?=
+SNAC ?=
 
 # Address tritontts serve listens on; HOST is the deployment that load / bench target.
 BIND ?= 127.0.0.1
@@ -43,7 +47,7 @@ GATEWAY_PORT ?= 8080
 GATEWAY_ARGS ?=
 
 .PHONY: help setup system-deps dashboard export repository serve demo test lint bench bench-cache \
-	bench-gateway gateway load load-capacity clean
+	bench-gateway bench-maya1 gateway load load-capacity clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -51,7 +55,7 @@ help: ## list the targets
 setup: $(STAMP) ## create .venv with tritontts and its pinned dependencies
 
 $(STAMP): pyproject.toml scripts/install.sh
-	PYTHON=$(PYTHON) scripts/install.sh $(VENV) dev,bench,deploy,gateway
+	PYTHON=$(PYTHON) scripts/install.sh $(VENV) dev,bench,deploy,gateway,maya1
 	@touch $@
 
 system-deps: ## install the Debian packages of system-packages.txt that are missing (apt-get, root)
@@ -74,7 +78,8 @@ $(VOICE_DIR)/export.json: $(STAMP)
 repository: $(VOICE_DIR)/export.json ## render the model repository (PROFILE=cpu|gpu, TUNING=latency|throughput, LEXICON=file, EXTRA_VOICES=names)
 	$(BIN)/tritontts repository --profile $(PROFILE) --tuning $(TUNING) --out $(REPOSITORY) \
 		--voice-dir $(VOICE_DIR) $(addprefix $(VOICES_DIR)/,$(EXTRA_VOICES)) \
-		$(if $(LEXICON),--lexicon $(LEXICON))
+		$(if $(LEXICON),--lexicon $(LEXICON)) \
+		$(if $(MAYA1),--maya1 $(MAYA1)) $(if $(SNAC),--snac $(SNAC))
 
 serve: repository ## run Triton on the repository (BIND, HTTP_PORT, GRPC_PORT, METRICS_PORT)
 	$(BIN)/tritontts serve --model-repository $(REPOSITORY) --host $(BIND) \
@@ -119,6 +124,9 @@ bench-gateway: $(STAMP) ## gateway overhead per request vs Triton directly (p50/
 
 bench-cache: $(STAMP) ## response cache: hit vs miss latency p50/p95 on tts_cached
 	$(BIN)/python benchmarks/cache.py
+
+bench-maya1: $(STAMP) ## Maya1 on tiny random checkpoints: tokens/s at concurrency 1 and 4, first vs full audio
+	$(BIN)/python benchmarks/maya1.py
 
 clean: ## remove build outputs (exported graphs, repository, demo audio)
 	rm -rf build out benchmarks/results

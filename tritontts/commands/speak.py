@@ -53,6 +53,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="voice to speak with, as <voice> or <voice>/<speaker> (a bare "
                              "<speaker>: of the default voice); default: the server's default "
                              "voice, first speaker. An unknown name's error lists those served")
+    parser.add_argument("--description", default=None, metavar="TEXT",
+                        help="a voice described in words, e.g. 'Female, 30s, warm, calm "
+                             "pacing': speaks with Maya1 (emotion tags such as <laugh> inline "
+                             "in the text; an unknown tag's error lists the known ones)")
     parser.add_argument("--stream", action="store_true",
                         help="use the streaming model (gRPC): audio is written as each chunk "
                              "arrives, so `-o - | aplay ...` plays while it synthesizes")
@@ -153,7 +157,7 @@ def _tls(args: argparse.Namespace) -> TLSConfig | None:
 def run(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
     options = {"speed": args.speed, "noise_scale": args.noise_scale, "noise_w": args.noise_w,
-               "voice": args.voice}
+               "voice": args.voice, "description": args.description}
     try:
         tls = _tls(args)
         fmt = output_format(args)
