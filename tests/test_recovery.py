@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tritontts import recovery
+from tritontts.serving import recovery
 from tritontts.serving.processes import StubProcess
 from tritontts.serving.recovery import MemoryLimit, StubWatchdog
 
