@@ -15,9 +15,9 @@ import pytest
 import tritonclient.grpc as grpcclient
 from test_maya1 import Run
 
+from tritontts import contract
 from tritontts.client import TTSClient
 from tritontts.client.errors import InvalidRequestError
-from tritontts import contract
 from tritontts.maya1.checkpoint import Maya1Checkpoint
 from tritontts.maya1.codec import OnnxSnacDecoder, stream_audio
 from tritontts.maya1.generator import BatchedGenerator
@@ -82,7 +82,8 @@ def stream(server: TritonServer, text: str, max_new_tokens: int, seed: int) -> l
     client = grpcclient.InferenceServerClient(server.grpc_url)
     client.start_stream(callback=lambda result, error: responses.put((result, error)))
     try:
-        client.async_stream_infer(contract.MAYA1_STREAM_MODEL, _inputs(text, False, max_new_tokens, seed),
+        client.async_stream_infer(contract.MAYA1_STREAM_MODEL,
+                                  _inputs(text, False, max_new_tokens, seed),
                                   enable_empty_final_response=True)
         chunks = []
         while True:

@@ -11,6 +11,7 @@ from pathlib import Path
 from tritontts.contract import API_KEY_ENV
 from tritontts.gateway.names import ALL_SCOPES, ENV_KEYS_FILE, ENV_REDIS_URL, ENV_TRITON_URL
 
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Serve OpenAI's POST /v1/audio/speech (and /v1/models, /v1/audio/voices, /healthz, "

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from tritontts.errors import InvalidInputError
 from tritontts.maya1.tokens import (
     BOS,
     END_OF_HUMAN,
@@ -25,7 +26,6 @@ from tritontts.maya1.tokens import (
     START_OF_SPEECH,
 )
 from tritontts.text.sentences import split_paragraphs, split_sentences
-from tritontts.errors import InvalidInputError
 
 EMOTION_TAGS = ("laugh", "laugh_harder", "sigh", "chuckle", "gasp", "angry", "excited",
                 "whisper", "cry", "scream", "sing", "snort", "exhale", "gulp", "giggle",

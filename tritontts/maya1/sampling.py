@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from tritontts.maya1.tokens import CODE_END, CODEBOOK_SIZE, CODES_PER_FRAME, VOCAB_SIZE, slot_band
 from tritontts.errors import InvalidInputError
+from tritontts.maya1.tokens import CODE_END, CODEBOOK_SIZE, CODES_PER_FRAME, VOCAB_SIZE, slot_band
 
 
 @dataclass(frozen=True)

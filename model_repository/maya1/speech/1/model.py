@@ -12,8 +12,8 @@ import triton_python_backend_utils as pb_utils
 
 from tritontts import contract
 from tritontts.contract import STREAM_CODE_SEPARATOR
-from tritontts.serving.adapter import error_response
 from tritontts.errors import InvalidInputError
+from tritontts.serving.adapter import error_response
 
 REFUSAL = f"INVALID_ARG{STREAM_CODE_SEPARATOR}"
 
@@ -52,7 +52,8 @@ class TritonPythonModel:
             if rate is None:
                 raise RuntimeError(f"model {contract.MAYA1_STREAM_MODEL!r} sent no audio")
             return pb_utils.InferenceResponse([
-                pb_utils.Tensor(contract.AUDIO.name, np.concatenate(pieces)[None].astype(np.float32)),
+                pb_utils.Tensor(contract.AUDIO.name,
+                                np.concatenate(pieces)[None].astype(np.float32)),
                 pb_utils.Tensor(contract.SAMPLE_RATE.name, rate.as_numpy().reshape(1, 1))])
         except Exception as exc:
             return error_response(exc)
