@@ -26,7 +26,7 @@ import numpy as np
 
 from tritontts.audio import FORMATS, encode_audio
 from tritontts.client import TTSClient
-from tritontts.server import free_port
+from tritontts.serving.server import free_port
 
 from common import SENTENCES, percentile, save, start_server
 
