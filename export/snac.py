@@ -20,15 +20,10 @@ from typing import Any
 import numpy as np
 import onnx
 
-from tritontts.export.tensorrt import (
-    ShapeProfile,
-    _import_tensorrt,
-    engine_filename,
-    polygraphy_profile,
-    require_gpu,
-)
+from tritontts.export.tensorrt import ShapeProfile, require_gpu, save_plan
 from tritontts.maya1.checkpoint import SnacCheckpoint
 from tritontts.maya1.tokens import CODEBOOK_SIZE, SAMPLES_PER_FRAME
+from tritontts.repository.engines import engine_filename
 
 INPUTS = ("codes_0", "codes_1", "codes_2")
 OUTPUT = "audio"
@@ -156,21 +151,6 @@ def build_snac_engine(graph: Path, plan_dir: Path,
     """A TensorRT engine of the decoder graph for this host's GPU (model_smXY.plan). Stops
     with GpuRequiredError before anything else on a machine without a CUDA device."""
     device = require_gpu()
-    _import_tensorrt()
-    from polygraphy.backend.trt import (
-        CreateConfig,
-        EngineBytesFromNetwork,
-        NetworkFromOnnxPath,
-        SaveEngine,
-    )
-
     plan = plan_dir / engine_filename(device.compute_capability)
     progress(f"[snac] building {plan} on {device.name}")
-    network = NetworkFromOnnxPath(str(graph), strongly_typed=True)
-    config = CreateConfig(profiles=[polygraphy_profile(profiles or snac_profiles())],
-                          load_timing_cache=None if timing_cache is None else str(timing_cache))
-    engine = EngineBytesFromNetwork(network, config, save_timing_cache=None
-                                    if timing_cache is None else str(timing_cache))
-    plan.parent.mkdir(parents=True, exist_ok=True)
-    SaveEngine(engine, str(plan))()
-    return plan
+    return save_plan(graph, plan, profiles or snac_profiles(), timing_cache)

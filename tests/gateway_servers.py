@@ -18,6 +18,16 @@ import pytest
 from tritontts.serving.server import free_port
 
 
+def stop(process: subprocess.Popen, timeout_s: float) -> None:
+    """SIGTERM, then SIGKILL when the process has not exited within `timeout_s`."""
+    process.terminate()
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def running_redis(directory: Path) -> Iterator[str]:
     """redis-server on a free port, nothing saved; yields its URL."""
@@ -45,12 +55,7 @@ def running_redis(directory: Path) -> Iterator[str]:
         client.close()
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout_s=10)
 
 
 @contextmanager
@@ -76,9 +81,4 @@ def running_gateway(triton_grpc_url: str, *args: str, log: Path) -> Iterator[str
                 time.sleep(0.1)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout_s=15)
