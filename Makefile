@@ -24,6 +24,10 @@ TUNING ?= latency
 # ENGINES=1: `make export` also builds TensorRT engines (a GPU host with `pip install .[gpu]`).
 ENGINES ?=
 LEXICON ?=
+# MAYA1 / SNAC: local folders of the Maya1 snapshot and SNAC 24 kHz; both set: the repository
+# also serves maya1 and maya1_stream (README "Maya1").
+MAYA1 ?=
+SNAC ?=
 
 # Address tritontts serve listens on; HOST is the deployment that load / bench target.
 BIND ?= 127.0.0.1
@@ -38,19 +42,32 @@ METRICS_PORT ?= 8002
 DEMO_TEXT ?= Hello! This sentence was spoken by a Triton Inference Server running on a plain CPU.
 DEMO_OUT ?= out/demo.wav
 PYTEST_ARGS ?=
+# make gateway: its port, and further `tritontts gateway` options (keys, Redis, limits).
+GATEWAY_PORT ?= 8080
+GATEWAY_ARGS ?=
 
-.PHONY: help setup export repository serve demo test lint bench bench-cache load load-capacity clean
+.PHONY: help setup system-deps dashboard export repository serve demo test lint bench bench-cache \
+	bench-gateway bench-maya1 gateway load load-capacity clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## create .venv with tritontts and its pinned dependencies
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+$(STAMP): pyproject.toml scripts/install.sh
+	PYTHON=$(PYTHON) scripts/install.sh $(VENV) dev,bench,deploy,gateway,maya1
 	@touch $@
+
+system-deps: ## install the Debian packages of system-packages.txt that are missing (apt-get, root)
+	@missing=""; \
+	for package in $$(grep -Ev '^[[:space:]]*(#|$$)' system-packages.txt); do \
+		dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q "ok installed" \
+			|| missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
 
 export: $(STAMP) ## stage graphs + FP16 variants with parity checks (VOICE=path.onnx, ENGINES=1 on GPU)
 	$(BIN)/tritontts export $(if $(VOICE),--voice $(VOICE)) --out $(VOICES_DIR) $(if $(ENGINES),--engines)
@@ -61,7 +78,8 @@ $(VOICE_DIR)/export.json: $(STAMP)
 repository: $(VOICE_DIR)/export.json ## render the model repository (PROFILE=cpu|gpu, TUNING=latency|throughput, LEXICON=file, EXTRA_VOICES=names)
 	$(BIN)/tritontts repository --profile $(PROFILE) --tuning $(TUNING) --out $(REPOSITORY) \
 		--voice-dir $(VOICE_DIR) $(addprefix $(VOICES_DIR)/,$(EXTRA_VOICES)) \
-		$(if $(LEXICON),--lexicon $(LEXICON))
+		$(if $(LEXICON),--lexicon $(LEXICON)) \
+		$(if $(MAYA1),--maya1 $(MAYA1)) $(if $(SNAC),--snac $(SNAC))
 
 serve: repository ## run Triton on the repository (BIND, HTTP_PORT, GRPC_PORT, METRICS_PORT)
 	$(BIN)/tritontts serve --model-repository $(REPOSITORY) --host $(BIND) \
@@ -76,9 +94,12 @@ demo: repository ## start Triton, speak DEMO_TEXT into out/demo.wav, stop Triton
 	$(BIN)/tritontts speak "$(DEMO_TEXT)" --url $(BIND):$(GRPC_PORT) --wait-ready 300 \
 		-o $(DEMO_OUT)
 
-test: $(STAMP) ## lint, then unit and end-to-end tests against a real tritonserver
+test: $(STAMP) system-deps ## lint, then unit and end-to-end tests against a real tritonserver
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+dashboard: $(STAMP) ## regenerate the chart's Grafana dashboard (helm/tritontts/dashboards/) from helm/dashboard.py
+	$(BIN)/python helm/dashboard.py
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .
@@ -94,8 +115,18 @@ load-capacity: $(STAMP) ## the largest user count meeting p95 <= SLO_MS on short
 	$(BIN)/python benchmarks/load.py --capacity --slo-ms $(SLO_MS) --tuning $(TUNING) \
 		$(if $(HOST),--host $(HOST))
 
+gateway: $(STAMP) ## the OpenAI-compatible HTTP gateway on GATEWAY_PORT, in front of Triton at BIND:GRPC_PORT
+	$(BIN)/tritontts gateway --triton-url $(BIND):$(GRPC_PORT) --host $(BIND) --port $(GATEWAY_PORT) \
+		$(GATEWAY_ARGS)
+
+bench-gateway: $(STAMP) ## gateway overhead per request vs Triton directly (p50/p95), encode cost per format
+	$(BIN)/python benchmarks/gateway.py
+
 bench-cache: $(STAMP) ## response cache: hit vs miss latency p50/p95 on tts_cached
 	$(BIN)/python benchmarks/cache.py
+
+bench-maya1: $(STAMP) ## Maya1 on tiny random checkpoints: tokens/s at concurrency 1 and 4, first vs full audio
+	$(BIN)/python benchmarks/maya1.py
 
 clean: ## remove build outputs (exported graphs, repository, demo audio)
 	rm -rf build out benchmarks/results

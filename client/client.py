@@ -38,8 +38,11 @@ from tritontts.contract import (
     API_KEY_HEADER,
     AUDIO,
     CACHED_TTS_MODEL,
+    DESCRIPTION,
     ENABLE_EMPTY_FINAL_RESPONSE,
     FINAL_RESPONSE,
+    MAYA1_MODEL,
+    MAYA1_STREAM_MODEL,
     OPTION_INPUTS,
     SAMPLE_RATE,
     STREAM_MODEL,
@@ -129,10 +132,19 @@ class SynthesisRequest:
     noise_scale: float | None = None
     noise_w: float | None = None
     voice: str | None = None  # `<voice>` or `<voice>/<speaker>`; None: the server's default
+    # A voice description selects Maya1 (emotion tags such as <laugh> go inline in the text).
+    description: str | None = None
 
     def validate(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
             raise InvalidRequestError("text is empty: give some words to speak")
+        if self.description is not None:
+            if not self.description.strip():
+                raise InvalidRequestError("description is empty: describe the voice")
+            if self.voice or self.speed is not None or self.noise_w is not None \
+                    or self.noise_scale is not None:
+                raise InvalidRequestError("a description selects Maya1, which takes no voice, "
+                                          "speed or noise settings")
         for name in ("speed", "noise_scale", "noise_w"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int | float) and math.isfinite(value)):
@@ -143,7 +155,7 @@ class SynthesisRequest:
     def infer_inputs(self, module: Any) -> list[Any]:
         """InferInput objects of `module` (tritonclient.grpc, .grpc.aio or .http)."""
         inputs = []
-        for spec, array in self.tensors():
+        for spec, array in self.tensors(batched=self.description is not None):
             tensor = module.InferInput(spec.name, list(array.shape), spec.dtype)
             tensor.set_data_from_numpy(array)
             inputs.append(tensor)
@@ -163,9 +175,21 @@ class SynthesisRequest:
         request.parameters[ENABLE_EMPTY_FINAL_RESPONSE].bool_param = True
         return request
 
-    def tensors(self) -> list[tuple[Any, np.ndarray]]:
-        """(contract tensor, value) of every input this request sends."""
+    def models(self, model: str, stream_model: str) -> tuple[str, str]:
+        """(whole, streaming) model this request goes to."""
+        if self.description is not None:
+            return MAYA1_MODEL, MAYA1_STREAM_MODEL
+        return model, stream_model
+
+    def tensors(self, batched: bool = False) -> list[tuple[Any, np.ndarray]]:
+        """(contract tensor, value) of every input this request sends; `batched`: with the
+        leading batch axis that `maya1` (a batching model) takes."""
         tensors = [(TEXT, np.array([self.text.encode("utf-8")], dtype=np.object_))]
+        if self.description is not None:
+            tensors.append((DESCRIPTION,
+                            np.array([self.description.encode("utf-8")], dtype=np.object_)))
+            if batched:
+                tensors = [(spec, array[None]) for spec, array in tensors]
         if self.voice:
             tensors.append((VOICE, np.array([self.voice.encode("utf-8")], dtype=np.object_)))
         for keyword, spec in OPTION_INPUTS.items():
@@ -177,7 +201,7 @@ class SynthesisRequest:
 
 def read_synthesis(result: Any, attempts: int) -> Synthesis:
     """The whole utterance from a `tts` response (sync, asyncio and HTTP results alike)."""
-    return Synthesis(audio=result.as_numpy(AUDIO.name),
+    return Synthesis(audio=result.as_numpy(AUDIO.name).reshape(-1),
                      sample_rate=int(result.as_numpy(SAMPLE_RATE.name).reshape(-1)[0]),
                      attempts=attempts)
 
@@ -229,13 +253,19 @@ class _CallSettings:
         self.throttle = RetryThrottle() if throttle_retries else None
 
     def _request(self, text: str, speed: float | None, noise_scale: float | None,
-                 noise_w: float | None, voice: str | None) -> SynthesisRequest:
-        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice)
+                 noise_w: float | None, voice: str | None,
+                 description: str | None = None) -> SynthesisRequest:
+        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice, description)
         request.validate()
         return request
 
-    def _model(self, cache: bool) -> str:
-        return CACHED_TTS_MODEL if cache else self.model
+    def _model(self, request: SynthesisRequest, cache: bool) -> str:
+        if cache and request.description is None:
+            return CACHED_TTS_MODEL
+        return request.models(self.model, self.stream_model)[0]
+
+    def _stream_model(self, request: SynthesisRequest) -> str:
+        return request.models(self.model, self.stream_model)[1]
 
     def _budget(self, deadline_s: float | None) -> float:
         return self.deadline_s if deadline_s is None else deadline_s
@@ -314,12 +344,14 @@ class TTSClient(_CallSettings):
 
     def synthesize(self, text: str, speed: float | None = None, noise_scale: float | None = None,
                    noise_w: float | None = None, voice: str | None = None, *,
-                   cache: bool = False, deadline_s: float | None = None) -> Synthesis:
+                   cache: bool = False, deadline_s: float | None = None,
+                   description: str | None = None) -> Synthesis:
         """The whole utterance. `cache=True` asks the response-cached model: the same request
-        then returns the same audio (even with the voice's random noise scales), in ~1 ms."""
-        inputs = self._request(text, speed, noise_scale, noise_w, voice).infer_inputs(
-            self._triton)
-        model = self._model(cache)
+        then returns the same audio (even with the voice's random noise scales), in ~1 ms.
+        `description` (a voice described in words) selects the Maya1 models."""
+        request = self._request(text, speed, noise_scale, noise_w, voice, description)
+        inputs = request.infer_inputs(self._triton)
+        model = self._model(request, cache)
         attempts = Attempts()
 
         def attempt(remaining_s: float) -> Any:
@@ -335,7 +367,8 @@ class TTSClient(_CallSettings):
 
     def stream(self, text: str, speed: float | None = None, noise_scale: float | None = None,
                noise_w: float | None = None, voice: str | None = None, *,
-               deadline_s: float | None = None) -> Iterator[AudioChunk]:
+               deadline_s: float | None = None,
+               description: str | None = None) -> Iterator[AudioChunk]:
         """Yield audio chunks as the server sends them (gRPC only).
 
         The stream is read in the calling thread (no helper thread, so it also works under
@@ -346,7 +379,7 @@ class TTSClient(_CallSettings):
         """
         if self.protocol != "grpc":
             raise TTSError("streaming needs the gRPC protocol (HTTP has no response streams)")
-        request = self._request(text, speed, noise_scale, noise_w, voice)
+        request = self._request(text, speed, noise_scale, noise_w, voice, description)
         loop = RetryLoop(self._budget(deadline_s), self.retry, throttle=self.throttle)
         for timeout_s in loop:
             started = False
@@ -371,7 +404,7 @@ class TTSClient(_CallSettings):
                                        options=_own_channel_args())
                    if self.tls else grpc.insecure_channel(self.url, options=_own_channel_args()))
         stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
-        call = stub.ModelStreamInfer(iter([request.stream_request(self.stream_model)]),
+        call = stub.ModelStreamInfer(iter([request.stream_request(self._stream_model(request))]),
                                      timeout=timeout_s,
                                      metadata=list((self.headers or {}).items()) or None)
         reader = ChunkReader()
@@ -472,12 +505,13 @@ class AsyncTTSClient(_CallSettings):
     async def synthesize(self, text: str, speed: float | None = None,
                          noise_scale: float | None = None,
                          noise_w: float | None = None, voice: str | None = None, *,
-                         cache: bool = False, deadline_s: float | None = None) -> Synthesis:
+                         cache: bool = False, deadline_s: float | None = None,
+                         description: str | None = None) -> Synthesis:
         """As TTSClient.synthesize: refusals that mean "not now" are retried within the
         deadline, anything else is raised at once."""
-        inputs = self._request(text, speed, noise_scale, noise_w, voice).infer_inputs(
-            self._triton)
-        model = self._model(cache)
+        request = self._request(text, speed, noise_scale, noise_w, voice, description)
+        inputs = request.infer_inputs(self._triton)
+        model = self._model(request, cache)
 
         async def attempt(remaining_s: float) -> Any:
             with mapped_errors(self.url):
@@ -491,17 +525,21 @@ class AsyncTTSClient(_CallSettings):
     async def stream(self, text: str, speed: float | None = None,
                      noise_scale: float | None = None,
                      noise_w: float | None = None, voice: str | None = None, *,
-                     deadline_s: float | None = None) -> AsyncIterator[AudioChunk]:
+                     deadline_s: float | None = None,
+                     description: str | None = None) -> AsyncIterator[AudioChunk]:
         """As TTSClient.stream: a refusal before the first chunk is retried within the
         deadline; once audio has arrived, an error is raised."""
-        request = self._request(text, speed, noise_scale, noise_w, voice)
+        request = self._request(text, speed, noise_scale, noise_w, voice, description)
         loop = RetryLoop(self._budget(deadline_s), self.retry, throttle=self.throttle)
         for timeout_s in loop:
             started = False
             try:
-                async for chunk in self._stream_once(request, timeout_s):
-                    started = True
-                    yield chunk
+                # aclosing: a consumer that stops early closes the call at once, not whenever
+                # the generator is collected.
+                async with contextlib.aclosing(self._stream_once(request, timeout_s)) as chunks:
+                    async for chunk in chunks:
+                        started = True
+                        yield chunk
                 loop.won(None)
                 return
             except ServerUnavailableError as refusal:
@@ -513,7 +551,7 @@ class AsyncTTSClient(_CallSettings):
         import grpc
 
         async def requests() -> AsyncIterator[dict[str, Any]]:
-            yield {"model_name": self.stream_model,
+            yield {"model_name": self._stream_model(request),
                    "inputs": request.infer_inputs(self._triton),
                    "enable_empty_final_response": True}
 

@@ -396,13 +396,6 @@ def build_engine(onnx_path: Path, plan_path: Path, profiles: Sequence[ShapeProfi
     build on the same GPU)."""
     device = require_gpu()
     _import_tensorrt()
-    from polygraphy.backend.trt import (
-        CreateConfig,
-        EngineBytesFromNetwork,
-        NetworkFromOnnxPath,
-        SaveEngine,
-    )
-
     graph = prepare_engine_onnx(onnx_path, fp16, int8, calibration_cache, calibration_feeds,
                                 progress)
     stage = stage_name(onnx.load(str(graph), load_external_data=False))
@@ -410,18 +403,33 @@ def build_engine(onnx_path: Path, plan_path: Path, profiles: Sequence[ShapeProfi
              f"(sm{device.compute_capability[0]}{device.compute_capability[1]}); "
              "this takes minutes")
     started = time.perf_counter()
-    network = NetworkFromOnnxPath(str(graph), strongly_typed=True)
     # TF32 rounds FP32 products to 10-bit mantissas: off for the acoustic stage, whose FP32
     # regions decide durations.
-    config = CreateConfig(profiles=[polygraphy_profile(profiles)], tf32=stage == "vocoder",
-                          load_timing_cache=None if timing_cache is None else str(timing_cache))
-    engine = EngineBytesFromNetwork(network, config,
-                                    save_timing_cache=None if timing_cache is None
-                                    else str(timing_cache))
-    plan_path.parent.mkdir(parents=True, exist_ok=True)
-    SaveEngine(engine, str(plan_path))()
+    save_plan(graph, plan_path, profiles, timing_cache, tf32=stage == "vocoder")
     progress(f"[engine] wrote {plan_path} in {time.perf_counter() - started:.0f} s")
     return plan_path, graph
+
+
+def save_plan(graph: Path, plan_path: Path, profiles: Sequence[ShapeProfile],
+              timing_cache: Path | None = None, tf32: bool = False) -> Path:
+    """Build the strongly typed TensorRT engine of an ONNX graph with these profiles and save
+    it (GPU hosts); the build reuses and updates `timing_cache`."""
+    _import_tensorrt()
+    from polygraphy.backend.trt import (
+        CreateConfig,
+        EngineBytesFromNetwork,
+        NetworkFromOnnxPath,
+        SaveEngine,
+    )
+
+    cache = None if timing_cache is None else str(timing_cache)
+    network = NetworkFromOnnxPath(str(graph), strongly_typed=True)
+    config = CreateConfig(profiles=[polygraphy_profile(profiles)], tf32=tf32,
+                          load_timing_cache=cache)
+    engine = EngineBytesFromNetwork(network, config, save_timing_cache=cache)
+    plan_path.parent.mkdir(parents=True, exist_ok=True)
+    SaveEngine(engine, str(plan_path))()
+    return plan_path
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 from voices import make_multispeaker_voice
 
+from tritontts.export.snac import export_snac_decoder
 from tritontts.export.voice import default_voice, export_piper_voice
+from tritontts.maya1.prompt import PromptLimits
+from tritontts.maya1.repository import Maya1Setup, maya1_models
+from tritontts.maya1.tiny import write_tiny_maya1, write_tiny_snac
 from tritontts.piper.cpu import cpu_models
 from tritontts.piper.voice import ExportedVoice
 from tritontts.repository import write_repository
@@ -56,4 +60,41 @@ def repository(exported_voice: ExportedVoice, tmp_path_factory: pytest.TempPathF
 def server(repository: Path) -> Iterator[TritonServer]:
     # A small response cache, for the `tts_cached` model.
     with running_server(repository, response_cache_bytes=CACHE_BYTES) as triton:
+        yield triton
+
+
+# --- Maya1: tiny random checkpoints in the real formats, loaded by the real code -----------
+
+# Short prompts in tests: a sentence of its own per prompt once the text is longer than this.
+MAYA1_TEST_CHUNK_CHARS = 40
+
+
+@pytest.fixture(scope="session")
+def maya1_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_maya1(tmp_path_factory.mktemp("maya1") / "maya1")
+
+
+@pytest.fixture(scope="session")
+def snac_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_snac(tmp_path_factory.mktemp("snac") / "snac_24khz")
+
+
+@pytest.fixture(scope="session")
+def snac_graph(snac_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export_snac_decoder(snac_checkpoint, tmp_path_factory.mktemp("snac-onnx"),
+                               progress=lambda _: None).graph
+
+
+@pytest.fixture(scope="session")
+def maya1_repository(maya1_checkpoint: Path, snac_graph: Path,
+                     tmp_path_factory: pytest.TempPathFactory) -> Path:
+    setup = Maya1Setup(maya1_checkpoint, snac_graph,
+                       PromptLimits(chunk_chars=MAYA1_TEST_CHUNK_CHARS))
+    return write_repository(maya1_models(setup),
+                            tmp_path_factory.mktemp("maya1-repo") / "model_repository")
+
+
+@pytest.fixture(scope="session")
+def maya1_server(maya1_repository: Path) -> Iterator[TritonServer]:
+    with running_server(maya1_repository) as triton:
         yield triton

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import soundfile
@@ -27,7 +29,7 @@ def tritontts(*args: str, stdin: bytes | None = None) -> subprocess.CompletedPro
                           capture_output=True, timeout=300, check=False)
 
 
-@pytest.mark.parametrize("command", ["serve", "speak", "export", "repository"])
+@pytest.mark.parametrize("command", ["serve", "speak", "export", "repository", "gateway"])
 def test_help(command: str) -> None:
     result = tritontts(command, "--help")
     assert result.returncode == 0
@@ -52,6 +54,38 @@ def test_speak_stdin_to_raw_pcm_over_http(server: TritonServer) -> None:
     audio = np.frombuffer(result.stdout, dtype="<i2").astype(np.float32) / 32767.0
     assert_speech(audio, 22050, TEXT)
     assert b"22050 Hz to stdout" in result.stderr
+
+
+@pytest.mark.parametrize("name,rate", [("speech.mp3", 22050), ("speech.opus", 48000),
+                                       ("speech.aac", 22050), ("speech.flac", 22050)])
+def test_speak_encodes_by_extension(server: TritonServer, tmp_path: Path, name: str,
+                                    rate: int) -> None:
+    out = tmp_path / name
+    result = tritontts("speak", TEXT, "-o", str(out), "--url", server.grpc_url)
+    assert result.returncode == 0, result.stderr.decode()
+    with av.open(str(out)) as container:
+        stream = container.streams.audio[0]
+        samples = sum(frame.samples for frame in container.decode(stream))
+        assert (stream.codec_context.sample_rate, stream.codec_context.channels) == (rate, 1)
+    assert 0.2 * len(TEXT.split()) <= samples / rate <= 0.8 * len(TEXT.split())
+
+
+def test_speak_streams_a_format_to_stdout(server: TritonServer) -> None:
+    result = tritontts("speak", TEXT, "-o", "-", "--format", "mp3", "--stream",
+                       "--sample-rate", "16000", "--url", server.grpc_url)
+    assert result.returncode == 0, result.stderr.decode()
+    with av.open(io.BytesIO(result.stdout)) as container:
+        assert container.streams.audio[0].codec_context.sample_rate == 16000
+    assert b"of mp3 audio at 16000 Hz to stdout" in result.stderr
+
+
+def test_speak_names_an_unknown_format_in_one_line(tmp_path: Path) -> None:
+    # Refused before any server is asked (the port is closed).
+    for args in (["-o", str(tmp_path / "speech.xyz")], ["--format", "vorbis"]):
+        result = tritontts("speak", "Hi.", *args, "--url", "127.0.0.1:1")
+        assert result.returncode == 2
+        lines = result.stderr.decode().strip().splitlines()
+        assert len(lines) == 1 and "format" in lines[0], lines
 
 
 def test_speak_reports_refusals(server: TritonServer, tmp_path: Path) -> None:

@@ -29,6 +29,9 @@ COMMANDS = {
                "them"),
     "repository": ("tritontts.commands.repository",
                    "generate the Triton model repository (config.pbtxt + model.py + graphs)"),
+    "gateway": ("tritontts.commands.gateway",
+                "run the OpenAI-compatible HTTP speech gateway in front of Triton (or manage its "
+                "keys)"),
 }
 
 

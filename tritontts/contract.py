@@ -32,7 +32,7 @@ STAGES = (ACOUSTIC_MODEL, VOCODER_MODEL)
 # --- tensors --------------------------------------------------------------------------------
 
 # KServe v2 data types as the wire and the ONNX graphs see them.
-WireType = Literal["BYTES", "FP32", "INT32", "INT64"]
+WireType = Literal["BOOL", "BYTES", "FP32", "INT32", "INT64"]
 
 
 @dataclass(frozen=True)
@@ -182,3 +182,30 @@ PLAN_FILENAME = "model.plan"
 ENGINE_FILENAME = "model_sm{major}{minor}.plan"
 ENGINE_GLOB = "model_sm*.plan"
 ENGINE_PATTERN = r"model_sm(\d+)(\d)\.plan"
+
+
+# --- the Maya1 family -------------------------------------------------------------------------
+
+MAYA1_MODEL = "maya1"  # whole utterance, one response
+MAYA1_STREAM_MODEL = "maya1_stream"  # decoupled: audio chunks as soon as they can be decoded
+MAYA1_LM_MODEL = "maya1_lm"  # gpu profile: the LM stage served by an LLM backend
+# Inputs of both Maya1 entry models (with TEXT; AUDIO and SAMPLE_RATE out, as `tts`).
+DESCRIPTION = TensorSpec("DESCRIPTION", "BYTES")  # the voice, described in words
+MAX_NEW_TOKENS = TensorSpec("MAX_NEW_TOKENS", "INT32", optional=True)
+TEMPERATURE = TensorSpec("TEMPERATURE", "FP32", optional=True)
+TOP_P = TensorSpec("TOP_P", "FP32", optional=True)
+REPETITION_PENALTY = TensorSpec("REPETITION_PENALTY", "FP32", optional=True)
+SEED = TensorSpec("SEED", "INT64", optional=True)
+# maya1_stream only: decode each sentence in one SNAC call and send it whole (what `maya1`
+# asks for), instead of frame-by-frame windows.
+WHOLE_SENTENCES = TensorSpec("WHOLE_SENTENCES", "BOOL", optional=True)
+# Parameters of maya1_stream (files relative to its version folder; max_text_chars,
+# max_chunks and threads as above).
+PARAM_CHECKPOINT = "checkpoint_dir"
+PARAM_SNAC_ONNX = "snac_onnx"
+PARAM_MAX_BATCH = "max_batch"
+PARAM_MAX_DESCRIPTION_CHARS = "max_description_chars"
+PARAM_CHUNK_CHARS = "chunk_chars"
+# Steps of the batched decoder, labelled by how many sequences that step decoded together.
+MAYA1_DECODE_STEPS_TOTAL = "tritontts_maya1_decode_steps_total"
+MAYA1_FIRST_AUDIO_MS = "tritontts_maya1_first_audio_ms"

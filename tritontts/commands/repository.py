@@ -32,12 +32,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "under concurrent load, each request slower (README, cpu profile)")
     parser.add_argument("--lexicon", type=Path, default=None,
                         help="pronunciation dictionary for this deployment (word<TAB>IPA lines)")
+    parser.add_argument("--maya1", type=Path, default=None, metavar="DIR",
+                        help="also serve Maya1 from this local Hugging Face snapshot "
+                             "(config.json, *.safetensors, tokenizer.json); needs --snac")
+    parser.add_argument("--snac", type=Path, default=None, metavar="DIR",
+                        help="the SNAC 24 kHz folder (config.json, pytorch_model.bin) Maya1 "
+                             "decodes with; exported to ONNX under build/maya1/")
 
 
 def run(args: argparse.Namespace) -> int:
     from tritontts.piper.voice import ExportedVoice
     from tritontts.repository import write_repository
 
+    if (args.maya1 is None) != (args.snac is None):
+        raise UsageError("Maya1 needs both --maya1 DIR and --snac DIR")
     voices = [ExportedVoice.load(directory) for directory in args.voice_dir]
     if args.lexicon is not None:
         from tritontts.text import load_lexicon
@@ -60,7 +68,21 @@ def run(args: argparse.Namespace) -> int:
         models = gpu_models(voice, served_graphs(voice), plans, lexicon=args.lexicon)
         detail = (f"TensorRT plans for {', '.join(sorted(plans))}" if plans
                   else "no TensorRT engines found, ONNX Runtime on GPU")
+    if args.maya1 is not None:
+        models += _maya1_models(args.maya1, args.snac)
+        detail += "; Maya1 (maya1, maya1_stream) on PyTorch + ONNX Runtime"
     out = write_repository(models, args.out)
     names = ", ".join(v.name for v in voices)
     print(f"[repository] wrote {out} ({args.profile} profile, voices {names}: {detail})")
     return 0
+
+
+def _maya1_models(checkpoint: Path, snac: Path) -> list:
+    from tritontts.export.snac import export_snac_decoder
+    from tritontts.maya1.checkpoint import Maya1Checkpoint, SnacCheckpoint
+    from tritontts.maya1.repository import Maya1Setup, maya1_models
+
+    Maya1Checkpoint(checkpoint).check()  # a missing snapshot fails before the export
+    SnacCheckpoint(snac).check()
+    exported = export_snac_decoder(snac, Path("build/maya1/snac"))
+    return maya1_models(Maya1Setup(checkpoint, exported.graph))

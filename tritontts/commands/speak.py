@@ -7,7 +7,18 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
+import numpy as np
+
+from tritontts.audio import (
+    FORMATS,
+    AudioEncoder,
+    AudioFormat,
+    audio_format,
+    encode_audio,
+    format_for_path,
+)
 from tritontts.client.client import DEFAULT_URLS, AudioChunk, Synthesis, TLSConfig, TTSClient
 from tritontts.client.errors import TTSError
 from tritontts.contract import API_KEY_ENV, API_KEY_HEADER, TTS_MODEL
@@ -16,12 +27,18 @@ from tritontts.contract import API_KEY_ENV, API_KEY_HEADER, TTS_MODEL
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Send TEXT to the `tts` model of a running server and write the audio. "
-        "A file is written by its extension (.wav, .flac, .ogg); `-o -` writes raw "
-        "signed 16-bit little-endian mono PCM to standard output, e.g. "
+        "A file is encoded by its extension (.wav, .flac, .mp3, .opus/.ogg, .aac, .pcm) or "
+        "by --format; `-o -` writes raw signed 16-bit little-endian mono PCM to standard "
+        "output (or --format), e.g. "
         "`tritontts speak 'Hello' -o - | aplay -f S16_LE -r 22050 -c 1`.")
     parser.add_argument("text", help="the text to speak; `-` reads it from standard input")
     parser.add_argument("-o", "--output", default="speech.wav",
                         help="output file, or `-` for raw PCM on stdout (default: speech.wav)")
+    parser.add_argument("--format", default=None, metavar="NAME",
+                        help="audio format: wav, pcm, flac, mp3, opus, aac (default: from the "
+                             "output's extension; pcm for `-o -`)")
+    parser.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
+                        help="resample to HZ (default: the voice's rate; 48000 for opus)")
     parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc")
     parser.add_argument("--url", default=None,
                         help=f"HOST:PORT of the server (default: {DEFAULT_URLS['grpc']} for "
@@ -36,6 +53,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="voice to speak with, as <voice> or <voice>/<speaker> (a bare "
                              "<speaker>: of the default voice); default: the server's default "
                              "voice, first speaker. An unknown name's error lists those served")
+    parser.add_argument("--description", default=None, metavar="TEXT",
+                        help="a voice described in words, e.g. 'Female, 30s, warm, calm "
+                             "pacing': speaks with Maya1 (emotion tags such as <laugh> inline "
+                             "in the text; an unknown tag's error lists the known ones)")
     parser.add_argument("--stream", action="store_true",
                         help="use the streaming model (gRPC): audio is written as each chunk "
                              "arrives, so `-o - | aplay ...` plays while it synthesizes")
@@ -57,41 +78,72 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"send the `{API_KEY_HEADER}` header (default: ${API_KEY_ENV})")
 
 
-def write_audio(synthesis: Synthesis, output: str) -> None:
-    if output == "-":
-        sys.stdout.buffer.write(synthesis.pcm16())
-        sys.stdout.buffer.flush()
-        return
-    import soundfile
+def output_format(args: argparse.Namespace) -> AudioFormat:
+    """The format asked for by --format, else by the output file's extension."""
+    if args.format:
+        return audio_format(args.format)
+    return FORMATS["pcm"] if args.output == "-" else format_for_path(args.output)
 
+
+class AudioWriter:
+    """Encodes audio into the output file (or stdout) as it arrives."""
+
+    def __init__(self, output: str, fmt: AudioFormat, sample_rate: int | None) -> None:
+        self.output, self.format, self.sample_rate = output, fmt, sample_rate
+        self._encoder: AudioEncoder | None = None
+        self._sink: BinaryIO | None = None
+
+    def write(self, audio: np.ndarray, input_rate: int) -> None:
+        if self._encoder is None:
+            # Made on the first audio: only then is the voice's rate known.
+            self._encoder = AudioEncoder(self.format, input_rate, self.sample_rate,
+                                         streaming=True)
+            if self.output == "-":
+                self._sink = sys.stdout.buffer
+            else:
+                Path(self.output).parent.mkdir(parents=True, exist_ok=True)
+                self._sink = open(self.output, "wb")  # noqa: SIM115 - closed in close()
+        self._put(self._encoder.encode(audio))
+
+    def close(self) -> None:
+        if self._encoder is not None:
+            self._put(self._encoder.finish())
+        if self._sink is not None and self._sink is not sys.stdout.buffer:
+            self._sink.close()
+
+    def _put(self, data: bytes) -> None:
+        assert self._sink is not None
+        if data:
+            self._sink.write(data)
+            self._sink.flush()
+
+
+def write_audio(synthesis: Synthesis, output: str, fmt: AudioFormat,
+                sample_rate: int | None = None) -> None:
+    if output == "-":
+        writer = AudioWriter(output, fmt, sample_rate)
+        writer.write(synthesis.audio, synthesis.sample_rate)
+        writer.close()
+        return
+    # A whole file: encoded in memory so that headers carry the final sizes.
+    data = encode_audio(synthesis.audio, synthesis.sample_rate, fmt, sample_rate)
     path = Path(output)
     path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(str(path), synthesis.audio, synthesis.sample_rate, subtype="PCM_16")
+    path.write_bytes(data)
 
 
-def write_stream(chunks: Iterator[AudioChunk], output: str) -> tuple[float, int]:
+def write_stream(chunks: Iterator[AudioChunk], output: str, fmt: AudioFormat,
+                 sample_rate: int | None = None) -> tuple[float, int]:
     """Write chunks as they arrive; returns (seconds written, sample rate)."""
     seconds, rate = 0.0, 0
-    sink = None
+    writer = AudioWriter(output, fmt, sample_rate)
     try:
         for chunk in chunks:
             rate = chunk.sample_rate
-            if output == "-":
-                sys.stdout.buffer.write(chunk.pcm16())
-                sys.stdout.buffer.flush()
-            else:
-                if sink is None:
-                    import soundfile
-
-                    Path(output).parent.mkdir(parents=True, exist_ok=True)
-                    sink = soundfile.SoundFile(output, "w", samplerate=rate, channels=1,
-                                               subtype="PCM_16")
-                sink.write(chunk.audio)
-                sink.flush()
+            writer.write(chunk.audio, chunk.sample_rate)
             seconds += chunk.duration_s
     finally:
-        if sink is not None:
-            sink.close()
+        writer.close()
     return seconds, rate
 
 
@@ -105,9 +157,12 @@ def _tls(args: argparse.Namespace) -> TLSConfig | None:
 def run(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
     options = {"speed": args.speed, "noise_scale": args.noise_scale, "noise_w": args.noise_w,
-               "voice": args.voice}
+               "voice": args.voice, "description": args.description}
     try:
         tls = _tls(args)
+        fmt = output_format(args)
+        if args.sample_rate is not None:
+            fmt.output_rate(args.sample_rate, args.sample_rate)  # refused before any work
     except ValueError as exc:
         print(f"tritontts speak: {exc}", file=sys.stderr)
         return 2
@@ -117,14 +172,16 @@ def run(args: argparse.Namespace) -> int:
             if args.wait_ready > 0:
                 client.wait_until_ready(args.wait_ready)
             if args.stream:
-                seconds, rate = write_stream(client.stream(text, **options), args.output)
+                seconds, rate = write_stream(client.stream(text, **options), args.output, fmt,
+                                             args.sample_rate)
             else:
                 synthesis = client.synthesize(text, **options, cache=args.cache)
-                write_audio(synthesis, args.output)
+                write_audio(synthesis, args.output, fmt, args.sample_rate)
                 seconds, rate = synthesis.duration_s, synthesis.sample_rate
     except (TTSError, ValueError) as exc:
         print(f"tritontts speak: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     where = "stdout" if args.output == "-" else args.output
-    print(f"wrote {seconds:.2f} s of audio at {rate} Hz to {where}", file=sys.stderr)
+    rate = fmt.output_rate(rate, args.sample_rate) if rate else rate
+    print(f"wrote {seconds:.2f} s of {fmt.name} audio at {rate} Hz to {where}", file=sys.stderr)
     return 0

@@ -21,6 +21,11 @@ def voices(model: ModelArgs) -> list[dict[str, Any]]:
     return model.json_param(c.PARAM_VOICES)
 
 
+def stage_threads_and_sub_batch(model: ModelArgs) -> tuple[int, int]:
+    """A stage runner's ONNX Runtime threads and items per session call."""
+    return int(model.param(c.PARAM_THREADS)), int(model.param(c.PARAM_SUB_BATCH))
+
+
 def load_frontends(model: ModelArgs) -> VoiceFrontends:
     """The text frontends a model's parameters describe: one per voice, with the limits and the
     pronunciation dictionary of the deployment."""

@@ -271,6 +271,9 @@ class TritonServer:
             "--rate-limit=execution_count",
             # Latency histograms, including time to first response of the streaming model.
             "--metrics-config=histogram_latencies=true",
+            # p50 / p95 / p99 of request and queue time per model (nv_inference_*_summary_us):
+            # 2.51 keeps histograms for decoupled models only.
+            "--metrics-config=summary_latencies=true",
         ]
         asked = cpu_units_asked(opts.model_repository)
         if asked:

@@ -5,15 +5,14 @@ import numpy as np
 
 from tritontts import contract as c
 from tritontts.piper.stages import VocoderStage, run_per_voice
-from tritontts.piper.triton import voices
+from tritontts.piper.triton import stage_threads_and_sub_batch, voices
 from tritontts.serving.adapter import ModelArgs, run_batched_stage
 
 
 class TritonPythonModel:
     def initialize(self, args):
         model = ModelArgs(args)
-        threads = int(model.param(c.PARAM_THREADS))
-        sub_batch = int(model.param(c.PARAM_SUB_BATCH))
+        threads, sub_batch = stage_threads_and_sub_batch(model)
         self.stages = [
             VocoderStage(model.version_dir / voice[c.VOICE_GRAPH_FILE],
                          hop_length=int(voice[c.VOICE_HOP_LENGTH]), threads=threads,

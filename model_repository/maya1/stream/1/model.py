@@ -1,0 +1,134 @@
+"""Triton adapter for `maya1_stream` (decoupled): Maya1 speech, audio sent as soon as each
+window of frames can be decoded.
+
+It holds the LM (one batched generator for every request in flight, on its own thread) and the
+SNAC decoder (ONNX Runtime, on a worker thread). `execute` is a coroutine: the backend runs
+many at once on one event loop, so requests join the running batch while others decode.
+With WHOLE_SENTENCES it sends each sentence whole instead (what `maya1` asks for).
+"""
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+from tritontts import contract
+from tritontts.maya1.checkpoint import Maya1Checkpoint
+from tritontts.maya1.codec import OnnxSnacDecoder
+from tritontts.maya1.generator import BatchedGenerator
+from tritontts.maya1.prompt import PromptBuilder, PromptLimits
+from tritontts.maya1.sampling import SamplingSettings
+from tritontts.maya1.synthesis import Speaker
+from tritontts.maya1.tokens import SAMPLE_RATE
+from tritontts.serving.adapter import ModelArgs, error_response, optional_input, text_input
+
+FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
+FIRST_AUDIO_BUCKETS = [10, 25, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000]
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        model = ModelArgs(args)
+        checkpoint = Maya1Checkpoint(model.path(contract.PARAM_CHECKPOINT))
+        self.prompts = PromptBuilder(checkpoint.load_tokenizer(), PromptLimits(
+            max_text_chars=int(model.param(contract.PARAM_MAX_TEXT_CHARS)),
+            max_description_chars=int(model.param(contract.PARAM_MAX_DESCRIPTION_CHARS)),
+            chunk_chars=int(model.param(contract.PARAM_CHUNK_CHARS)),
+            max_chunks=int(model.param(contract.PARAM_MAX_CHUNKS))))
+        self.loop = None
+        self.labels = {"model": model.name}
+        self.steps_family = pb_utils.MetricFamily(
+            name=contract.MAYA1_DECODE_STEPS_TOTAL,
+            description="LM decode steps, by how many sequences the step decoded together",
+            kind=pb_utils.MetricFamily.COUNTER)
+        self.steps = {}
+        self.first_audio_family = pb_utils.MetricFamily(
+            name=contract.MAYA1_FIRST_AUDIO_MS,
+            description="Time from a request's arrival to its first audio (ms)",
+            kind=pb_utils.MetricFamily.HISTOGRAM)
+        self.first_audio_ms = self.first_audio_family.Metric(labels=self.labels,
+                                                             buckets=FIRST_AUDIO_BUCKETS)
+        self.generator = BatchedGenerator(checkpoint.load_model(),
+                                          max_batch=int(model.param(contract.PARAM_MAX_BATCH)),
+                                          on_step=self._on_step)
+        decoder = OnnxSnacDecoder(model.path(contract.PARAM_SNAC_ONNX),
+                                  threads=int(model.param(contract.PARAM_THREADS)))
+        self.speaker = Speaker(self.generator, decoder, ThreadPoolExecutor(1, "maya1-snac"))
+        self.rate = np.array([SAMPLE_RATE], dtype=np.int32)
+
+    def _on_step(self, batch_size):  # on the generator's thread
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self._count_step, batch_size)
+
+    def _count_step(self, batch_size):
+        if batch_size not in self.steps:
+            self.steps[batch_size] = self.steps_family.Metric(
+                labels={**self.labels, "batch_size": str(batch_size)})
+        self.steps[batch_size].increment(1)
+
+    async def execute(self, requests):
+        self.loop = asyncio.get_running_loop()
+        arrived = time.perf_counter()
+        await asyncio.gather(*(self._serve(request, arrived) for request in requests))
+        return None
+
+    async def _serve(self, request, arrived):
+        sender = request.get_response_sender()
+        try:
+            prompts = self.prompts.prompts(text_input(request, contract.DESCRIPTION.name),
+                                           text_input(request, contract.TEXT.name))
+            settings = _settings(request)
+            whole = _flag(request, contract.WHOLE_SENTENCES.name)
+            first = True
+            async for audio in self.speaker.speak(prompts, settings, whole,
+                                                  cancelled=request.is_cancelled):
+                if request.is_cancelled():
+                    break
+                if audio.size == 0:
+                    continue
+                sender.send(pb_utils.InferenceResponse([
+                    pb_utils.Tensor(contract.AUDIO.name, audio.astype(np.float32)),
+                    pb_utils.Tensor(contract.SAMPLE_RATE.name, self.rate)]))
+                if first:
+                    self.first_audio_ms.observe((time.perf_counter() - arrived) * 1e3)
+                    first = False
+            sender.send(flags=FINAL)
+        except Exception as exc:  # reported on the stream, never lost
+            sender.send(error_response(exc, stream=True), flags=FINAL)
+
+    def finalize(self):
+        self.generator.close()
+
+
+def _scalar(request, name):
+    array = optional_input(request, name)
+    if array is None:
+        return None
+    if array.size != 1:
+        from tritontts.piper.voice import InvalidInputError
+
+        raise InvalidInputError(f"{name} takes exactly one value, got shape {list(array.shape)}")
+    return array.reshape(-1)[0].item()
+
+
+def _flag(request, name):
+    return bool(_scalar(request, name) or False)
+
+
+def _settings(request):
+    """The request's sampling settings over Maya1's defaults (validated there)."""
+    overrides = {
+        "max_new_tokens": _scalar(request, contract.MAX_NEW_TOKENS.name),
+        "temperature": _scalar(request, contract.TEMPERATURE.name),
+        "top_p": _scalar(request, contract.TOP_P.name),
+        "repetition_penalty": _scalar(request, contract.REPETITION_PENALTY.name),
+        "seed": _scalar(request, contract.SEED.name),
+    }
+    defaults = SamplingSettings()
+    if overrides["max_new_tokens"] is not None:
+        overrides["min_new_tokens"] = min(defaults.min_new_tokens,
+                                          int(overrides["max_new_tokens"]))
+    return SamplingSettings(**{**defaults.__dict__,
+                               **{k: v for k, v in overrides.items() if v is not None}})

@@ -1,0 +1,176 @@
+"""Encoding synthesized audio into the common file and stream formats, through FFmpeg (PyAV).
+
+One encoder serves the CLI (`tritontts speak -o speech.mp3`) and the HTTP gateway: wav, raw PCM
+(s16le), flac, mp3, opus (in Ogg) and aac (ADTS), resampled to a requested rate. It is
+incremental: `AudioEncoder.encode` takes a stream's chunks one by one and returns the bytes
+ready so far, so a streamed response can leave with the first chunk.
+
+Imports numpy at import time and PyAV only when an encoder is made (clients that never encode
+do not need it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class AudioFormatError(ValueError):
+    """An unknown format, or a sample rate the format cannot carry."""
+
+
+@dataclass(frozen=True)
+class AudioFormat:
+    name: str  # as OpenAI's `response_format` and `tritontts speak --format` spell it
+    container: str  # FFmpeg muxer
+    codec: str  # FFmpeg encoder
+    media_type: str
+    extensions: tuple[str, ...]
+    # Rates the encoder accepts (None: any) and the rate used when none is asked for (None:
+    # the voice's own).
+    rates: tuple[int, ...] | None = None
+    default_rate: int | None = None
+    bit_rate: int | None = None
+    # Muxer options that make a stream's bytes leave as soon as a packet is ready.
+    stream_options: dict[str, str] = field(default_factory=dict)
+
+    def output_rate(self, input_rate: int, requested: int | None = None) -> int:
+        rate = requested or self.default_rate or input_rate
+        if self.rates is not None and rate not in self.rates:
+            if requested is None:  # the voice's own rate does not fit: take the nearest above
+                return min((r for r in self.rates if r >= rate), default=max(self.rates))
+            allowed = ", ".join(str(r) for r in self.rates)
+            raise AudioFormatError(f"{self.name} cannot carry {rate} Hz; use one of {allowed}")
+        if not 8000 <= rate <= 192000:
+            raise AudioFormatError(f"sample rate must be 8000-192000 Hz, got {rate}")
+        return rate
+
+
+_MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+_AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200,
+              96000)
+_FLUSH = {"flush_packets": "1"}
+
+FORMATS: dict[str, AudioFormat] = {f.name: f for f in (
+    AudioFormat("wav", "wav", "pcm_s16le", "audio/wav", (".wav",), stream_options=_FLUSH),
+    AudioFormat("pcm", "s16le", "pcm_s16le", "audio/pcm", (".pcm", ".raw"),
+                stream_options=_FLUSH),
+    AudioFormat("flac", "flac", "flac", "audio/flac", (".flac",), stream_options=_FLUSH),
+    AudioFormat("mp3", "mp3", "libmp3lame", "audio/mpeg", (".mp3",), rates=_MP3_RATES,
+                bit_rate=64000, stream_options=_FLUSH),
+    # Opus decoders always play at 48 kHz (a lower encoding rate only narrows the band and
+    # is not what a decoder reports back), so Ogg Opus is written at 48 kHz.
+    AudioFormat("opus", "ogg", "libopus", "audio/ogg", (".opus", ".ogg"),
+                rates=(48000,), default_rate=48000, bit_rate=32000,
+                # Ogg pages of ~100 ms instead of 1 s, so a stream's pages leave promptly.
+                stream_options={**_FLUSH, "page_duration": "100000"}),
+    AudioFormat("aac", "adts", "aac", "audio/aac", (".aac",), rates=_AAC_RATES,
+                bit_rate=64000, stream_options=_FLUSH),
+)}
+
+
+def audio_format(name: str) -> AudioFormat:
+    try:
+        return FORMATS[name.lower()]
+    except KeyError:
+        raise AudioFormatError(f"unknown audio format {name!r}; known: "
+                               f"{', '.join(FORMATS)}") from None
+
+
+def format_for_path(path: str | Path) -> AudioFormat:
+    suffix = Path(path).suffix.lower()
+    for fmt in FORMATS.values():
+        if suffix in fmt.extensions:
+            return fmt
+    known = ", ".join(e for f in FORMATS.values() for e in f.extensions)
+    raise AudioFormatError(f"cannot tell the audio format of {str(path)!r} from its extension "
+                           f"(known: {known}); name one with --format")
+
+
+class _StreamSink:
+    """A write-only file for FFmpeg: what it writes is collected until taken. It has no seek,
+    so muxers write stream headers (wav's size fields stay 'unknown')."""
+
+    def __init__(self) -> None:
+        self._pending = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self._pending += data
+        return len(data)
+
+    def take(self) -> bytes:
+        data = bytes(self._pending)
+        self._pending.clear()
+        return data
+
+
+class AudioEncoder:
+    """Float32 mono samples in, encoded bytes out, chunk by chunk.
+
+    `streaming=False` writes into a seekable buffer and returns everything at `finish()`, so
+    that files get complete headers (wav sizes, mp3's Xing frame); `streaming=True` returns
+    the bytes each chunk makes ready.
+    """
+
+    def __init__(self, fmt: AudioFormat | str, input_rate: int,
+                 output_rate: int | None = None, *, streaming: bool = False) -> None:
+        import io
+
+        import av
+
+        self.format = audio_format(fmt) if isinstance(fmt, str) else fmt
+        self.input_rate = int(input_rate)
+        self.output_rate = self.format.output_rate(self.input_rate, output_rate)
+        self.streaming = streaming
+        self._sink: Any = _StreamSink() if streaming else io.BytesIO()
+        options = self.format.stream_options if streaming else {}
+        self._container = av.open(self._sink, mode="w", format=self.format.container,
+                                  options=dict(options))
+        self._stream = self._container.add_stream(self.format.codec, rate=self.output_rate,
+                                                  layout="mono")
+        if self.format.bit_rate:
+            self._stream.bit_rate = self.format.bit_rate
+        self._samples_in = 0
+        self._finished = False
+
+    def encode(self, samples: np.ndarray) -> bytes:
+        """Encode the next piece of audio; returns the bytes ready now (streaming) or b""."""
+        import av
+
+        if self._finished:
+            raise RuntimeError("the encoder has finished")
+        audio = np.clip(np.asarray(samples, dtype=np.float32).reshape(-1), -1.0, 1.0)
+        if audio.size:
+            frame = av.AudioFrame.from_ndarray(audio[np.newaxis, :], format="flt",
+                                               layout="mono")
+            frame.sample_rate = self.input_rate
+            frame.pts = self._samples_in
+            self._samples_in += audio.size
+            # PyAV resamples to the encoder's format and rate and cuts codec-sized frames.
+            self._container.mux(self._stream.encode(frame))
+        return self._take()
+
+    def finish(self) -> bytes:
+        """Flush the encoder and close the container; returns the remaining bytes."""
+        if self._finished:
+            return b""
+        self._finished = True
+        self._container.mux(self._stream.encode(None))
+        self._container.close()
+        if self.streaming:
+            return self._take()
+        return self._sink.getvalue()
+
+    def _take(self) -> bytes:
+        return self._sink.take() if self.streaming else b""
+
+
+def encode_audio(samples: np.ndarray, input_rate: int, fmt: AudioFormat | str,
+                 output_rate: int | None = None) -> bytes:
+    """A whole utterance as one file's bytes."""
+    encoder = AudioEncoder(fmt, input_rate, output_rate)
+    encoder.encode(samples)
+    return encoder.finish()

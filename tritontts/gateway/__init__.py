@@ -1,0 +1,1 @@
+"""An OpenAI-compatible HTTP speech gateway in front of Triton (`tritontts gateway`)."""

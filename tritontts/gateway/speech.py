@@ -1,0 +1,66 @@
+"""Speech from Triton's stream model, encoded as it arrives: raw audio bytes, or OpenAI's SSE
+events (`speech.audio.delta` with base64 audio, then `speech.audio.done` with usage)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from tritontts.audio import AudioEncoder
+from tritontts.client import AsyncTTSClient, ServerError
+from tritontts.gateway.schema import ResolvedSpeech
+
+
+@dataclass
+class StreamTally:
+    """What a stream has produced so far (for SSE usage and the logs)."""
+
+    samples: int = 0
+    sample_rate: int = 0
+    audio_bytes: int = 0
+    complete: bool = False
+
+
+async def encoded_audio(client: AsyncTTSClient, speech: ResolvedSpeech,
+                        tally: StreamTally) -> AsyncIterator[bytes]:
+    """The encoded bytes of a speech request, piece by piece, as Triton streams the audio.
+    Closing this generator early cancels the Triton stream."""
+    encoder: AudioEncoder | None = None
+    chunks = client.stream(speech.text, speed=speech.speed, voice=speech.voice,
+                           noise_scale=speech.noise_scale, noise_w=speech.noise_w)
+    async with contextlib.aclosing(chunks):
+        async for chunk in chunks:
+            if encoder is None:  # the voice's rate is known with the first chunk
+                encoder = AudioEncoder(speech.response_format, chunk.sample_rate,
+                                       speech.sample_rate, streaming=True)
+                tally.sample_rate = encoder.output_rate
+            tally.samples += chunk.audio.size
+            data = encoder.encode(chunk.audio)
+            if data:
+                tally.audio_bytes += len(data)
+                yield data
+    if encoder is None:
+        raise ServerError("the speech server sent no audio")
+    tail = encoder.finish()
+    tally.audio_bytes += len(tail)
+    tally.complete = True
+    if tail:
+        yield tail
+
+
+def sse_event(payload: dict[str, object]) -> bytes:
+    return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
+
+
+async def sse_events(audio: AsyncIterator[bytes], speech: ResolvedSpeech,
+                     tally: StreamTally) -> AsyncIterator[bytes]:
+    async for data in audio:
+        yield sse_event({"type": "speech.audio.delta",
+                         "audio": base64.b64encode(data).decode("ascii")})
+    # The characters read are the input "tokens"; output "tokens" are audio samples.
+    usage = {"input_tokens": len(speech.text), "output_tokens": tally.samples,
+             "total_tokens": len(speech.text) + tally.samples}
+    yield sse_event({"type": "speech.audio.done", "usage": usage})
