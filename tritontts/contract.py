@@ -222,6 +222,7 @@ LM_BACKENDS = (LM_BACKEND_PYTORCH, LM_BACKEND_VLLM, LM_BACKEND_TENSORRTLLM)
 PARAM_LM_MODEL = "lm_model"
 PARAM_TOKENIZER = "tokenizer_file"
 PARAM_SNAC_MODEL = "snac_model"
+PARAM_SNAC_MAX_BATCH = "snac_max_batch"  # windows per call to the SNAC model
 MAYA1_SNAC_MODEL = "maya1_snac"  # gpu profile: the SNAC decoder on TensorRT / ONNX Runtime
 # The SNAC decoder graph's tensors (export/snac.py): codes [B, N], [B, 2N], [B, 4N] (INT64)
 # -> audio [B, 1, 2048 N] (FP32).

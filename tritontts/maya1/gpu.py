@@ -203,7 +203,8 @@ def remote_stream_model(setup: Maya1GpuSetup, snac_in_process: bool = False) -> 
         files[SNAC_GRAPH] = Path(setup.snac_graph)
         parameters |= {c.PARAM_SNAC_ONNX: SNAC_GRAPH, c.PARAM_THREADS: "1"}
     else:
-        parameters[c.PARAM_SNAC_MODEL] = c.MAYA1_SNAC_MODEL
+        parameters |= {c.PARAM_SNAC_MODEL: c.MAYA1_SNAC_MODEL,
+                       c.PARAM_SNAC_MAX_BATCH: str(SNAC_MAX_BATCH)}
     return stream_model(parameters, files, setup.limits)
 
 

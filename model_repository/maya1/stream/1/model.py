@@ -90,6 +90,7 @@ class TritonPythonModel:
                                              on_refused=lambda _: self.refused.increment(1))
         if contract.PARAM_SNAC_MODEL in model.parameters:
             self.snac_model = model.param(contract.PARAM_SNAC_MODEL)
+            self.snac_max_batch = int(model.param(contract.PARAM_SNAC_MAX_BATCH))
             self.speaker = Speaker(self.generator, self._snac_over_bls)
         else:
             from tritontts.maya1.codec import OnnxSnacDecoder
@@ -112,11 +113,15 @@ class TritonPythonModel:
             await calls.aclose()
 
     async def _snac_over_bls(self, codes_0, codes_1, codes_2):
+        """Windows in calls of at most the SNAC model's max_batch_size rows, awaited together."""
         names = contract.MAYA1_SNAC_INPUTS
-        outputs = await call_model(self.snac_model, dict(zip(names, (
-            codes_0.astype(np.int64), codes_1.astype(np.int64), codes_2.astype(np.int64)),
+        rows = self.snac_max_batch
+        calls = [call_model(self.snac_model, dict(zip(names, (
+            level[start : start + rows].astype(np.int64) for level in (codes_0, codes_1, codes_2)),
             strict=True)), [contract.MAYA1_SNAC_OUTPUT])
-        audio = outputs[contract.MAYA1_SNAC_OUTPUT]
+            for start in range(0, codes_0.shape[0], rows)]
+        audio = np.concatenate([outputs[contract.MAYA1_SNAC_OUTPUT]
+                                for outputs in await asyncio.gather(*calls)])
         return np.clip(audio.reshape(audio.shape[0], -1), -1.0, 1.0).astype(np.float32)
 
     def _on_step(self, batch_size):  # on the generator's thread
