@@ -28,6 +28,10 @@ LEXICON ?=
 # also serves maya1 and maya1_stream (README "Maya1").
 MAYA1 ?=
 SNAC ?=
+# PROFILE=gpu: the LLM backend of maya1_lm (vllm default, or tensorrtllm with
+# MAYA1_TRTLLM_ENGINE, the engine folder trtllm-build made from the snapshot).
+MAYA1_LM ?=
+MAYA1_TRTLLM_ENGINE ?=
 
 # Address tritontts serve listens on; HOST is the deployment that load / bench target.
 BIND ?= 127.0.0.1
@@ -79,7 +83,9 @@ repository: $(VOICE_DIR)/export.json ## render the model repository (PROFILE=cpu
 	$(BIN)/tritontts repository --profile $(PROFILE) --tuning $(TUNING) --out $(REPOSITORY) \
 		--voice-dir $(VOICE_DIR) $(addprefix $(VOICES_DIR)/,$(EXTRA_VOICES)) \
 		$(if $(LEXICON),--lexicon $(LEXICON)) \
-		$(if $(MAYA1),--maya1 $(MAYA1)) $(if $(SNAC),--snac $(SNAC))
+		$(if $(MAYA1),--maya1 $(MAYA1)) $(if $(SNAC),--snac $(SNAC)) \
+		$(if $(MAYA1_LM),--maya1-lm $(MAYA1_LM)) \
+		$(if $(MAYA1_TRTLLM_ENGINE),--maya1-trtllm-engine $(MAYA1_TRTLLM_ENGINE))
 
 serve: repository ## run Triton on the repository (BIND, HTTP_PORT, GRPC_PORT, METRICS_PORT)
 	$(BIN)/tritontts serve --model-repository $(REPOSITORY) --host $(BIND) \

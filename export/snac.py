@@ -12,6 +12,7 @@ that the codes do not carry; without it the same codes always give the same audi
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +21,14 @@ from typing import Any
 import numpy as np
 import onnx
 
+from tritontts.contract import MAYA1_SNAC_INPUTS, MAYA1_SNAC_OUTPUT, PLAN_FILENAME
 from tritontts.export.tensorrt import ShapeProfile, require_gpu, save_plan
 from tritontts.maya1.checkpoint import SnacCheckpoint
 from tritontts.maya1.tokens import CODEBOOK_SIZE, SAMPLES_PER_FRAME
 from tritontts.repository.engines import engine_filename
 
-INPUTS = ("codes_0", "codes_1", "codes_2")
-OUTPUT = "audio"
+INPUTS = MAYA1_SNAC_INPUTS
+OUTPUT = MAYA1_SNAC_OUTPUT
 OPSET = 17
 GRAPH_NAME = "snac_decoder.onnx"
 REPORT_NAME = "snac_decoder.json"
@@ -148,9 +150,13 @@ def build_snac_engine(graph: Path, plan_dir: Path,
                       profiles: Sequence[ShapeProfile] | None = None,
                       timing_cache: Path | None = None,
                       progress: Callable[[str], None] = print) -> Path:
-    """A TensorRT engine of the decoder graph for this host's GPU (model_smXY.plan). Stops
+    """A TensorRT engine of the decoder graph for this host's GPU (model_smXY.plan, copied to
+    model.plan); `tritontts repository --profile gpu` serves plan_dir as maya1_snac. Stops
     with GpuRequiredError before anything else on a machine without a CUDA device."""
     device = require_gpu()
     plan = plan_dir / engine_filename(device.compute_capability)
     progress(f"[snac] building {plan} on {device.name}")
-    return save_plan(graph, plan, profiles or snac_profiles(), timing_cache)
+    save_plan(graph, plan, profiles or snac_profiles(), timing_cache)
+    # Also the default file, for GPUs no per-capability engine was built for (as the stages).
+    shutil.copyfile(plan, plan_dir / PLAN_FILENAME)
+    return plan

@@ -333,26 +333,3 @@ def test_fewer_than_four_frames_are_decoded_whole(snac_graph: Path, count: int) 
     frames = random_frames(count, seed=count)
     (chunk,) = stream_audio(frames, decode)
     np.testing.assert_array_equal(chunk, whole_audio(frames, decode))
-
-
-# --- GPU backend (generated and parsed here, run only on GPU hosts) ---------------------------
-
-
-def test_vllm_config_parses_with_tritons_schema(tmp_path: Path, tokenizer: Any) -> None:
-    from tritontts.maya1.gpu import (
-        VllmEngine,
-        prompt_text,
-        sampling_parameters,
-        write_vllm_model,
-    )
-    from tritontts.repository import parse
-
-    folder = write_vllm_model(tmp_path, VllmEngine(model="/models/maya1"))
-    config = parse((folder / "config.pbtxt").read_text())
-    assert config.backend == "vllm" and config.model_transaction_policy.decoupled
-    assert [i.name for i in config.input][:1] == ["text_input"]
-    assert json.loads((folder / "1" / "model.json").read_text())["model"] == "/models/maya1"
-    parameters = json.loads(sampling_parameters(SamplingSettings()))
-    assert parameters["stop_token_ids"] == [CODE_END] and parameters["max_tokens"] == 2044
-    ids = PromptBuilder(tokenizer).prompt_ids("calm", "Hi <sigh>.")
-    assert tokenizer.encode(prompt_text(ids, tokenizer), add_special_tokens=False).ids == ids

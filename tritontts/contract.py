@@ -32,7 +32,7 @@ STAGES = (ACOUSTIC_MODEL, VOCODER_MODEL)
 # --- tensors --------------------------------------------------------------------------------
 
 # KServe v2 data types as the wire and the ONNX graphs see them.
-WireType = Literal["BOOL", "BYTES", "FP32", "INT32", "INT64"]
+WireType = Literal["BOOL", "BYTES", "FP32", "INT32", "INT64", "UINT64"]
 
 
 @dataclass(frozen=True)
@@ -209,3 +209,61 @@ PARAM_CHUNK_CHARS = "chunk_chars"
 # Steps of the batched decoder, labelled by how many sequences that step decoded together.
 MAYA1_DECODE_STEPS_TOTAL = "tritontts_maya1_decode_steps_total"
 MAYA1_FIRST_AUDIO_MS = "tritontts_maya1_first_audio_ms"
+
+# The LM stage behind maya1_stream: in-process PyTorch (cpu profile) or an LLM backend called
+# over BLS (gpu profile). maya1_stream's `lm_backend` parameter says which.
+PARAM_LM_BACKEND = "lm_backend"
+LM_BACKEND_PYTORCH = "pytorch"
+LM_BACKEND_VLLM = "vllm"
+LM_BACKEND_TENSORRTLLM = "tensorrtllm"
+LM_BACKENDS = (LM_BACKEND_PYTORCH, LM_BACKEND_VLLM, LM_BACKEND_TENSORRTLLM)
+# maya1_stream with an LLM backend: the model it calls, the tokenizer.json it builds prompts
+# with, and (gpu profile) the SNAC model it calls instead of its own ONNX Runtime session.
+PARAM_LM_MODEL = "lm_model"
+PARAM_TOKENIZER = "tokenizer_file"
+PARAM_SNAC_MODEL = "snac_model"
+PARAM_SNAC_MAX_BATCH = "snac_max_batch"  # windows per call to the SNAC model
+MAYA1_SNAC_MODEL = "maya1_snac"  # gpu profile: the SNAC decoder on TensorRT / ONNX Runtime
+# The SNAC decoder graph's tensors (export/snac.py): codes [B, N], [B, 2N], [B, 4N] (INT64)
+# -> audio [B, 1, 2048 N] (FP32).
+MAYA1_SNAC_INPUTS = ("codes_0", "codes_1", "codes_2")
+MAYA1_SNAC_OUTPUT = "audio"
+# Ids from an LLM backend that break the token layout (wrong slot band, text that is not a
+# `<custom_token_N>`, CODE_END inside a frame): each refuses its sequence and is counted.
+MAYA1_REFUSED_CODES_TOTAL = "tritontts_maya1_refused_codes_total"
+
+# Triton's vLLM backend (triton-inference-server/vllm_backend): its tensors, as it names them.
+VLLM_TEXT_INPUT = TensorSpec("text_input", "BYTES")
+VLLM_STREAM = TensorSpec("stream", "BOOL", optional=True)
+VLLM_SAMPLING_PARAMETERS = TensorSpec("sampling_parameters", "BYTES", optional=True)
+VLLM_EXCLUDE_INPUT_IN_OUTPUT = TensorSpec("exclude_input_in_output", "BOOL", optional=True)
+VLLM_TEXT_OUTPUT = TensorSpec("text_output", "BYTES")
+VLLM_INPUTS = (VLLM_TEXT_INPUT, VLLM_STREAM, VLLM_SAMPLING_PARAMETERS,
+               VLLM_EXCLUDE_INPUT_IN_OUTPUT)
+# vLLM's engine arguments file in the model's version folder, and the tokenizer folder beside
+# it that tritontts writes for vLLM (the snapshot's, without a BOS template: README "Maya1").
+VLLM_ENGINE_FILE = "model.json"
+VLLM_TOKENIZER_FOLDER = "tokenizer"
+
+# Triton's TensorRT-LLM backend (inflight_batcher_llm/tensorrt_llm): the tensors maya1 uses.
+TRTLLM_INPUT_IDS = TensorSpec("input_ids", "INT32")
+TRTLLM_INPUT_LENGTHS = TensorSpec("input_lengths", "INT32")
+TRTLLM_REQUEST_OUTPUT_LEN = TensorSpec("request_output_len", "INT32")
+TRTLLM_END_ID = TensorSpec("end_id", "INT32", optional=True)
+TRTLLM_PAD_ID = TensorSpec("pad_id", "INT32", optional=True)
+TRTLLM_STREAMING = TensorSpec("streaming", "BOOL", optional=True)
+TRTLLM_TEMPERATURE = TensorSpec("temperature", "FP32", optional=True)
+TRTLLM_TOP_P = TensorSpec("runtime_top_p", "FP32", optional=True)
+TRTLLM_REPETITION_PENALTY = TensorSpec("repetition_penalty", "FP32", optional=True)
+TRTLLM_MIN_LENGTH = TensorSpec("min_length", "INT32", optional=True)
+TRTLLM_RANDOM_SEED = TensorSpec("random_seed", "UINT64", optional=True)
+TRTLLM_OUTPUT_IDS = TensorSpec("output_ids", "INT32")
+TRTLLM_SEQUENCE_LENGTH = TensorSpec("sequence_length", "INT32")
+# Its model-config parameters that tritontts sets.
+TRTLLM_PARAM_ENGINE_DIR = "gpt_model_path"
+TRTLLM_PARAM_BATCHING = "gpt_model_type"
+TRTLLM_PARAM_BEAM_WIDTH = "max_beam_width"
+TRTLLM_PARAM_SCHEDULER = "batch_scheduler_policy"
+TRTLLM_PARAM_KV_CACHE_FRACTION = "kv_cache_free_gpu_mem_fraction"
+TRTLLM_PARAM_EXCLUDE_INPUT = "exclude_input_in_output"
+TRTLLM_PARAM_CPU_INPUTS = "FORCE_CPU_ONLY_INPUT_TENSORS"

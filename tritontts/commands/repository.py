@@ -38,6 +38,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--snac", type=Path, default=None, metavar="DIR",
                         help="the SNAC 24 kHz folder (config.json, pytorch_model.bin) Maya1 "
                              "decodes with; exported to ONNX under build/maya1/")
+    parser.add_argument("--maya1-lm", choices=("vllm", "tensorrtllm"), default="vllm",
+                        help="gpu profile: the LLM backend maya1_lm runs on (README "
+                             "\"Maya1\"; default vllm)")
+    parser.add_argument("--maya1-trtllm-engine", default=None, metavar="DIR",
+                        help="gpu profile with --maya1-lm tensorrtllm: the TensorRT-LLM engine "
+                             "folder built from the snapshot, as the server sees it")
+    parser.add_argument("--maya1-snac-engines", type=Path, default=Path("build/engines/maya1_snac"),
+                        metavar="DIR", help="gpu profile: SNAC TensorRT engines "
+                        "(model_sm*.plan, from export.snac.build_snac_engine); without them "
+                        "maya1_snac runs the ONNX graph on ONNX Runtime")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,20 +79,41 @@ def run(args: argparse.Namespace) -> int:
         detail = (f"TensorRT plans for {', '.join(sorted(plans))}" if plans
                   else "no TensorRT engines found, ONNX Runtime on GPU")
     if args.maya1 is not None:
-        models += _maya1_models(args.maya1, args.snac)
-        detail += "; Maya1 (maya1, maya1_stream) on PyTorch + ONNX Runtime"
+        maya1, maya1_detail = _maya1_models(args)
+        models += maya1
+        detail += f"; {maya1_detail}"
     out = write_repository(models, args.out)
     names = ", ".join(v.name for v in voices)
     print(f"[repository] wrote {out} ({args.profile} profile, voices {names}: {detail})")
     return 0
 
 
-def _maya1_models(checkpoint: Path, snac: Path) -> list:
+def _maya1_models(args: argparse.Namespace) -> tuple[list, str]:
     from tritontts.export.snac import export_snac_decoder
     from tritontts.maya1.checkpoint import Maya1Checkpoint, SnacCheckpoint
     from tritontts.maya1.repository import Maya1Setup, maya1_models
 
-    Maya1Checkpoint(checkpoint).check()  # a missing snapshot fails before the export
-    SnacCheckpoint(snac).check()
-    exported = export_snac_decoder(snac, Path("build/maya1/snac"))
-    return maya1_models(Maya1Setup(checkpoint, exported.graph))
+    if args.profile == "gpu" and args.maya1_lm == "tensorrtllm" and not args.maya1_trtllm_engine:
+        raise UsageError("--maya1-lm tensorrtllm needs --maya1-trtllm-engine DIR (the engine "
+                         "trtllm-build made from the snapshot)")
+    Maya1Checkpoint(args.maya1).check()  # a missing snapshot fails before the export
+    SnacCheckpoint(args.snac).check()
+    exported = export_snac_decoder(args.snac, Path("build/maya1/snac"))
+    if args.profile == "cpu":
+        return (maya1_models(Maya1Setup(args.maya1, exported.graph)),
+                "Maya1 (maya1, maya1_stream) on PyTorch + ONNX Runtime")
+    from tritontts.maya1.gpu import Maya1GpuSetup, TensorrtLlmEngine, maya1_gpu_models
+    from tritontts.piper.gpu import StagePlans
+    from tritontts.repository.engines import cc_model_filenames
+
+    engines = cc_model_filenames(args.maya1_snac_engines) if args.maya1_snac_engines.is_dir() \
+        else {}
+    setup = Maya1GpuSetup(
+        args.maya1, exported.graph, repository_dir=args.out.resolve(), lm_backend=args.maya1_lm,
+        tensorrtllm=(TensorrtLlmEngine(args.maya1_trtllm_engine)
+                     if args.maya1_trtllm_engine else None),
+        snac_plans=StagePlans(args.maya1_snac_engines, engines) if engines else None)
+    snac = "TensorRT" if engines else "ONNX Runtime on GPU"
+    return (maya1_gpu_models(setup),
+            f"Maya1 (maya1, maya1_stream over BLS, maya1_lm on {args.maya1_lm}, "
+            f"maya1_snac on {snac})")

@@ -75,3 +75,12 @@ def _require(directory: Path, files: tuple[str, ...], what: str) -> None:
     missing = [name for name in files if not (directory / name).is_file()]
     if missing:
         raise CheckpointError(f"{directory} lacks {', '.join(missing)} of the {what}")
+
+
+def load_tokenizer_file(path: Path) -> Any:
+    """A tokenizer.json alone (the gpu profile's stream model has no weights beside it)."""
+    from tokenizers import Tokenizer
+
+    if not Path(path).is_file():
+        raise CheckpointError(f"{path} does not exist: it should be the Maya1 tokenizer.json")
+    return Tokenizer.from_file(str(path))

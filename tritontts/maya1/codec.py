@@ -12,7 +12,8 @@ exactly 2048 N samples.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ WINDOW_FRAMES = 4
 Frame = tuple[int, ...]  # the 7 ids of one frame
 # codes L1 [B, N], L2 [B, 2N], L3 [B, 4N] -> audio [B, 2048 N]
 Decode = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+AsyncDecode = Callable[[np.ndarray, np.ndarray, np.ndarray], Awaitable[np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -64,22 +66,44 @@ class StreamWindows:
         return [Window(n - WINDOW_FRAMES, n, 2 * SAMPLES_PER_FRAME, 4 * SAMPLES_PER_FRAME)]
 
 
-def decode_windows(frames: Sequence[Frame], windows: Sequence[Window],
-                   decode: Decode) -> np.ndarray:
-    """The delivered samples of several windows, joined; windows of one size share a call."""
-    pieces: list[np.ndarray] = []
+def _window_batches(frames: Sequence[Frame], windows: Sequence[Window]
+                    ) -> list[tuple[list[int], tuple[np.ndarray, ...]]]:
+    """Windows of one size share a decoder call: (their indices, the batched codes)."""
     by_size: dict[int, list[int]] = {}
     for index, window in enumerate(windows):
         by_size.setdefault(window.end - window.start, []).append(index)
-    audio: dict[int, np.ndarray] = {}
+    batches = []
     for indices in by_size.values():
         codes = [frames_to_codes(frames[windows[i].start : windows[i].end]) for i in indices]
-        batch = decode(*(np.stack([c[level] for c in codes]) for level in range(3)))
+        batches.append((indices, tuple(np.stack([c[level] for c in codes])
+                                       for level in range(3))))
+    return batches
+
+
+def _delivered(windows: Sequence[Window], batches: list[tuple[list[int], np.ndarray]]
+               ) -> np.ndarray:
+    audio: dict[int, np.ndarray] = {}
+    for indices, batch in batches:
         for row, i in enumerate(indices):
             audio[i] = batch[row].reshape(-1)[windows[i].keep_from : windows[i].keep_to]
-    for index in range(len(windows)):
-        pieces.append(audio[index])
+    pieces = [audio[index] for index in range(len(windows))]
     return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+
+
+def decode_windows(frames: Sequence[Frame], windows: Sequence[Window],
+                   decode: Decode) -> np.ndarray:
+    """The delivered samples of several windows, joined; windows of one size share a call."""
+    return _delivered(windows, [(indices, decode(*codes))
+                                for indices, codes in _window_batches(frames, windows)])
+
+
+async def decode_windows_async(frames: Sequence[Frame], windows: Sequence[Window],
+                               decode: AsyncDecode) -> np.ndarray:
+    """`decode_windows` with a decoder that is awaited (a BLS call to the SNAC model)."""
+    batches = _window_batches(frames, windows)
+    decoded = await asyncio.gather(*(decode(*codes) for _, codes in batches))
+    return _delivered(windows, [(indices, audio) for (indices, _), audio
+                                in zip(batches, decoded, strict=True)])
 
 
 def stream_audio(frames: Sequence[Frame], decode: Decode) -> list[np.ndarray]:
@@ -107,6 +131,12 @@ def whole_audio(frames: Sequence[Frame], decode: Decode) -> np.ndarray:
     if not frames:
         return np.zeros(0, np.float32)
     return decode(*(level[None] for level in frames_to_codes(frames))).reshape(-1)
+
+
+async def whole_audio_async(frames: Sequence[Frame], decode: AsyncDecode) -> np.ndarray:
+    if not frames:
+        return np.zeros(0, np.float32)
+    return (await decode(*(level[None] for level in frames_to_codes(frames)))).reshape(-1)
 
 
 class OnnxSnacDecoder:

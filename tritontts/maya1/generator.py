@@ -78,6 +78,13 @@ class BatchedGenerator:
             self._pending.append(sequence)
             self._wake.notify()
 
+    def start(self, prompt: Sequence[int], settings: SamplingSettings,
+              on_frame: Callable[[tuple[int, ...]], None],
+              on_done: Callable[[StopReason | None, BaseException | None], None],
+              cancelled: Callable[[], bool] = lambda: False) -> None:
+        """`submit` with the sequence's parts (the interface `synthesis.Speaker` drives)."""
+        self.submit(Generation(prompt, settings, on_frame, on_done, cancelled))
+
     def close(self) -> None:
         with self._wake:
             self._closed = True

@@ -1,8 +1,9 @@
 """One request's speech: its prompts generated side by side in the shared batch, their frames
 decoded as they arrive (streaming windows) or per sentence at the end (whole), in order.
 
-Plain asyncio: the Triton stream model drives it with the generator on its thread and the
-SNAC decoder on a worker thread; tests drive it the same way without a server.
+Plain asyncio: the Triton stream model drives it with the generator on its thread (or the
+LM called over BLS: `remote.RemoteGenerator`) and the SNAC decoder on a worker thread (or
+awaited over BLS); tests drive it the same way without a server.
 """
 
 from __future__ import annotations
@@ -11,19 +12,45 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
+from typing import Protocol
 
 import numpy as np
 
-from tritontts.maya1.codec import Decode, Frame, StreamWindows, decode_windows, whole_audio
-from tritontts.maya1.generator import BatchedGenerator, Generation
+from tritontts.maya1.codec import (
+    AsyncDecode,
+    Decode,
+    Frame,
+    StreamWindows,
+    decode_windows_async,
+    whole_audio_async,
+)
 from tritontts.maya1.sampling import SamplingSettings
 
 
+class FrameSource(Protocol):
+    """Where frames come from: `generator.BatchedGenerator` or `remote.RemoteGenerator`."""
+
+    def start(self, prompt: Sequence[int], settings: SamplingSettings,
+              on_frame: Callable[[tuple[int, ...]], None],
+              on_done: Callable[[str | None, BaseException | None], None],
+              cancelled: Callable[[], bool] = ...) -> None: ...
+
+
 class Speaker:
-    def __init__(self, generator: BatchedGenerator, decode: Decode, executor: Executor) -> None:
+    """`decode` runs in `executor` when one is given (a blocking decoder such as ONNX
+    Runtime); without one it must be a coroutine function (a BLS call, awaited)."""
+
+    def __init__(self, generator: FrameSource, decode: Decode | AsyncDecode,
+                 executor: Executor | None = None) -> None:
         self.generator = generator
-        self.decode = decode
-        self.executor = executor
+        if executor is None:
+            self.decode: AsyncDecode = decode  # type: ignore[assignment]
+        else:
+            async def in_executor(*codes: np.ndarray) -> np.ndarray:
+                return await asyncio.get_running_loop().run_in_executor(
+                    executor, decode, *codes)
+
+            self.decode = in_executor
 
     async def speak(self, prompts: Sequence[Sequence[int]], settings: SamplingSettings,
                     whole: bool = False,
@@ -39,12 +66,12 @@ class Speaker:
         for index, (prompt, queue) in enumerate(zip(prompts, queues, strict=True)):
             seed = None if settings.seed is None else settings.seed + index
             put = queue.put_nowait
-            self.generator.submit(Generation(
+            self.generator.start(
                 prompt, dataclasses.replace(settings, seed=seed),
                 on_frame=lambda frame, put=put: loop.call_soon_threadsafe(put, frame),
                 on_done=lambda reason, error, put=put: loop.call_soon_threadsafe(
                     put, _Done(reason, error)),
-                cancelled=stop))
+                cancelled=stop)
         try:
             for queue in queues:
                 async for piece in self._sentence(queue, whole):
@@ -72,14 +99,12 @@ class Speaker:
         if done.error is not None:
             raise done.error
         if whole:
-            yield await asyncio.get_running_loop().run_in_executor(
-                self.executor, whole_audio, frames, self.decode)
+            yield await whole_audio_async(frames, self.decode)
         elif tail := windows.finish():
             yield await self._decode(frames, tail)
 
     async def _decode(self, frames: list[Frame], windows: list) -> np.ndarray:
-        return await asyncio.get_running_loop().run_in_executor(
-            self.executor, decode_windows, frames, windows, self.decode)
+        return await decode_windows_async(frames, windows, self.decode)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,6 +4,7 @@ Which models a family serves, and how they are wired, lives in the family's own 
 
 from tritontts.repository.render import parse, render, to_config, write_repository
 from tritontts.repository.schema import (
+    BackendModel,
     Batching,
     Ensemble,
     GraphModel,
@@ -17,6 +18,6 @@ from tritontts.repository.schema import (
     Warmup,
 )
 
-__all__ = ["Batching", "Ensemble", "GraphModel", "Model", "PythonModel", "RateLimit",
-           "RenderError", "Step", "Tensor", "TimeoutAction", "Warmup", "parse", "render",
-           "to_config", "write_repository"]
+__all__ = ["BackendModel", "Batching", "Ensemble", "GraphModel", "Model", "PythonModel",
+           "RateLimit", "RenderError", "Step", "Tensor", "TimeoutAction", "Warmup", "parse",
+           "render", "to_config", "write_repository"]

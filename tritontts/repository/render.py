@@ -16,6 +16,7 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
 from tritontts.repository.schema import (
+    BackendModel,
     Batching,
     Ensemble,
     GraphModel,
@@ -57,6 +58,8 @@ def to_config(model: Model) -> mc.ModelConfig:
         return config
     if isinstance(model, GraphModel):
         return _graph_config(config, model)
+    if isinstance(model, BackendModel):
+        return _backend_config(config, model)
     config.backend = "python"
     config.max_batch_size = model.max_batch_size
     if model.decoupled:
@@ -79,7 +82,25 @@ def to_config(model: Model) -> mc.ModelConfig:
     return config
 
 
-def _batching(config: mc.ModelConfig, model: PythonModel | GraphModel) -> None:
+def _backend_config(config: mc.ModelConfig, model: BackendModel) -> mc.ModelConfig:
+    if not model.backend or model.backend == "python":
+        raise RenderError(f"{model.name}: a BackendModel names its own backend")
+    if model.instances < 1:
+        raise RenderError(f"{model.name}: instances must be >= 1")
+    config.backend = model.backend
+    config.max_batch_size = model.max_batch_size
+    config.model_transaction_policy.decoupled = model.decoupled
+    config.instance_group.add(count=model.instances,
+                              kind=mc.ModelInstanceGroup.Kind.Value(model.instance_kind))
+    _batching(config, model)
+    for key, value in model.parameters.items():
+        if value in ("", None):
+            raise RenderError(f"{model.name}: parameter {key!r} has no value")
+        config.parameters[key].string_value = value
+    return config
+
+
+def _batching(config: mc.ModelConfig, model: PythonModel | GraphModel | BackendModel) -> None:
     batching = model.batching
     if batching is None:
         return
@@ -185,7 +206,11 @@ def write_repository(models: list[Model], out_dir: Path) -> Path:
                 (model_dir / "warmup").mkdir(exist_ok=True)
                 for name, (_, _, data) in warmup.data.items():
                     (model_dir / "warmup" / f"{warmup.name}_{name}").write_bytes(data)
-        if isinstance(model, PythonModel | GraphModel):
+        if isinstance(model, BackendModel):
+            for name, text in model.texts.items():
+                (version_dir / name).parent.mkdir(parents=True, exist_ok=True)
+                (version_dir / name).write_text(text)
+        if isinstance(model, PythonModel | GraphModel | BackendModel):
             for name, path in model.files.items():
                 if not Path(path).exists():
                     raise RenderError(f"{model.name}: {path} does not exist; run `make export`")

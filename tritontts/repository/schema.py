@@ -126,6 +126,29 @@ class GraphModel:
     cuda_graph_shapes: tuple[Mapping[str, tuple[int, ...]], ...] = ()
 
 
+InstanceKind = Literal["KIND_CPU", "KIND_GPU", "KIND_MODEL"]
+
+
+@dataclass(frozen=True)
+class BackendModel:
+    """A model served by another Triton backend that brings its own code (the vLLM or
+    TensorRT-LLM backend): its tensors and parameters are that backend's, and `texts` are
+    files written into the version folder (the vLLM backend's model.json)."""
+
+    name: str
+    backend: str
+    inputs: tuple[Tensor, ...]
+    outputs: tuple[Tensor, ...]
+    max_batch_size: int
+    instances: int
+    instance_kind: InstanceKind
+    decoupled: bool = False
+    batching: Batching | None = None
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    files: Mapping[str, Path] = field(default_factory=dict)
+    texts: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Step:
     model: str
@@ -144,4 +167,4 @@ class Ensemble:
     response_cache: bool = False
 
 
-Model = PythonModel | GraphModel | Ensemble
+Model = PythonModel | GraphModel | BackendModel | Ensemble

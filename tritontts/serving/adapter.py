@@ -7,8 +7,10 @@ Importable only inside Triton's python backend stub (it provides triton_python_b
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +205,44 @@ async def call_model(model_name: str, inputs: dict[str, np.ndarray],
             raise StageCallError(f"model {model_name!r} returned no {name}")
         outputs[name] = tensor.as_numpy()
     return outputs
+
+
+# Threads that wait for the next response of decoupled BLS calls (one per stream in flight).
+_STREAM_WAITERS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="bls-stream")
+
+
+async def stream_model_call(model_name: str, inputs: dict[str, np.ndarray],
+                            output_names: Sequence[str]
+                            ) -> AsyncGenerator[dict[str, np.ndarray], None]:
+    """Run a decoupled model of the repository (BLS) and yield each response's outputs.
+
+    In the 2.51 python backend `await async_exec(decoupled=True)` gives a plain iterator whose
+    `next` blocks until the next response (no `__anext__`), so each `next` waits on a worker
+    thread while the event loop serves the other streams. Closing the generator early
+    cancels the call. Responses without outputs (the empty final one) are skipped."""
+    request = pb_utils.InferenceRequest(
+        model_name=model_name,
+        inputs=[pb_utils.Tensor(name, array) for name, array in inputs.items()],
+        requested_output_names=list(output_names))
+    responses = await request.async_exec(decoupled=True)
+    loop = asyncio.get_running_loop()
+    finished = False
+    try:
+        while True:
+            response = await loop.run_in_executor(_STREAM_WAITERS, next, responses, None)
+            if response is None:
+                finished = True
+                return
+            if response.has_error():
+                finished = True
+                raise StageCallError(f"model {model_name!r} failed: {response.error().message()}")
+            outputs = {}
+            for name in output_names:
+                tensor = pb_utils.get_output_tensor_by_name(response, name)
+                if tensor is not None:
+                    outputs[name] = tensor.as_numpy()
+            if outputs:
+                yield outputs
+    finally:
+        if not finished and hasattr(responses, "cancel"):
+            responses.cancel()

@@ -1,10 +1,15 @@
 """Triton adapter for `maya1_stream` (decoupled): Maya1 speech, audio sent as soon as each
 window of frames can be decoded.
 
-It holds the LM (one batched generator for every request in flight, on its own thread) and the
-SNAC decoder (ONNX Runtime, on a worker thread). `execute` is a coroutine: the backend runs
-many at once on one event loop, so requests join the running batch while others decode.
-With WHOLE_SENTENCES it sends each sentence whole instead (what `maya1` asks for).
+Its `lm_backend` parameter says where the codes come from: `pytorch` (cpu profile) holds the
+LM itself, one batched generator for every request in flight on its own thread; `vllm` or
+`tensorrtllm` (gpu profile) calls `maya1_lm` over BLS, one decoupled call per prompt, and
+checks every returned frame against the slot bands (a stray id refuses the sequence and is
+counted in tritontts_maya1_refused_codes_total). SNAC runs in an ONNX Runtime session on a
+worker thread (`snac_onnx`) or is awaited over BLS from `maya1_snac` (`snac_model`).
+`execute` is a coroutine: the backend runs many at once on one event loop, so requests join
+the running batch while others decode. With WHOLE_SENTENCES it sends each sentence whole
+instead (what `maya1` asks for).
 """
 
 import asyncio
@@ -15,14 +20,19 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from tritontts import contract
-from tritontts.maya1.checkpoint import Maya1Checkpoint
-from tritontts.maya1.codec import OnnxSnacDecoder
-from tritontts.maya1.generator import BatchedGenerator
+from tritontts.maya1.checkpoint import Maya1Checkpoint, load_tokenizer_file
 from tritontts.maya1.prompt import PromptBuilder, PromptLimits
 from tritontts.maya1.sampling import SamplingSettings
 from tritontts.maya1.synthesis import Speaker
 from tritontts.maya1.tokens import SAMPLE_RATE
-from tritontts.serving.adapter import ModelArgs, error_response, optional_input, text_input
+from tritontts.serving.adapter import (
+    ModelArgs,
+    call_model,
+    error_response,
+    optional_input,
+    stream_model_call,
+    text_input,
+)
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
 FIRST_AUDIO_BUCKETS = [10, 25, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000]
@@ -31,8 +41,17 @@ FIRST_AUDIO_BUCKETS = [10, 25, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000
 class TritonPythonModel:
     def initialize(self, args):
         model = ModelArgs(args)
-        checkpoint = Maya1Checkpoint(model.path(contract.PARAM_CHECKPOINT))
-        self.prompts = PromptBuilder(checkpoint.load_tokenizer(), PromptLimits(
+        self.backend = model.param(contract.PARAM_LM_BACKEND)
+        if self.backend not in contract.LM_BACKENDS:
+            raise pb_utils.TritonModelException(
+                f"model {model.name}: {contract.PARAM_LM_BACKEND} {self.backend!r} is not one "
+                f"of {', '.join(contract.LM_BACKENDS)}")
+        if self.backend == contract.LM_BACKEND_PYTORCH:
+            checkpoint = Maya1Checkpoint(model.path(contract.PARAM_CHECKPOINT))
+            tokenizer = checkpoint.load_tokenizer()
+        else:
+            tokenizer = load_tokenizer_file(model.path(contract.PARAM_TOKENIZER))
+        self.prompts = PromptBuilder(tokenizer, PromptLimits(
             max_text_chars=int(model.param(contract.PARAM_MAX_TEXT_CHARS)),
             max_description_chars=int(model.param(contract.PARAM_MAX_DESCRIPTION_CHARS)),
             chunk_chars=int(model.param(contract.PARAM_CHUNK_CHARS)),
@@ -50,13 +69,60 @@ class TritonPythonModel:
             kind=pb_utils.MetricFamily.HISTOGRAM)
         self.first_audio_ms = self.first_audio_family.Metric(labels=self.labels,
                                                              buckets=FIRST_AUDIO_BUCKETS)
-        self.generator = BatchedGenerator(checkpoint.load_model(),
-                                          max_batch=int(model.param(contract.PARAM_MAX_BATCH)),
-                                          on_step=self._on_step)
-        decoder = OnnxSnacDecoder(model.path(contract.PARAM_SNAC_ONNX),
-                                  threads=int(model.param(contract.PARAM_THREADS)))
-        self.speaker = Speaker(self.generator, decoder, ThreadPoolExecutor(1, "maya1-snac"))
+        self.refused_family = pb_utils.MetricFamily(
+            name=contract.MAYA1_REFUSED_CODES_TOTAL,
+            description="Sequences refused because the LM broke the token layout",
+            kind=pb_utils.MetricFamily.COUNTER)
+        self.refused = self.refused_family.Metric(labels=self.labels)
+        if self.backend == contract.LM_BACKEND_PYTORCH:
+            from tritontts.maya1.generator import BatchedGenerator  # torch: cpu profile only
+
+            self.generator = BatchedGenerator(
+                checkpoint.load_model(), max_batch=int(model.param(contract.PARAM_MAX_BATCH)),
+                on_step=self._on_step)
+        else:
+            from tritontts.maya1.llm_wire import wire_for
+            from tritontts.maya1.remote import RemoteGenerator
+
+            self.lm_model = model.param(contract.PARAM_LM_MODEL)
+            self.wire = wire_for(self.backend, tokenizer)
+            self.generator = RemoteGenerator(self._lm_ids,
+                                             on_refused=lambda _: self.refused.increment(1))
+        if contract.PARAM_SNAC_MODEL in model.parameters:
+            self.snac_model = model.param(contract.PARAM_SNAC_MODEL)
+            self.snac_max_batch = int(model.param(contract.PARAM_SNAC_MAX_BATCH))
+            self.speaker = Speaker(self.generator, self._snac_over_bls)
+        else:
+            from tritontts.maya1.codec import OnnxSnacDecoder
+
+            decoder = OnnxSnacDecoder(model.path(contract.PARAM_SNAC_ONNX),
+                                      threads=int(model.param(contract.PARAM_THREADS)))
+            self.speaker = Speaker(self.generator, decoder, ThreadPoolExecutor(1, "maya1-snac"))
         self.rate = np.array([SAMPLE_RATE], dtype=np.int32)
+
+    async def _lm_ids(self, prompt, settings):
+        """The LLM backend's ids for one prompt, a list per streamed response."""
+        reader = self.wire.reader()
+        calls = stream_model_call(self.lm_model, self.wire.inputs(prompt, settings),
+                                  self.wire.output_names)
+        try:
+            async for outputs in calls:
+                yield reader.feed(outputs)
+            reader.finish()
+        finally:
+            await calls.aclose()
+
+    async def _snac_over_bls(self, codes_0, codes_1, codes_2):
+        """Windows in calls of at most the SNAC model's max_batch_size rows, awaited together."""
+        names = contract.MAYA1_SNAC_INPUTS
+        rows = self.snac_max_batch
+        calls = [call_model(self.snac_model, dict(zip(names, (
+            level[start : start + rows].astype(np.int64) for level in (codes_0, codes_1, codes_2)),
+            strict=True)), [contract.MAYA1_SNAC_OUTPUT])
+            for start in range(0, codes_0.shape[0], rows)]
+        audio = np.concatenate([outputs[contract.MAYA1_SNAC_OUTPUT]
+                                for outputs in await asyncio.gather(*calls)])
+        return np.clip(audio.reshape(audio.shape[0], -1), -1.0, 1.0).astype(np.float32)
 
     def _on_step(self, batch_size):  # on the generator's thread
         if self.loop is not None:
