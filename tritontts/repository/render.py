@@ -75,10 +75,7 @@ def to_config(model: Model) -> mc.ModelConfig:
                 mc.ModelRateLimiter.Resource(**{"name": name, "global": True, "count": count}))
         group.rate_limiter.priority = model.rate_limit.priority
     _batching(config, model)
-    for key, value in model.parameters.items():
-        if value in ("", None):
-            raise RenderError(f"{model.name}: parameter {key!r} has no value")
-        config.parameters[key].string_value = value
+    _parameters(config, model)
     return config
 
 
@@ -93,11 +90,15 @@ def _backend_config(config: mc.ModelConfig, model: BackendModel) -> mc.ModelConf
     config.instance_group.add(count=model.instances,
                               kind=mc.ModelInstanceGroup.Kind.Value(model.instance_kind))
     _batching(config, model)
+    _parameters(config, model)
+    return config
+
+
+def _parameters(config: mc.ModelConfig, model: PythonModel | BackendModel) -> None:
     for key, value in model.parameters.items():
         if value in ("", None):
             raise RenderError(f"{model.name}: parameter {key!r} has no value")
         config.parameters[key].string_value = value
-    return config
 
 
 def _batching(config: mc.ModelConfig, model: PythonModel | GraphModel | BackendModel) -> None:
