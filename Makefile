@@ -55,7 +55,7 @@ help: ## list the targets
 setup: $(STAMP) ## create .venv with tritontts and its pinned dependencies
 
 $(STAMP): pyproject.toml scripts/install.sh
-	PYTHON=$(PYTHON) scripts/install.sh $(VENV) dev,bench,deploy,gateway,maya1
+	PYTHON=$(PYTHON) scripts/install.sh $(VENV) dev,bench,deploy,gateway,jobs,maya1
 	@touch $@
 
 system-deps: ## install the Debian packages of system-packages.txt that are missing (apt-get, root)
