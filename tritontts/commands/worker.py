@@ -17,11 +17,14 @@ from tritontts.contract import (
 )
 
 
-def add_store_options(parser: argparse.ArgumentParser) -> None:
-    """The result store and the queue: the same options for the gateway and the workers."""
+def add_store_options(parser: argparse.ArgumentParser, with_redis: bool = True) -> None:
+    """The result store and the queue: the same options for the gateway and the workers
+    (the gateway has its --redis-url already)."""
     group = parser.add_argument_group("long-audio jobs: queue and result store")
-    group.add_argument("--redis-url", default=os.environ.get(JOBS_ENV_REDIS_URL),
-                       help=f"redis://HOST:PORT/DB of the queue (default: ${JOBS_ENV_REDIS_URL})")
+    if with_redis:
+        group.add_argument("--redis-url", default=os.environ.get(JOBS_ENV_REDIS_URL),
+                           help=f"redis://HOST:PORT/DB of the queue (default: "
+                                f"${JOBS_ENV_REDIS_URL})")
     group.add_argument("--s3-endpoint", default=os.environ.get(JOBS_ENV_S3_ENDPOINT),
                        help="S3-compatible endpoint URL (MinIO, SeaweedFS; none with a bucket: "
                             f"AWS) (default: ${JOBS_ENV_S3_ENDPOINT})")
