@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tritontts.contract import (
     API_KEY_ENV,
+    BATCH_PRIORITY,
     JOBS_ENV_REDIS_URL,
     JOBS_ENV_S3_ACCESS_KEY,
     JOBS_ENV_S3_BUCKET,
@@ -57,7 +58,8 @@ def jobs_settings_from(args: argparse.Namespace):  # -> JobSettings (imported la
         lease_s=args.lease,
         maintenance_chance=getattr(args, "maintenance_chance", 100_000),
         sweep_interval_s=getattr(args, "sweep_interval", 60.0),
-        noise_w=getattr(args, "noise_w", None))
+        noise_w=getattr(args, "noise_w", None),
+        priority=getattr(args, "priority", BATCH_PRIORITY))
     store = StoreSettings(local_dir=args.jobs_dir, s3_endpoint=args.s3_endpoint,
                           s3_bucket=args.s3_bucket, s3_region=args.s3_region,
                           s3_access_key=os.environ.get(JOBS_ENV_S3_ACCESS_KEY),
@@ -82,6 +84,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="chunks of one job sent to Triton at once (default: 4)")
     parser.add_argument("--global-budget", type=int, default=4,
                         help="Triton requests in flight from all workers together (default: 4)")
+    parser.add_argument("--priority", type=int, default=BATCH_PRIORITY,
+                        help=f"Triton queue level of job requests (default: {BATCH_PRIORITY}, "
+                             "behind real-time requests; 0: the real-time level)")
     parser.add_argument("--noise-w", type=float, default=None,
                         help="rhythm variation of every chunk (default: the voice's own; 0: a "
                              "repeated chunk gives the same audio)")
