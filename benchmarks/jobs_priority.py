@@ -59,7 +59,7 @@ def main() -> int:
         store = ["--jobs-dir", str(work / "jobs")]
         url = stack.enter_context(running_gateway(
             server.grpc_url, "--redis-url", redis_url, "--jobs", *store, "--noise-w", "0",
-            "--rate", "1000/second", "--characters", "100000000/minute",
+            "--no-cache", "--rate", "1000/second", "--characters", "100000000/minute",
             log=work / "gateway.log"))
         http = stack.enter_context(httpx.Client(base_url=url, timeout=60))
         measure(http, 4, 0)  # warm up
