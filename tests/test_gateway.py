@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 
-from tritontts.server import TritonServer, free_port
+from tritontts.serving.server import TritonServer, free_port
 
 from gateway_servers import running_gateway
 
