@@ -49,9 +49,11 @@ PYTEST_ARGS ?=
 # make gateway: its port, and further `tritontts gateway` options (keys, Redis, limits).
 GATEWAY_PORT ?= 8080
 GATEWAY_ARGS ?=
+# make worker: further `tritontts worker` options (Redis, store).
+WORKER_ARGS ?=
 
 .PHONY: help setup system-deps dashboard export repository serve demo test lint bench bench-cache \
-	bench-gateway bench-maya1 gateway load load-capacity clean
+	bench-gateway bench-maya1 bench-jobs gateway worker load load-capacity clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -59,7 +61,7 @@ help: ## list the targets
 setup: $(STAMP) ## create .venv with tritontts and its pinned dependencies
 
 $(STAMP): pyproject.toml scripts/install.sh
-	PYTHON=$(PYTHON) scripts/install.sh $(VENV) dev,bench,deploy,gateway,maya1
+	PYTHON=$(PYTHON) scripts/install.sh $(VENV) dev,bench,deploy,gateway,jobs,maya1
 	@touch $@
 
 system-deps: ## install the Debian packages of system-packages.txt that are missing (apt-get, root)
@@ -120,6 +122,12 @@ load: $(STAMP) ## Locust with an SLO verdict (USERS, SPAWN_RATE, DURATION, SLO_M
 load-capacity: $(STAMP) ## the largest user count meeting p95 <= SLO_MS on short texts (30 s steps; TUNING, HOST)
 	$(BIN)/python benchmarks/load.py --capacity --slo-ms $(SLO_MS) --tuning $(TUNING) \
 		$(if $(HOST),--host $(HOST))
+
+worker: $(STAMP) ## a long-audio jobs worker (Triton at BIND:GRPC_PORT; WORKER_ARGS: --redis-url, --s3-endpoint, ...)
+	$(BIN)/tritontts worker --triton-url $(BIND):$(GRPC_PORT) $(WORKER_ARGS)
+
+bench-jobs: $(STAMP) ## p95 of real-time requests while a long-audio job runs, with and without the batch priority
+	$(BIN)/python benchmarks/jobs_priority.py
 
 gateway: $(STAMP) ## the OpenAI-compatible HTTP gateway on GATEWAY_PORT, in front of Triton at BIND:GRPC_PORT
 	$(BIN)/tritontts gateway --triton-url $(BIND):$(GRPC_PORT) --host $(BIND) --port $(GATEWAY_PORT) \

@@ -345,10 +345,13 @@ class TTSClient(_CallSettings):
     def synthesize(self, text: str, speed: float | None = None, noise_scale: float | None = None,
                    noise_w: float | None = None, voice: str | None = None, *,
                    cache: bool = False, deadline_s: float | None = None,
-                   description: str | None = None) -> Synthesis:
+                   description: str | None = None, priority: int = 0) -> Synthesis:
         """The whole utterance. `cache=True` asks the response-cached model: the same request
         then returns the same audio (even with the voice's random noise scales), in ~1 ms.
-        `description` (a voice described in words) selects the Maya1 models."""
+        `description` (a voice described in words) selects the Maya1 models. `priority`
+        is the queue level at the heavy stages (0: the default, real-time level;
+        `contract.BATCH_PRIORITY` for background work); the `tts` ensemble passes it on to
+        them (seen in Triton 2.51's verbose log)."""
         request = self._request(text, speed, noise_scale, noise_w, voice, description)
         inputs = request.infer_inputs(self._triton)
         model = self._model(request, cache)
@@ -358,8 +361,9 @@ class TTSClient(_CallSettings):
             with mapped_errors(self.url):
                 if self.protocol == "grpc":
                     return self._client.infer(model, inputs, client_timeout=remaining_s,
-                                              headers=self.headers)
-                return self._client.infer(model, inputs, headers=self.headers)
+                                              headers=self.headers, priority=priority)
+                return self._client.infer(model, inputs, headers=self.headers,
+                                          priority=priority)
 
         result = call_with_retries(attempt, self._budget(deadline_s), self.retry, attempts,
                                    throttle=self.throttle)
@@ -506,7 +510,7 @@ class AsyncTTSClient(_CallSettings):
                          noise_scale: float | None = None,
                          noise_w: float | None = None, voice: str | None = None, *,
                          cache: bool = False, deadline_s: float | None = None,
-                         description: str | None = None) -> Synthesis:
+                         description: str | None = None, priority: int = 0) -> Synthesis:
         """As TTSClient.synthesize: refusals that mean "not now" are retried within the
         deadline, anything else is raised at once."""
         request = self._request(text, speed, noise_scale, noise_w, voice, description)
@@ -516,7 +520,7 @@ class AsyncTTSClient(_CallSettings):
         async def attempt(remaining_s: float) -> Any:
             with mapped_errors(self.url):
                 return await self._client.infer(model, inputs, client_timeout=remaining_s,
-                                                 headers=self.headers)
+                                                 headers=self.headers, priority=priority)
 
         result, attempts = await call_with_retries_async(
             attempt, self._budget(deadline_s), self.retry, throttle=self.throttle)

@@ -145,3 +145,27 @@ def test_queue_policy_fields_render() -> None:
     with pytest.raises(ValueError):
         render(PythonModel("m", (text,), (text,), 4, 1,
                            batching=Batching(500, queue_timeout_us=1, timeout_action="DROP")))
+
+
+def test_heavy_stages_serve_real_time_before_batch(repository: Path) -> None:
+    """Two priority levels on the heavy stages only; a request naming none is real-time."""
+    from tritontts.contract import BATCH_PRIORITY, PRIORITY_LEVELS, REALTIME_PRIORITY
+
+    for name, config in configs(repository).items():
+        batching = config.dynamic_batching
+        if name in ("acoustic", "vocoder"):
+            assert batching.priority_levels == PRIORITY_LEVELS >= BATCH_PRIORITY
+            assert batching.default_priority_level == REALTIME_PRIORITY < BATCH_PRIORITY
+        else:
+            assert batching.priority_levels == 0, name
+
+
+def test_priority_fields_render() -> None:
+    text = Tensor("TEXT", "TYPE_STRING", (1,))
+    config = parse(render(PythonModel("m", (text,), (text,), 4, 1, batching=Batching(
+        0, priority_levels=3, default_priority_level=2))))
+    assert (config.dynamic_batching.priority_levels,
+            config.dynamic_batching.default_priority_level) == (3, 2)
+    with pytest.raises(RenderError, match="default_priority_level"):
+        render(PythonModel("m", (text,), (text,), 4, 1, batching=Batching(
+            0, priority_levels=2, default_priority_level=3)))

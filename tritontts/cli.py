@@ -32,6 +32,9 @@ COMMANDS = {
     "gateway": ("tritontts.commands.gateway",
                 "run the OpenAI-compatible HTTP speech gateway in front of Triton (or manage its "
                 "keys)"),
+    "worker": ("tritontts.commands.worker",
+               "render long-audio jobs from the Redis queue with a running Triton (results to "
+               "S3 or a local directory)"),
 }
 
 

@@ -140,6 +140,13 @@ PARAM_RELOAD = "tritontts_reload"
 # The global rate-limiter resource the heavy cpu stages share: one unit per thread they run.
 CPU_RESOURCE = "cpu"
 
+# Request priorities at the heavy stages' queues (Triton: 1 is served first; a request that
+# names none, as every step of the `tts` ensemble and the stream model's calls do, gets the
+# real-time level). Long-audio job workers send theirs at the batch level.
+REALTIME_PRIORITY = 1
+BATCH_PRIORITY = 2
+PRIORITY_LEVELS = 2
+
 # --- headers and environment ------------------------------------------------------------------
 
 ADMIN_HEADER = "tritontts-admin-key"
@@ -267,3 +274,21 @@ TRTLLM_PARAM_SCHEDULER = "batch_scheduler_policy"
 TRTLLM_PARAM_KV_CACHE_FRACTION = "kv_cache_free_gpu_mem_fraction"
 TRTLLM_PARAM_EXCLUDE_INPUT = "exclude_input_in_output"
 TRTLLM_PARAM_CPU_INPUTS = "FORCE_CPU_ONLY_INPUT_TENSORS"
+
+# --- long-audio jobs (gateway /v1/audio/jobs, `tritontts worker`) ---------------------------
+
+# Redis: every key of the jobs starts with this prefix (the queue's own keys live under the
+# broker namespace).
+JOBS_REDIS_PREFIX = "tritontts:jobs:"
+JOBS_BROKER_NAMESPACE = "tritontts:jobs:queue"
+JOBS_QUEUE = "long_audio"
+JOBS_ACTOR = "render_job"
+# Objects in the result store: jobs/<id>/chunks/<index>.f32 (raw float32 samples of one chunk,
+# a deterministic key so a repeated chunk overwrites itself) and jobs/<id>/audio.<ext>.
+JOBS_STORE_PREFIX = "jobs/"
+JOBS_ENV_REDIS_URL = "TRITONTTS_REDIS_URL"
+JOBS_ENV_S3_ENDPOINT = "TRITONTTS_S3_ENDPOINT"
+JOBS_ENV_S3_BUCKET = "TRITONTTS_S3_BUCKET"
+JOBS_ENV_S3_ACCESS_KEY = "AWS_ACCESS_KEY_ID"
+JOBS_ENV_S3_SECRET_KEY = "AWS_SECRET_ACCESS_KEY"
+JOBS_ENV_STORE_DIR = "TRITONTTS_JOBS_DIR"

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from tritontts.commands.worker import add_store_options, jobs_settings_from
 from tritontts.contract import API_KEY_ENV
 from tritontts.gateway.names import ALL_SCOPES, ENV_KEYS_FILE, ENV_REDIS_URL, ENV_TRITON_URL
 
@@ -49,6 +50,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     limits.add_argument("--no-cache", action="store_true", help="no Redis response cache")
     limits.add_argument("--cache-max-mib", type=int, default=256,
                         help="size bound of the response cache (default: 256 MiB)")
+    limits.add_argument("--jobs", action="store_true",
+                        help="serve long-audio jobs at /v1/audio/jobs (needs --redis-url; "
+                             "`tritontts worker` renders them)")
+    add_store_options(parser, with_redis=False)
     voices = parser.add_argument_group("voices")
     voices.add_argument("--voice", action="append", default=[], metavar="NAME",
                         help="a voice (or voice/speaker) the repository serves, listed by "
@@ -94,7 +99,7 @@ def settings_from(args: argparse.Namespace):  # -> GatewaySettings (imported laz
         max_concurrency=args.max_concurrency,
         cache=CacheSettings(enabled=not args.no_cache, max_bytes=args.cache_max_mib << 20),
         voices=tuple(args.voice), voice_aliases=aliases, noise_scale=args.noise_scale,
-        noise_w=args.noise_w)
+        noise_w=args.noise_w, jobs=jobs_settings_from(args) if args.jobs else None)
 
 
 def run(args: argparse.Namespace) -> int:

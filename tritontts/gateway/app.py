@@ -37,6 +37,8 @@ from tritontts.gateway.schema import ResolvedSpeech, parse_speech_request, resol
 from tritontts.gateway.settings import GatewaySettings
 from tritontts.gateway.speech import StreamTally, encoded_audio, sse_events
 
+JOBS_ROUTE = "/v1/audio/jobs"  # tritontts.jobs.api serves it, with --jobs
+
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 
@@ -65,9 +67,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app = FastAPI(title="tritontts gateway", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.add_middleware(GatewayMiddleware, metrics=metrics,
-                       max_body_bytes=settings.max_body_bytes)
+                       max_body_bytes=settings.max_body_bytes,
+                       path_body_limits={JOBS_ROUTE: settings.max_job_body_bytes})
     _add_error_handlers(app)
     _add_routes(app, metrics)
+    if settings.jobs is not None:
+        from tritontts.jobs.api import mount_jobs
+
+        mount_jobs(app, settings, settings.jobs, _caller)
     return app
 
 

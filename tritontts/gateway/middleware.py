@@ -13,13 +13,16 @@ from tritontts.gateway.metrics import GatewayMetrics
 from tritontts.gateway.names import REQUEST_ID_HEADER
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-KNOWN_ROUTES = ("/v1/audio/speech", "/v1/audio/voices", "/v1/models", "/healthz", "/readyz",
-                "/metrics", "/")
+KNOWN_ROUTES = ("/v1/audio/speech", "/v1/audio/voices", "/v1/models", "/v1/audio/jobs",
+                "/healthz", "/readyz", "/metrics", "/")
 
 
 class GatewayMiddleware:
-    def __init__(self, app: Any, metrics: GatewayMetrics, max_body_bytes: int) -> None:
+    def __init__(self, app: Any, metrics: GatewayMetrics, max_body_bytes: int,
+                 path_body_limits: dict[str, int] | None = None) -> None:
         self.app, self.metrics, self.max_body_bytes = app, metrics, max_body_bytes
+        # Routes that take larger bodies (job submissions): path -> limit.
+        self.path_body_limits = path_body_limits or {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -43,23 +46,24 @@ class GatewayMiddleware:
                                       (REQUEST_ID_HEADER.encode(), request_id.encode())]
             await send(message)
 
+        limit = self.path_body_limits.get(scope["path"], self.max_body_bytes)
         try:
             length = headers.get("content-length", "")
-            if length.isdigit() and int(length) > self.max_body_bytes:
-                response = self._too_large().response()
+            if length.isdigit() and int(length) > limit:
+                response = self._too_large(limit).response()
                 await response(scope, receive, send_with_id)
                 return
-            await self.app(scope, self._limited(receive), send_with_id)
+            await self.app(scope, self._limited(receive, limit), send_with_id)
         finally:
             self.metrics.requests.labels(route, str(status or 499)).inc()
             self.metrics.latency.labels(route).observe(time.perf_counter() - started)
 
-    def _too_large(self) -> APIError:
+    def _too_large(self, limit: int) -> APIError:
         self.metrics.refusals.labels("body_too_large").inc()
-        return APIError(413, f"the request body is larger than {self.max_body_bytes} bytes",
+        return APIError(413, f"the request body is larger than {limit} bytes",
                         "invalid_request_error", None, "request_too_large")
 
-    def _limited(self, receive: Any) -> Any:
+    def _limited(self, receive: Any, limit: int) -> Any:
         """A body sent without Content-Length is counted as it arrives."""
         seen = 0
 
@@ -68,8 +72,8 @@ class GatewayMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body_bytes:
-                    raise self._too_large()
+                if seen > limit:
+                    raise self._too_large(limit)
             return message
 
         return receive_limited

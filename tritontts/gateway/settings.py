@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tritontts.jobs.settings import JobSettings
+
 # OpenAI's voice names, so that unchanged OpenAI clients work: "" is the repository's default
 # voice (its first speaker). Point them at `<voice>` or `<voice>/<speaker>` of the repository.
 OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage",
@@ -82,6 +84,10 @@ class GatewaySettings:
     noise_scale: float | None = None
     noise_w: float | None = None
     deadline_s: float = 60.0  # one Triton call, retries of "not now" refusals included
+    # Long-audio jobs (/v1/audio/jobs): None, no jobs routes.
+    jobs: JobSettings | None = None
+    # Bodies of job submissions may be this large (1 MiB of text, escaped into JSON).
+    max_job_body_bytes: int = 8 << 20
 
     @property
     def auth_enabled(self) -> bool:

@@ -90,7 +90,9 @@ def _onnx_stage(stage: str, voices: Sequence[ExportedVoice],
         # only effect of allowing it would be a second, unused way to set the same limit.
         batching=Batching(tuning.max_queue_delay_us, tuning.preferred_batch_sizes,
                           max_queue_size=settings.queue_size,
-                          queue_timeout_us=settings.queue_timeout_us),
+                          queue_timeout_us=settings.queue_timeout_us,
+                          priority_levels=tuning.priority_levels,
+                          default_priority_level=tuning.default_priority_level),
         # An instance holds one unit of the "cpu" resource per thread it runs; the server has
         # one unit per core, so stages run side by side only while cores last.
         rate_limit=(RateLimit({c.CPU_RESOURCE: settings.threads},

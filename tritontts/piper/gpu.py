@@ -67,7 +67,9 @@ def gpu_models(voice: ExportedVoice, onnx_graphs: Mapping[str, Path],
     windows = tuning.stream_windows
     if max(tuning.length_buckets) < limits.max_phoneme_ids:
         raise ValueError("the largest length bucket must hold max_phoneme_ids")
-    batching = Batching(tuning.max_queue_delay_us, tuning.preferred_batch_sizes)
+    batching = Batching(tuning.max_queue_delay_us, tuning.preferred_batch_sizes,
+                        priority_levels=tuning.priority_levels,
+                        default_priority_level=tuning.default_priority_level)
     channels = voice.latent_channels
     # A multi-speaker voice: the graphs' speaker_id [B] and speaker_embedding [B, E, 1]; the
     # warm-up requests speak as speaker 0 (zeros).

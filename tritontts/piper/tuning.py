@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from tritontts.contract import ACOUSTIC_MODEL, VOCODER_MODEL
+from tritontts.contract import ACOUSTIC_MODEL, PRIORITY_LEVELS, REALTIME_PRIORITY, VOCODER_MODEL
 from tritontts.piper.frontend import SENTENCE_PAUSE_S
 from tritontts.piper.streaming import WindowPlan
 
@@ -36,6 +36,10 @@ class Tuning:
     postprocess_instances: int = 1
     max_queue_delay_us: int = 0
     preferred_batch_sizes: tuple[int, ...] = ()
+    # The heavy stages' queues have a level per kind of traffic: real-time requests (the
+    # default) are served before long-audio jobs' (contract.BATCH_PRIORITY).
+    priority_levels: int = PRIORITY_LEVELS
+    default_priority_level: int = REALTIME_PRIORITY
     # Pad phoneme ids to these lengths so that requests share shapes (native backends batch
     # only equal shapes); empty: pad to the request's longest chunk.
     length_buckets: tuple[int, ...] = ()

@@ -111,6 +111,12 @@ def _batching(config: mc.ModelConfig, model: PythonModel | GraphModel | BackendM
     config.dynamic_batching.preferred_batch_size.extend(batching.preferred_batch_sizes)
     if batching.has_queue_policy:
         _queue_policy(model.name, batching, config.dynamic_batching.default_queue_policy)
+    if batching.priority_levels or batching.default_priority_level:
+        if not 1 <= batching.default_priority_level <= batching.priority_levels:
+            raise RenderError(f"{model.name}: default_priority_level must be one of the "
+                              f"{batching.priority_levels} priority levels (1 = served first)")
+        config.dynamic_batching.priority_levels = batching.priority_levels
+        config.dynamic_batching.default_priority_level = batching.default_priority_level
 
 
 def _graph_config(config: mc.ModelConfig, model: GraphModel) -> mc.ModelConfig:

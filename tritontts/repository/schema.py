@@ -52,6 +52,10 @@ class Batching:
     A request that finds the queue full is refused at once (UNAVAILABLE, "Exceeds maximum
     queue size"); one that waits longer than `queue_timeout_us` is refused (REJECT) or left
     queued at a lower priority (DELAY).
+
+    `priority_levels` > 0 gives the queue that many levels (1 is served first); requests that
+    name no priority (0) get `default_priority_level`. Each level has its own queue under the
+    same policy.
     """
 
     max_queue_delay_us: int
@@ -60,6 +64,8 @@ class Batching:
     queue_timeout_us: int = 0
     timeout_action: TimeoutAction = "REJECT"
     allow_timeout_override: bool = False
+    priority_levels: int = 0
+    default_priority_level: int = 0
 
     @property
     def has_queue_policy(self) -> bool:

@@ -1,0 +1,1 @@
+"""Long-audio jobs: the API on the gateway, the queue, the workers and the result store."""
