@@ -2,7 +2,8 @@
 # recycling, drain on SIGTERM), both installed by scripts/install.sh, the command `make setup`
 # and so CI run too.
 #   docker build --target gpu -t tritontts:gpu .    NGC tritonserver, TensorRT engines
-#   docker build --target cpu -t tritontts:cpu .    tritonserver from the nvidia-pytriton wheel
+#   docker build --target cpu -t tritontts:cpu .    tritonserver from the nvidia-pytriton wheel;
+#                                                   also the gateway's and the workers' image
 #
 # Triton 2.51 (NGC 24.10) is the release the nvidia-pytriton 0.7 wheel carries: the gpu image
 # runs the wheel's python backend stub for Python 3.11 inside NGC's 2.51 python backend.
@@ -35,7 +36,7 @@ FROM ${PYTHON_IMAGE} AS cpu
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 WORKDIR /opt/tritontts
 COPY . .
-RUN PIP_NO_CACHE_DIR=1 PYTHON=python3.11 scripts/install.sh /opt/venv
+RUN PIP_NO_CACHE_DIR=1 PYTHON=python3.11 scripts/install.sh /opt/venv gateway,jobs
 ENV PATH=/opt/venv/bin:${PATH} \
     HOME=/tmp \
     PYTHONDONTWRITEBYTECODE=1

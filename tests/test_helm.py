@@ -40,6 +40,7 @@ VALUES_SETS = {
     "keda": DATA / "helm" / "keda.yaml",
     "object-store-ingress-tls": DATA / "helm" / "object-store-ingress-tls.yaml",
     "pvc": DATA / "helm" / "pvc.yaml",
+    "gateway-worker": DATA / "helm" / "gateway-worker.yaml",
 }
 # Triton reports these only where it sees a GPU: the CPU test server cannot show them.
 GPU_ONLY_METRICS = frozenset({
@@ -73,12 +74,19 @@ def rendered(name: str) -> list[dict]:
 def one(objects: list[dict], kind: str, name: str | None = None) -> dict:
     found = [o for o in objects if o["kind"] == kind
              and (name is None or o["metadata"]["name"] == name)]
+    if name is None and len(found) > 1:  # the gateway's and workers' own: the Triton one
+        found = [o for o in found if o["metadata"]["name"] == FULLNAME]
     assert len(found) == 1, f"{len(found)} {kind} objects named {name}"
     return found[0]
 
 
 def kinds(objects: list[dict]) -> set[str]:
     return {o["kind"] for o in objects}
+
+
+def is_triton(obj: dict) -> bool:
+    """An object of the Triton pods, not of the optional gateway or workers."""
+    return obj["metadata"]["labels"]["app.kubernetes.io/component"] == "inference"
 
 
 def main_container(deployment: dict) -> dict:
@@ -169,7 +177,8 @@ def test_crd_objects_pass_their_crd_schemas(values: str) -> None:
                 "cpu": {"ServiceMonitor", "PrometheusRule"},
                 "keda": {"ServiceMonitor", "PrometheusRule", "ScaledObject"},
                 "object-store-ingress-tls": {"PodMonitor", "PrometheusRule"},
-                "pvc": set()}[values]
+                "pvc": set(),
+                "gateway-worker": {"ServiceMonitor", "PrometheusRule", "ScaledObject"}}[values]
     assert kinds(custom) == expected
 
 
@@ -249,13 +258,14 @@ def test_selectors_match_the_pod_labels(values: str) -> None:
         selector = one(objects, kind)["spec"].get("selector") or one(objects, kind)["spec"][
             "podSelector"]
         assert selects(selector["matchLabels"], pod_labels), kind
-    services = [o for o in objects if o["kind"] == "Service"]
+    services = [o for o in objects if o["kind"] == "Service" and is_triton(o)]
     assert {s["metadata"]["name"] for s in services} == {FULLNAME, f"{FULLNAME}-metrics"}
     container_ports = {p["name"] for p in main_container(deployment)["ports"]}
     for service in services:
         assert selects(service["spec"]["selector"], pod_labels)
         assert {p["targetPort"] for p in service["spec"]["ports"]} <= container_ports
-    monitors = [o for o in objects if o["kind"] in ("ServiceMonitor", "PodMonitor")]
+    monitors = [o for o in objects if o["kind"] in ("ServiceMonitor", "PodMonitor")
+                and is_triton(o)]
     for monitor in monitors:
         selector = monitor["spec"]["selector"]["matchLabels"]
         if monitor["kind"] == "ServiceMonitor":
@@ -561,3 +571,107 @@ def test_dashboard_and_rules_name_only_metrics_a_real_server_exports(
                   "kube_pod_container_status_restarts_total"}
     read = set().union(*(metric_names(r["expr"]) for g in spec["groups"] for r in g["rules"]))
     assert read - exported - GPU_ONLY_METRICS - records - kube_state == set()
+
+
+# ---- the optional gateway and long-audio workers ------------------------------------------
+
+def _pod_spec(deployment: dict) -> dict:
+    return deployment["spec"]["template"]["spec"]
+
+
+def test_gateway_and_workers_call_this_releases_triton_and_select_only_their_pods() -> None:
+    objects = rendered("gateway-worker")
+    triton = one(objects, "Deployment", FULLNAME)
+    gateway = one(objects, "Deployment", f"{FULLNAME}-gateway")
+    worker = one(objects, "Deployment", f"{FULLNAME}-worker")
+    pods = {name: d["spec"]["template"]["metadata"]["labels"]
+            for name, d in (("triton", triton), ("gateway", gateway), ("worker", worker))}
+
+    def selected(selector: dict) -> set[str]:
+        return {name for name, labels in pods.items() if selector.items() <= labels.items()}
+
+    # Every selector picks exactly its own pods: the Triton Service never routes to a gateway.
+    assert selected(one(objects, "Service", FULLNAME)["spec"]["selector"]) == {"triton"}
+    assert selected(one(objects, "Service", f"{FULLNAME}-gateway")["spec"]["selector"]) == {
+        "gateway"}
+    for name, deployment in (("triton", triton), ("gateway", gateway), ("worker", worker)):
+        assert selected(deployment["spec"]["selector"]["matchLabels"]) == {name}
+    grpc = f"--triton-url={FULLNAME}:{load_values('cpu').get('ports', {}).get('grpc', 8001)}"
+    for deployment, command in ((gateway, "gateway"), (worker, "worker")):
+        (container,) = _pod_spec(deployment)["containers"]
+        assert container["command"] == ["tritontts", command]
+        assert grpc in container["args"]
+        assert container["image"].endswith("-cpu")  # the image's cpu target, any profile
+        assert container["resources"]["requests"] == container["resources"]["limits"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+        assert _pod_spec(deployment)["securityContext"]["runAsNonRoot"] is True
+    (container,) = _pod_spec(gateway)["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert "--jobs" in container["args"] and "--keys-file=/etc/tritontts/keys/keys.json" in (
+        container["args"])
+
+
+def test_triton_admits_the_gateway_and_workers_to_grpc_only() -> None:
+    objects = rendered("gateway-worker")
+    rules = one(objects, "NetworkPolicy", FULLNAME)["spec"]["ingress"]
+    from_pods = [r for r in rules if any("podSelector" in peer for peer in r["from"])]
+    (rule,) = from_pods
+    components = {peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+                  for peer in rule["from"]}
+    assert components == {"gateway", "worker"}
+    assert rule["ports"] == [{"port": "grpc", "protocol": "TCP"}]
+    gateway_rules = one(objects, "NetworkPolicy", f"{FULLNAME}-gateway")["spec"]["ingress"]
+    (namespaces,) = [r["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"]
+                     for r in gateway_rules]
+    assert set(namespaces) == {"apps", "monitoring"}
+    worker_policy = one(objects, "NetworkPolicy", f"{FULLNAME}-worker")["spec"]
+    assert worker_policy["policyTypes"] == ["Ingress"] and "ingress" not in worker_policy
+
+
+def test_gateway_scales_on_requests_in_flight_and_workers_on_the_queue() -> None:
+    from tritontts.contract import JOBS_BROKER_NAMESPACE, JOBS_QUEUE
+
+    objects = rendered("gateway-worker")
+    values = load_values("gateway-worker")
+    hpa = one(objects, "HorizontalPodAutoscaler", f"{FULLNAME}-gateway")
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["pods"]["metric"]["name"] == "tritontts_gateway_in_flight"
+    assert metric["pods"]["target"] == {"type": "AverageValue", "averageValue": "8"}
+    assert "replicas" not in one(objects, "Deployment", f"{FULLNAME}-gateway")["spec"]
+    scaled = one(objects, "ScaledObject", f"{FULLNAME}-worker")
+    (trigger,) = scaled["spec"]["triggers"]
+    assert trigger["type"] == "redis"
+    # The list KEDA counts is the one the jobs queue keeps.
+    assert trigger["metadata"]["listName"] == f"{JOBS_BROKER_NAMESPACE}:{JOBS_QUEUE}"
+    assert trigger["metadata"]["address"] == values["worker"]["autoscaling"]["redisAddress"]
+    assert scaled["spec"]["minReplicaCount"] == 0  # no queue, no workers
+    tolerations = _pod_spec(one(objects, "Deployment", f"{FULLNAME}-worker"))["tolerations"]
+    assert any(t.get("value") == "spot" for t in tolerations)
+
+
+def test_gateway_metrics_reach_prometheus_and_its_gauge_exists() -> None:
+    objects = rendered("gateway-worker")
+    monitor = one(objects, "ServiceMonitor", f"{FULLNAME}-gateway")
+    service = one(objects, "Service", f"{FULLNAME}-gateway")
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"][
+        "labels"].items()
+    assert monitor["spec"]["endpoints"][0] == {"port": "http", "path": "/metrics",
+                                               "interval": "15s"}
+    from tritontts.gateway.metrics import GatewayMetrics
+
+    names = {m.name for m in GatewayMetrics().registry.collect()}
+    assert "tritontts_gateway_in_flight" in names
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"worker": {"enabled": True}}, "worker.redisUrl"),
+    ({"gateway": {"enabled": True, "jobs": True}}, "gateway.redisUrl"),
+    ({"worker": {"enabled": True, "redisUrl": "redis://r:6379/0", "s3": {"bucket": "b"},
+                 "autoscaling": {"enabled": True}}}, "redisAddress"),
+])
+def test_incomplete_gateway_or_worker_values_fail_with_a_message(values: dict,
+                                                                  message: str) -> None:
+    with pytest.raises(helm.HelmRenderError, match=re.escape(message)):
+        helm.Chart.load(CHART).render(values, name=RELEASE, namespace=NAMESPACE)

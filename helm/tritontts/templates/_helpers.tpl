@@ -17,18 +17,60 @@
 {{- end }}
 {{- end }}
 
+{{/* The component tells the Triton pods from the optional gateway and worker pods, which
+are of the same release: every selector names it. */}}
+{{- define "tritontts.componentSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "tritontts.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "tritontts.componentLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
+{{ include "tritontts.componentSelectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+{{- end }}
+
 {{- define "tritontts.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "tritontts.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+{{ include "tritontts.componentSelectorLabels" (dict "root" . "component" "inference") }}
 {{- end }}
 
 {{- define "tritontts.labels" -}}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
-{{ include "tritontts.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/component: inference
+{{ include "tritontts.componentLabels" (dict "root" . "component" "inference") }}
 tritontts.io/profile: {{ .Values.profile }}
+{{- end }}
+
+{{- define "tritontts.gatewaySelectorLabels" -}}
+{{ include "tritontts.componentSelectorLabels" (dict "root" . "component" "gateway") }}
+{{- end }}
+
+{{- define "tritontts.gatewayLabels" -}}
+{{ include "tritontts.componentLabels" (dict "root" . "component" "gateway") }}
+{{- end }}
+
+{{- define "tritontts.workerSelectorLabels" -}}
+{{ include "tritontts.componentSelectorLabels" (dict "root" . "component" "worker") }}
+{{- end }}
+
+{{- define "tritontts.workerLabels" -}}
+{{ include "tritontts.componentLabels" (dict "root" . "component" "worker") }}
+{{- end }}
+
+{{/* The gateway and the workers run the image's cpu target whatever the profile. */}}
+{{- define "tritontts.cpuImage" -}}
+{{- printf "%s:%s" .Values.image.repository (default (printf "%s-cpu" .Chart.AppVersion) .Values.image.cpuTag) }}
+{{- end }}
+
+{{/* The gRPC address of this release's Triton Service, for the gateway and the workers. */}}
+{{- define "tritontts.tritonUrl" -}}
+{{- printf "%s:%v" (include "tritontts.fullname" .) .Values.ports.grpc }}
+{{- end }}
+
+{{/* requests equal limits, from a {cpu, memory} map. */}}
+{{- define "tritontts.cpuResources" -}}
+{{- $r := dict "cpu" .cpu "memory" .memory }}
+{{- toYaml (dict "requests" $r "limits" $r) }}
 {{- end }}
 
 {{- define "tritontts.image" -}}
