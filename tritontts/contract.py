@@ -84,6 +84,8 @@ SCALES = TensorSpec("scales", "FP32", ("batch", None))
 SPEAKER_ID = TensorSpec("speaker_id", "INT64", ("batch",), optional=True)
 LATENT = TensorSpec("latent", "FP32", ("batch", None, "frames"))
 FRAME_LENGTHS = TensorSpec("frame_lengths", "INT64", ("batch",))
+# Frames of each phoneme id (zero on padding); a chunk's durations sum to its frame_lengths.
+PHONEME_DURATIONS = TensorSpec("phoneme_durations", "INT64", ("batch", "phonemes"))
 SPEAKER_EMBEDDING = TensorSpec("speaker_embedding", "FP32", ("batch", None, None), optional=True)
 WAVEFORM = TensorSpec("waveform", "FP32", ("batch", "samples"))
 # Not graph tensors: the ensemble's per-chunk pause and, with several voices, each chunk's voice.
@@ -94,7 +96,7 @@ VOICE_INDEX = TensorSpec("voice_index", "INT64", optional=True)
 # there exactly when the voice has several speakers.
 STAGE_GRAPH_IO: dict[str, tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]] = {
     ACOUSTIC_MODEL: ((PHONEME_IDS, PHONEME_LENGTHS, SCALES, SPEAKER_ID),
-                     (LATENT, FRAME_LENGTHS, SPEAKER_EMBEDDING)),
+                     (LATENT, FRAME_LENGTHS, PHONEME_DURATIONS, SPEAKER_EMBEDDING)),
     VOCODER_MODEL: ((LATENT, SPEAKER_EMBEDDING), (WAVEFORM,)),
 }
 
