@@ -164,18 +164,19 @@ def chunk_offsets(frame_lengths: Sequence[int], pauses: Sequence[int],
     return offsets
 
 
-def word_times(spans: np.ndarray, durations: np.ndarray, offsets: Sequence[int],
+def word_times(spans: np.ndarray, durations: Sequence[np.ndarray], offsets: Sequence[int],
                hop_length: int) -> np.ndarray:
     """spans [n, 3] (chunk, first id, end id) → [n, 2] int64 (start, end) samples: the frames
-    of the ids before the word and of the word itself, placed at the chunk's offset."""
+    of the ids before the word and of the word itself, placed at the chunk's offset.
+    `durations[chunk]`: that chunk's frames per id (rows of the acoustic stage's output)."""
     spans = np.asarray(spans, dtype=np.int64).reshape(-1, 3)
     times = np.zeros((len(spans), 2), dtype=np.int64)
-    if not len(spans):
-        return times
-    ends = np.cumsum(np.asarray(durations, dtype=np.int64), axis=-1)
-    for row, (chunk, first, end) in enumerate(spans):
-        start_frame = int(ends[chunk, first - 1]) if first else 0
-        end_frame = int(ends[chunk, end - 1])
+    ends: dict[int, np.ndarray] = {}
+    for row, (chunk, first, end) in enumerate(spans.tolist()):
+        if chunk not in ends:
+            ends[chunk] = np.cumsum(np.asarray(durations[chunk], dtype=np.int64).reshape(-1))
+        start_frame = int(ends[chunk][first - 1]) if first else 0
+        end_frame = int(ends[chunk][end - 1])
         times[row] = (offsets[chunk] + start_frame * hop_length,
                       offsets[chunk] + end_frame * hop_length)
     return times
