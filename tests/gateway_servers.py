@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tritontts.server import free_port
+from tritontts.serving.server import free_port
 
 
 @contextmanager

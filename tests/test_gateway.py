@@ -18,7 +18,7 @@ import openai
 import pytest
 
 from tritontts.client import TTSClient
-from tritontts.server import TritonServer, free_port
+from tritontts.serving.server import TritonServer, free_port
 
 from gateway_servers import running_gateway
 

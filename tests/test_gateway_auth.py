@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tritontts.gateway.keystore import add_key
 from tritontts.gateway.settings import ClientLimits, GatewaySettings
-from tritontts.server import TritonServer
+from tritontts.serving.server import TritonServer
 
 from gateway_servers import running_gateway
 

@@ -12,7 +12,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tritontts.server import TritonServer
+from tritontts.serving.server import TritonServer
 
 from gateway_servers import running_gateway
 

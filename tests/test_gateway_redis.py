@@ -17,7 +17,7 @@ from tritontts.gateway.cache import ResponseCache
 from tritontts.gateway.keystore import add_key
 from tritontts.gateway.metrics import GatewayMetrics
 from tritontts.gateway.settings import CacheSettings, ClientLimits, GatewaySettings
-from tritontts.server import TritonServer
+from tritontts.serving.server import TritonServer
 
 from gateway_servers import running_gateway, running_redis
 
