@@ -7,6 +7,7 @@ from tritontts.client.client import (
     SynthesisRequest,
     TLSConfig,
     TTSClient,
+    WordTiming,
 )
 from tritontts.client.errors import (
     AccessDeniedError,
@@ -36,4 +37,5 @@ __all__ = [
     "TLSConfig",
     "TTSClient",
     "TTSError",
+    "WordTiming",
 ]

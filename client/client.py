@@ -49,6 +49,8 @@ from tritontts.contract import (
     TEXT,
     TTS_MODEL,
     VOICE,
+    WORD_TIMES,
+    WORDS,
     grpc_header,
 )
 
@@ -93,10 +95,35 @@ class TLSConfig:
 
 
 @dataclass(frozen=True)
+class WordTiming:
+    """A spoken word and when it is said: [start, end) in the utterance's audio (a stream's
+    whole audio, for chunks). Words that the phonemizer runs together come as one ("in the")."""
+
+    word: str
+    start_s: float
+    end_s: float
+    start_sample: int
+    end_sample: int
+
+
+def read_words(result: Any, sample_rate: int) -> tuple[WordTiming, ...]:
+    """The words a response carries (none when it has no timestamp outputs)."""
+    words, times = result.as_numpy(WORDS.name), result.as_numpy(WORD_TIMES.name)
+    if words is None or times is None or not sample_rate:
+        return ()
+    times = times.reshape(-1, 2)
+    return tuple(WordTiming(word=(w.decode("utf-8") if isinstance(w, bytes) else str(w)),
+                            start_s=int(start) / sample_rate, end_s=int(end) / sample_rate,
+                            start_sample=int(start), end_sample=int(end))
+                 for w, (start, end) in zip(words.reshape(-1), times, strict=True))
+
+
+@dataclass(frozen=True)
 class Synthesis:
     audio: np.ndarray  # float32 samples in [-1, 1], mono
     sample_rate: int
     attempts: int = 1  # 1 + the retries it took
+    words: tuple[WordTiming, ...] = ()  # with timestamps=True
 
     @property
     def duration_s(self) -> float:
@@ -116,6 +143,9 @@ class AudioChunk:
     sample_rate: int
     index: int
     final: bool
+    # With timestamps=True: the words of the sentence chunks whose audio starts here (their
+    # times are in the whole stream's samples, and may reach into later chunks).
+    words: tuple[WordTiming, ...] = ()
 
     @property
     def duration_s(self) -> float:
@@ -134,6 +164,7 @@ class SynthesisRequest:
     voice: str | None = None  # `<voice>` or `<voice>/<speaker>`; None: the server's default
     # A voice description selects Maya1 (emotion tags such as <laugh> go inline in the text).
     description: str | None = None
+    timestamps: bool = False  # also ask for every word's start and end
 
     def validate(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
@@ -145,6 +176,9 @@ class SynthesisRequest:
                     or self.noise_scale is not None:
                 raise InvalidRequestError("a description selects Maya1, which takes no voice, "
                                           "speed or noise settings")
+            if self.timestamps:
+                raise InvalidRequestError("word timestamps come from Piper voices; Maya1 "
+                                          "(a description) has none")
         for name in ("speed", "noise_scale", "noise_w"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int | float) and math.isfinite(value)):
@@ -161,6 +195,18 @@ class SynthesisRequest:
             inputs.append(tensor)
         return inputs
 
+    def output_names(self) -> list[str]:
+        """The outputs to ask for: the audio, and the words only when wanted (a server then
+        sends nothing more than before)."""
+        names = [AUDIO.name, SAMPLE_RATE.name]
+        if self.timestamps:
+            names += [WORDS.name, WORD_TIMES.name]
+        return names
+
+    def requested_outputs(self, module: Any) -> list[Any]:
+        """InferRequestedOutput objects of `module` (tritonclient.grpc, .grpc.aio or .http)."""
+        return [module.InferRequestedOutput(name) for name in self.output_names()]
+
     def stream_request(self, model: str) -> Any:
         """The ModelInferRequest protobuf of this request, asking for a final-flag response."""
         from tritonclient.grpc import service_pb2
@@ -172,6 +218,8 @@ class SynthesisRequest:
             request.inputs.add(name=spec.name, datatype=spec.dtype, shape=list(array.shape))
             raw = serialize_byte_tensor(array).item() if is_text else array.tobytes()
             request.raw_input_contents.append(raw)
+        for name in self.output_names():
+            request.outputs.add(name=name)
         request.parameters[ENABLE_EMPTY_FINAL_RESPONSE].bool_param = True
         return request
 
@@ -201,9 +249,9 @@ class SynthesisRequest:
 
 def read_synthesis(result: Any, attempts: int) -> Synthesis:
     """The whole utterance from a `tts` response (sync, asyncio and HTTP results alike)."""
-    return Synthesis(audio=result.as_numpy(AUDIO.name).reshape(-1),
-                     sample_rate=int(result.as_numpy(SAMPLE_RATE.name).reshape(-1)[0]),
-                     attempts=attempts)
+    sample_rate = int(result.as_numpy(SAMPLE_RATE.name).reshape(-1)[0])
+    return Synthesis(audio=result.as_numpy(AUDIO.name).reshape(-1), sample_rate=sample_rate,
+                     attempts=attempts, words=read_words(result, sample_rate))
 
 
 class ChunkReader:
@@ -222,8 +270,9 @@ class ChunkReader:
         if audio is None or not audio.size:
             return None
         rate = result.as_numpy(SAMPLE_RATE.name)
-        chunk = AudioChunk(audio=audio, sample_rate=0 if rate is None else int(rate.reshape(-1)[0]),
-                           index=self.index, final=final)
+        sample_rate = 0 if rate is None else int(rate.reshape(-1)[0])
+        chunk = AudioChunk(audio=audio, sample_rate=sample_rate, index=self.index, final=final,
+                           words=read_words(result, sample_rate))
         self.index += 1
         return chunk
 
@@ -254,8 +303,9 @@ class _CallSettings:
 
     def _request(self, text: str, speed: float | None, noise_scale: float | None,
                  noise_w: float | None, voice: str | None,
-                 description: str | None = None) -> SynthesisRequest:
-        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice, description)
+                 description: str | None = None, timestamps: bool = False) -> SynthesisRequest:
+        request = SynthesisRequest(text, speed, noise_scale, noise_w, voice, description,
+                                   timestamps)
         request.validate()
         return request
 
@@ -345,24 +395,29 @@ class TTSClient(_CallSettings):
     def synthesize(self, text: str, speed: float | None = None, noise_scale: float | None = None,
                    noise_w: float | None = None, voice: str | None = None, *,
                    cache: bool = False, deadline_s: float | None = None,
-                   description: str | None = None, priority: int = 0) -> Synthesis:
+                   description: str | None = None, timestamps: bool = False,
+                   priority: int = 0) -> Synthesis:
         """The whole utterance. `cache=True` asks the response-cached model: the same request
         then returns the same audio (even with the voice's random noise scales), in ~1 ms.
-        `description` (a voice described in words) selects the Maya1 models. `priority`
-        is the queue level at the heavy stages (0: the default, real-time level;
-        `contract.BATCH_PRIORITY` for background work); the `tts` ensemble passes it on to
-        them (seen in Triton 2.51's verbose log)."""
-        request = self._request(text, speed, noise_scale, noise_w, voice, description)
+        `description` (a voice described in words) selects the Maya1 models. `timestamps`:
+        also every word's start and end (`Synthesis.words`). `priority` is the queue level at
+        the heavy stages (0: the default, real-time level; `contract.BATCH_PRIORITY` for
+        background work); the `tts` ensemble passes it on to them (seen in Triton 2.51's
+        verbose log)."""
+        request = self._request(text, speed, noise_scale, noise_w, voice, description,
+                                timestamps)
         inputs = request.infer_inputs(self._triton)
+        outputs = request.requested_outputs(self._triton)
         model = self._model(request, cache)
         attempts = Attempts()
 
         def attempt(remaining_s: float) -> Any:
             with mapped_errors(self.url):
                 if self.protocol == "grpc":
-                    return self._client.infer(model, inputs, client_timeout=remaining_s,
-                                              headers=self.headers, priority=priority)
-                return self._client.infer(model, inputs, headers=self.headers,
+                    return self._client.infer(model, inputs, outputs=outputs,
+                                              client_timeout=remaining_s, headers=self.headers,
+                                              priority=priority)
+                return self._client.infer(model, inputs, outputs=outputs, headers=self.headers,
                                           priority=priority)
 
         result = call_with_retries(attempt, self._budget(deadline_s), self.retry, attempts,
@@ -371,8 +426,8 @@ class TTSClient(_CallSettings):
 
     def stream(self, text: str, speed: float | None = None, noise_scale: float | None = None,
                noise_w: float | None = None, voice: str | None = None, *,
-               deadline_s: float | None = None,
-               description: str | None = None) -> Iterator[AudioChunk]:
+               deadline_s: float | None = None, description: str | None = None,
+               timestamps: bool = False) -> Iterator[AudioChunk]:
         """Yield audio chunks as the server sends them (gRPC only).
 
         The stream is read in the calling thread (no helper thread, so it also works under
@@ -380,10 +435,13 @@ class TTSClient(_CallSettings):
         at once from one client. Leaving the loop early (or closing the iterator) cancels the
         request on the server, which then stops working on it. A refusal before the first
         chunk is retried like `synthesize`; once audio has been yielded, an error is raised.
+        `timestamps`: each chunk also brings the words whose sentence chunk starts in it
+        (`AudioChunk.words`).
         """
         if self.protocol != "grpc":
             raise TTSError("streaming needs the gRPC protocol (HTTP has no response streams)")
-        request = self._request(text, speed, noise_scale, noise_w, voice, description)
+        request = self._request(text, speed, noise_scale, noise_w, voice, description,
+                                timestamps)
         loop = RetryLoop(self._budget(deadline_s), self.retry, throttle=self.throttle)
         for timeout_s in loop:
             started = False
@@ -510,16 +568,20 @@ class AsyncTTSClient(_CallSettings):
                          noise_scale: float | None = None,
                          noise_w: float | None = None, voice: str | None = None, *,
                          cache: bool = False, deadline_s: float | None = None,
-                         description: str | None = None, priority: int = 0) -> Synthesis:
+                         description: str | None = None, timestamps: bool = False,
+                         priority: int = 0) -> Synthesis:
         """As TTSClient.synthesize: refusals that mean "not now" are retried within the
         deadline, anything else is raised at once."""
-        request = self._request(text, speed, noise_scale, noise_w, voice, description)
+        request = self._request(text, speed, noise_scale, noise_w, voice, description,
+                                timestamps)
         inputs = request.infer_inputs(self._triton)
+        outputs = request.requested_outputs(self._triton)
         model = self._model(request, cache)
 
         async def attempt(remaining_s: float) -> Any:
             with mapped_errors(self.url):
-                return await self._client.infer(model, inputs, client_timeout=remaining_s,
+                return await self._client.infer(model, inputs, outputs=outputs,
+                                                 client_timeout=remaining_s,
                                                  headers=self.headers, priority=priority)
 
         result, attempts = await call_with_retries_async(
@@ -529,11 +591,12 @@ class AsyncTTSClient(_CallSettings):
     async def stream(self, text: str, speed: float | None = None,
                      noise_scale: float | None = None,
                      noise_w: float | None = None, voice: str | None = None, *,
-                     deadline_s: float | None = None,
-                     description: str | None = None) -> AsyncIterator[AudioChunk]:
+                     deadline_s: float | None = None, description: str | None = None,
+                     timestamps: bool = False) -> AsyncIterator[AudioChunk]:
         """As TTSClient.stream: a refusal before the first chunk is retried within the
         deadline; once audio has arrived, an error is raised."""
-        request = self._request(text, speed, noise_scale, noise_w, voice, description)
+        request = self._request(text, speed, noise_scale, noise_w, voice, description,
+                                timestamps)
         loop = RetryLoop(self._budget(deadline_s), self.retry, throttle=self.throttle)
         for timeout_s in loop:
             started = False
@@ -557,6 +620,7 @@ class AsyncTTSClient(_CallSettings):
         async def requests() -> AsyncIterator[dict[str, Any]]:
             yield {"model_name": self._stream_model(request),
                    "inputs": request.infer_inputs(self._triton),
+                   "outputs": request.requested_outputs(self._triton),
                    "enable_empty_final_response": True}
 
         responses = self._client.stream_infer(requests(), stream_timeout=timeout_s,

@@ -26,7 +26,9 @@ from polygraphy.backend.onnx import fold_constants as polygraphy_fold_constants
 from polygraphy.logger import G_LOGGER
 
 from tritontts.contract import (
+    FRAME_LENGTHS,
     LATENT,
+    PHONEME_DURATIONS,
     PHONEME_IDS,
     PHONEME_LENGTHS,
     SCALES,
@@ -390,6 +392,8 @@ class ChunkParity:
     snr_db: float | None
     max_abs_error: float | None
     speaker: int | None = None  # a multi-speaker voice's speaker id; None: single speaker
+    # Every phoneme id's frames equal (word timestamps are built from them).
+    durations_match: bool = True
 
     @property
     def frames_match(self) -> bool:
@@ -406,6 +410,10 @@ class ParityReport:
         return sum(not c.frames_match for c in self.chunks)
 
     @property
+    def duration_mismatches(self) -> int:
+        return sum(not c.durations_match for c in self.chunks)
+
+    @property
     def min_snr_db(self) -> float:
         """Worst SNR over the chunks whose lengths match (inf when none)."""
         return min((c.snr_db for c in self.chunks if c.snr_db is not None), default=math.inf)
@@ -414,6 +422,7 @@ class ParityReport:
     def passed(self) -> bool:
         matched = [c for c in self.chunks if c.snr_db is not None]
         return (self.frame_mismatches <= self.tolerance.max_frame_mismatches
+                and self.duration_mismatches <= self.tolerance.max_frame_mismatches
                 and bool(matched) and self.min_snr_db >= self.tolerance.min_snr_db)
 
     def table(self) -> str:
@@ -428,8 +437,9 @@ class ParityReport:
                          f"{c.frames_reference:>4}/{c.frames_candidate:<4} {snr:>7} {err:>9} "
                          f"{c.vocoder_snr_db:>7.1f}  {c.text[:40]}")
         verdict = "pass" if self.passed else "FAIL"
-        lines.append(f"{verdict}: {self.frame_mismatches} frame mismatches (allowed "
-                     f"{self.tolerance.max_frame_mismatches}), min SNR {self.min_snr_db:.1f} dB "
+        lines.append(f"{verdict}: {self.frame_mismatches} frame and {self.duration_mismatches} "
+                     f"duration mismatches (allowed {self.tolerance.max_frame_mismatches}), "
+                     f"min SNR {self.min_snr_db:.1f} dB "
                      f"(needed {self.tolerance.min_snr_db:g})")
         return "\n".join(lines)
 
@@ -477,8 +487,11 @@ def compare_stage_pairs(reference: StagePair, candidate: StagePair, voice: Piper
                          SCALES.name: scales[None]}
                 if speaker is not None:
                     feeds[SPEAKER_ID.name] = np.array([speaker], dtype=np.int64)
-                latent, frames, *embedding = ref_acoustic.run(None, feeds)
-                cand_latent, cand_frames, *cand_embedding = cand_acoustic.run(None, feeds)
+                names = [LATENT.name, FRAME_LENGTHS.name, PHONEME_DURATIONS.name,
+                         *([SPEAKER_EMBEDDING.name] if speaker is not None else [])]
+                latent, frames, durations, *embedding = ref_acoustic.run(names, feeds)
+                cand_latent, cand_frames, cand_durations, *cand_embedding = cand_acoustic.run(
+                    names, feeds)
                 audio = vocode(ref_vocoder, latent, embedding)
                 vocoder_only = vocode(cand_vocoder, latent, embedding)
                 snr = max_error = None
@@ -491,7 +504,8 @@ def compare_stage_pairs(reference: StagePair, candidate: StagePair, voice: Piper
                     frames_candidate=int(cand_frames[0]),
                     vocoder_snr_db=snr_db(audio, vocoder_only),
                     vocoder_max_abs_error=float(np.abs(audio - vocoder_only).max()),
-                    snr_db=snr, max_abs_error=max_error, speaker=speaker))
+                    snr_db=snr, max_abs_error=max_error, speaker=speaker,
+                    durations_match=bool(np.array_equal(durations, cand_durations))))
     return ParityReport(tuple(chunks), tolerance)
 
 

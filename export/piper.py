@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
 
+from tritontts.contract import PHONEME_DURATIONS
 from tritontts.errors import TritonTTSError
 
 # Piper's exported input names and the names the stages expose instead.
@@ -58,9 +59,10 @@ def split_piper_voice(model: onnx.ModelProto) -> StageGraphs:
     _rename_inputs(acoustic)
     _batch_scales(acoustic)
     frame_lengths = _frame_lengths(acoustic, mask)
+    durations = _phoneme_durations(acoustic)
     latent.name = LATENT
     latent.dtype, latent.shape = np.float32, ["batch", latent_channels, "frames"]
-    acoustic.outputs = [latent, frame_lengths]
+    acoustic.outputs = [latent, frame_lengths, durations]
     if embedding:
         embedding[0].name = SPEAKER_EMBEDDING
         embedding[0].dtype, embedding[0].shape = np.float32, ["batch", "embedding", 1]
@@ -165,6 +167,26 @@ def _frame_lengths(graph: gs.Graph, mask: gs.Tensor) -> gs.Variable:
     graph.nodes.append(gs.Node("Cast", "frame_lengths_int64", attrs={"to": onnx.TensorProto.INT64},
                                inputs=[summed], outputs=[lengths]))
     return lengths
+
+
+def _phoneme_durations(graph: gs.Graph) -> gs.Variable:
+    """Frames per phoneme id [batch, phonemes] (zero on padding): VITS's `w_ceil`, the ceil'd
+    durations [B, 1, L] that both the frame count (ReduceSum) and the alignment (CumSum) are
+    built from, so the durations of a chunk sum to its frame_lengths."""
+    ceils = [n for n in graph.nodes if n.op == "Ceil"
+             and {"ReduceSum", "CumSum"} <= {consumer.op for consumer in n.outputs[0].outputs}]
+    if len(ceils) != 1:
+        raise GraphSurgeryError(f"expected one Ceil of the durations feeding ReduceSum and "
+                                f"CumSum, found {len(ceils)}: not a Piper VITS graph")
+    (w_ceil,) = ceils[0].outputs
+    flat = gs.Variable("phoneme_durations_float", dtype=np.float32)
+    graph.nodes.append(gs.Node("Flatten", "phoneme_durations_flatten", attrs={"axis": 1},
+                               inputs=[w_ceil], outputs=[flat]))
+    durations = gs.Variable(PHONEME_DURATIONS.name, dtype=np.int64, shape=["batch", "phonemes"])
+    graph.nodes.append(gs.Node("Cast", "phoneme_durations_int64",
+                               attrs={"to": onnx.TensorProto.INT64},
+                               inputs=[flat], outputs=[durations]))
+    return durations
 
 
 def _flatten_waveform(graph: gs.Graph) -> gs.Variable:

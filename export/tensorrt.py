@@ -32,6 +32,7 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
+from tritontts.contract import FRAME_LENGTHS, LATENT, PHONEME_DURATIONS, SPEAKER_EMBEDDING
 from tritontts.contract import PLAN_FILENAME as DEFAULT_MODEL_FILENAME
 from tritontts.errors import TritonTTSError
 from tritontts.export.optimize import (
@@ -179,7 +180,7 @@ def measure_frames_per_phoneme(acoustic: Path, voice: PiperVoiceConfig,
         found = []
         for text in sentences:
             batch = frontend.encode(text)
-            _, frames = session.run(None, {
+            (frames,) = session.run([FRAME_LENGTHS.name], {
                 "phoneme_ids": batch.ids, "phoneme_lengths": batch.lengths,
                 "scales": np.tile(scales, (batch.chunks, 1))})
             found.extend((frames / batch.lengths).tolist())
@@ -288,7 +289,9 @@ def calibration_batches(voice: ExportedVoice, sentences: Iterable[str] = SAMPLE_
     session = ort_session(voice.acoustic, threads=1)
     windows: list[dict[str, np.ndarray]] = []
     for feeds in acoustic:
-        latent, frames, *embedding = session.run(None, feeds)
+        latent, frames, *embedding = session.run(
+            [LATENT.name, FRAME_LENGTHS.name,
+             *([SPEAKER_EMBEDDING.name] if voice.num_speakers > 1 else [])], feeds)
         for row, count in enumerate(frames.tolist()):
             speaker = {"speaker_embedding": embedding[0][row : row + 1]} if embedding else {}
             windows.extend({"latent": latent[row : row + 1, :, offset : offset + window_frames],
@@ -476,12 +479,12 @@ def build_voice_engines(voice: ExportedVoice, out_dir: Path, fp16: bool = True,
 class EngineTolerance:
     """Per-output bounds for TensorRT against ONNX Runtime on the same ONNX graph.
 
-    Integer outputs (frame_lengths) must be equal. Float outputs: FP32 engines get the project's
-    split-parity bound (1e-4, PARITY_TOLERANCE in export/voice.py, which the split meets on ONNX
-    Runtime); FP16 engines 0.05 abs on waveform and latent, the order of the largest FP16-vs-FP32
-    waveform difference measured on CPU (0.031 on the sample sentences), as TensorRT computes in
-    FP16 where ONNX Runtime's CPU kernels upcast. Neither was measured on a GPU here (none was
-    available): the first GPU run checks them.
+    Integer outputs (frame_lengths, phoneme_durations) must be equal. Float outputs: FP32
+    engines get the project's split-parity bound (1e-4, PARITY_TOLERANCE in export/voice.py,
+    which the split meets on ONNX Runtime); FP16 engines 0.05 abs on waveform and latent, the
+    order of the largest FP16-vs-FP32 waveform difference measured on CPU (0.031 on the sample
+    sentences), as TensorRT computes in FP16 where ONNX Runtime's CPU kernels upcast. Neither
+    was measured on a GPU here (none was available): the first GPU run checks them.
     """
 
     atol: float
@@ -490,7 +493,7 @@ class EngineTolerance:
 
 FP32_ENGINE_TOLERANCE = EngineTolerance(atol=1e-4, rtol=1e-3)
 FP16_ENGINE_TOLERANCE = EngineTolerance(atol=5e-2, rtol=5e-2)
-INTEGER_OUTPUTS = ("frame_lengths",)
+INTEGER_OUTPUTS = (FRAME_LENGTHS.name, PHONEME_DURATIONS.name)
 
 
 def compare_with_onnxruntime(onnx_path: Path, plan_path: Path,
@@ -560,8 +563,8 @@ def check_engines(voice: ExportedVoice, engines: dict[str, StageEngines], fp16: 
     """Each engine built on this GPU against ONNX Runtime on the graph it was built from, with
     polygraphy's comparator, on the sample sentences' batches (`calibration_batches`); raises
     EngineParityError for a stage outside its tolerance (FP16_ENGINE_TOLERANCE or
-    FP32_ENGINE_TOLERANCE; frame counts exactly). An INT8 vocoder is judged by its SNR instead
-    (README), so it is not compared here."""
+    FP32_ENGINE_TOLERANCE; frame counts and phoneme durations exactly). An INT8 vocoder is
+    judged by its SNR instead (README), so it is not compared here."""
     require_gpu()
     tolerance = FP16_ENGINE_TOLERANCE if fp16 else FP32_ENGINE_TOLERANCE
     batches = calibration_batches(voice)

@@ -88,7 +88,8 @@ def _embedding_channels(acoustic: Path) -> int:
     if not stage.multi_speaker:
         return 0
     ids = np.array([[1, 0, 2]], dtype=np.int64)
-    _, _, embedding = stage.run(ids, np.array([3]), np.array([[0.0, 1.0, 0.0]], np.float32))
+    embedding = stage.run(ids, np.array([3]),
+                          np.array([[0.0, 1.0, 0.0]], np.float32)).speaker_embedding
     assert embedding is not None
     return int(embedding.shape[1])
 
@@ -132,7 +133,7 @@ def parity_max_abs_diff(model_path: Path, exported: ExportedVoice, voice: PiperV
 
     acoustic = AcousticStage(exported.acoustic)
     vocoder = VocoderStage(exported.vocoder, exported.hop_length)
-    latent, frames, embedding = acoustic.run(first, lengths, scales[None, :])
+    latent, frames, _, embedding = acoustic.run(first, lengths, scales[None, :])
     audio = vocoder.run(latent, frames, embedding)[0]
     if audio.shape != reference.shape:
         return float("inf")

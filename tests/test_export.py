@@ -8,6 +8,8 @@ import pytest
 
 from tritontts.export.piper import GraphSurgeryError, split_piper_voice
 from tritontts.export.voice import PARITY_TOLERANCE, default_voice, parity_max_abs_diff
+from tritontts.piper.frontend import TextFrontend
+from tritontts.piper.stages import AcousticStage
 from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
 
 HELD_OUT = [
@@ -23,7 +25,8 @@ def test_stage_graphs_have_named_tensors(exported_voice: ExportedVoice) -> None:
     onnx.checker.check_model(acoustic)
     onnx.checker.check_model(vocoder)
     assert [i.name for i in acoustic.graph.input] == ["phoneme_ids", "phoneme_lengths", "scales"]
-    assert [o.name for o in acoustic.graph.output] == ["latent", "frame_lengths"]
+    assert [o.name for o in acoustic.graph.output] == ["latent", "frame_lengths",
+                                                       "phoneme_durations"]
     assert [i.name for i in vocoder.graph.input] == ["latent"]
     assert [o.name for o in vocoder.graph.output] == ["waveform"]
     # The decoder lives only in the vocoder; encoder, duration predictor and flow only in the
@@ -32,6 +35,28 @@ def test_stage_graphs_have_named_tensors(exported_voice: ExportedVoice) -> None:
     assert not any(n.name.startswith("/dec/") for n in acoustic.graph.node)
     assert any(n.name.startswith(acoustic_parts) for n in acoustic.graph.node)
     assert not any(n.name.startswith(acoustic_parts) for n in vocoder.graph.node)
+
+
+def test_durations_sum_to_each_chunks_frames(exported_voice: ExportedVoice) -> None:
+    """Several chunks of different lengths in one padded batch, the voice's own noise: every
+    chunk's frames per id add up to its frame count, and padding lasts no frames."""
+    frontend = TextFrontend(PiperVoiceConfig.load(exported_voice.config))
+    batch = frontend.encode(" ".join(HELD_OUT) + " Yes.")
+    scales = np.tile(np.array([0.667, 1.0, 0.8], np.float32), (batch.chunks, 1))
+    stage = AcousticStage(exported_voice.acoustic, max_batch=batch.chunks)
+    latent, frames, durations, _ = stage.run(batch.ids, batch.lengths, scales)
+    assert batch.chunks == 4 and len(set(batch.lengths.tolist())) == 4
+    assert durations.shape == batch.ids.shape and durations.dtype == np.int64
+    np.testing.assert_array_equal(durations.sum(axis=1), frames)
+    for row, length in enumerate(batch.lengths.tolist()):
+        assert (durations[row, length:] == 0).all()
+        assert (durations[row, :length] >= 0).all() and durations[row, :length].max() > 0
+    # The graph's own output (not the runner's trimming) already holds zeros on padding.
+    feeds = {"phoneme_ids": batch.ids, "phoneme_lengths": batch.lengths, "scales": scales}
+    graph_frames, graph_durations = stage.session.run(["frame_lengths", "phoneme_durations"],
+                                                      feeds)
+    np.testing.assert_array_equal(graph_durations.sum(axis=1), graph_frames)
+    assert latent.shape[-1] == frames.max()
 
 
 def test_manifest(exported_voice: ExportedVoice) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import httpx
 import openai
 import pytest
 
+from tritontts.client import TTSClient
 from tritontts.serving.server import TritonServer, free_port
 
 from gateway_servers import running_gateway
@@ -117,6 +119,60 @@ def test_sse_events_parse(gateway: str) -> None:
     rate, channels, seconds = decoded(audio, "mp3")
     assert (rate, channels) == (22050, 1)
     assert seconds == pytest.approx(usage["output_tokens"] / 22050, rel=0.05)
+
+
+BREAK_INPUT = ('<speak>Words come first. <break time="2s"/> '
+               "More words come after the break.</speak>")
+
+
+def test_timestamps_through_the_openai_sdk(sdk: openai.OpenAI, server: TritonServer) -> None:
+    """`timestamps` is not in OpenAI's schema: SDKs send it with extra_body and get JSON with
+    base64 audio and the words, which the Triton client's own words match (the gateway's
+    noise_w 0 makes durations deterministic)."""
+    response = sdk.audio.speech.create(model="tts-1", voice="alloy", input=BREAK_INPUT,
+                                       response_format="wav", extra_body={"timestamps": True})
+    assert response.response.headers["content-type"] == "application/json"
+    body = json.loads(response.content)
+    assert set(body) == {"audio", "format", "sample_rate", "words"}
+    rate, channels, seconds = decoded(base64.b64decode(body["audio"]), "wav")
+    assert (rate, channels, body["format"], body["sample_rate"]) == (22050, 1, "wav", 22050)
+    words = body["words"]
+    assert [w["word"] for w in words] == ["Words", "come", "first", "More", "words", "come",
+                                          "after", "the", "break"]
+    assert all(0 <= w["start"] < w["end"] <= seconds for w in words)
+    assert all(a["end"] <= b["start"] for a, b in itertools.pairwise(words))
+    assert words[3]["start"] - words[2]["end"] >= 2.0
+    with TTSClient(server.grpc_url) as client:
+        direct = client.synthesize(BREAK_INPUT, voice="en_US-joe-medium", noise_w=0.0,
+                                   timestamps=True)
+    assert [(w["word"], w["start"], w["end"]) for w in words] == [
+        (w.word, pytest.approx(w.start_s, abs=1e-4), pytest.approx(w.end_s, abs=1e-4))
+        for w in direct.words]
+    # Without the field the same call is plain audio, as OpenAI answers it.
+    plain = sdk.audio.speech.create(model="tts-1", voice="alloy", input=BREAK_INPUT,
+                                    response_format="wav")
+    assert plain.response.headers["content-type"] == "audio/wav"
+
+
+def test_timestamps_as_sse_word_events(gateway: str) -> None:
+    events = []
+    with httpx.stream("POST", gateway + "/v1/audio/speech", timeout=120, json={
+            "model": "tts-1", "voice": "alloy", "input": BREAK_INPUT, "response_format": "mp3",
+            "stream_format": "sse", "timestamps": True}) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line[len("data: "):]))
+    kinds = [e["type"] for e in events]
+    words = [e for e in events if e["type"] == "speech.word"]
+    assert [w["word"] for w in words][:3] == ["Words", "come", "first"] and len(words) == 9
+    assert kinds[0] == "speech.word" and kinds[-1] == "speech.audio.done"
+    # The second sentence's words come after some of the first sentence's audio.
+    assert kinds.index("speech.audio.delta") < events.index(words[3])
+    assert all(a["end"] <= b["start"] for a, b in itertools.pairwise(words))
+    json_words = speak(gateway, input=BREAK_INPUT, timestamps=True, response_format="wav")
+    assert [(w["word"], w["start"], w["end"]) for w in words] == [
+        (w["word"], w["start"], w["end"]) for w in json_words.json()["words"]]
 
 
 def test_leaving_mid_stream_stops_the_work(server: TritonServer, gateway: str) -> None:

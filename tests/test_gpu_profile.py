@@ -74,6 +74,9 @@ def test_batched_shapes_match_the_graphs(exported_voice: ExportedVoice) -> None:
     outputs = {o.name: o for o in acoustic.output}
     assert outputs["frame_lengths"].HasField("reshape")
     assert list(outputs["latent"].dims) == [exported_voice.latent_channels, -1]
+    # Frames per phoneme id, [batch, phonemes] in the graph: the word timestamps' source.
+    assert outputs["phoneme_durations"].data_type == mc.TYPE_INT64
+    assert list(outputs["phoneme_durations"].dims) == [-1]
 
 
 def test_without_engines_onnx_runtime_serves_the_graphs(exported_voice: ExportedVoice) -> None:

@@ -19,8 +19,9 @@ from tritontts.export.tensorrt import FramesPerPhoneme, stage_profiles
 from tritontts.export.voice import PARITY_TOLERANCE, parity_max_abs_diff
 from tritontts.piper.baseline import PiperBaseline
 from tritontts.piper.cpu import cpu_models
-from tritontts.piper.frontend import GPU_LIMITS
+from tritontts.piper.frontend import GPU_LIMITS, TextFrontend
 from tritontts.piper.gpu import gpu_models
+from tritontts.piper.stages import AcousticStage
 from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
 from tritontts.repository import parse, write_repository
 from tritontts.serving.server import TritonServer
@@ -52,6 +53,16 @@ def test_split_carries_the_speaker(multi_voice) -> None:
     assert exported.speaker_embedding_channels > 0
     assert parity_max_abs_diff(model, exported, PiperVoiceConfig.load(config),
                                TEXT) <= PARITY_TOLERANCE
+    # The durations cross the cut too, and every speaker's add up to its frames.
+    stage = AcousticStage(exported.acoustic)
+    batch = TextFrontend(PiperVoiceConfig.load(config)).encode(TEXT)
+    for speaker in SPEAKERS.values():
+        _, frames, durations, embedding = stage.run(
+            batch.ids, batch.lengths, np.tile(np.array([0.0, 1.0, 0.0], np.float32),
+                                              (batch.chunks, 1)),
+            np.full(batch.chunks, speaker))
+        assert embedding is not None
+        np.testing.assert_array_equal(durations.sum(axis=1), frames)
 
 
 def test_repository_wires_speaker_tensors(multi_voice, tmp_path: Path) -> None:
@@ -85,7 +96,7 @@ def test_export_with_variants_end_to_end(multi_voice, tmp_path: Path) -> None:
             if re.match(r"\s*\d+\s+\d+\s+\d+/\d+", line)]
     assert {int(row[0]) for row in rows} == set(SPEAKERS.values())
     verdict = done.stdout.strip().splitlines()[-1]
-    assert verdict.startswith("pass: 0 frame mismatches"), verdict
+    assert verdict.startswith("pass: 0 frame and 0 duration mismatches"), verdict
     min_snr = float(re.search(r"min SNR ([\d.]+) dB", verdict)[1])
     assert min_snr >= FP16_TOLERANCE.min_snr_db
     # The gpu profile serves the cleaned graphs with the speaker tensors, and the engine

@@ -88,9 +88,11 @@ def test_cleaned_graphs_match_the_originals(sessions: dict[str, ort.InferenceSes
     batch = TextFrontend(voice_config).encode(text + " " + SAMPLE_SENTENCES[-1])
     feeds = {"phoneme_ids": batch.ids, "phoneme_lengths": batch.lengths,
              "scales": np.array([[0.0, voice_config.length_scale, 0.0]] * 2, dtype=np.float32)}
-    latent, frames = sessions["acoustic"].run(None, feeds)
-    clean_latent, clean_frames = sessions["acoustic.opt"].run(None, feeds)
+    latent, frames, durations = sessions["acoustic"].run(None, feeds)
+    clean_latent, clean_frames, clean_durations = sessions["acoustic.opt"].run(None, feeds)
     np.testing.assert_array_equal(clean_frames, frames)
+    np.testing.assert_array_equal(clean_durations, durations)
+    np.testing.assert_array_equal(durations.sum(axis=1), frames)
     np.testing.assert_allclose(clean_latent, latent, rtol=0, atol=1e-5)
     waveform = sessions["vocoder"].run(None, {"latent": latent})[0]
     clean_waveform = sessions["vocoder.opt"].run(None, {"latent": latent})[0]
@@ -139,6 +141,8 @@ def test_fp16_matches_fp32_on_sample_sentences(variants: dict[str, StageVariants
     print("\n" + report.table())
     assert len(report.chunks) >= len(SAMPLE_SENTENCES)
     assert report.frame_mismatches == 0
+    # Durations are computed in FP32 in the FP16 variant: every id's frames exactly equal.
+    assert report.duration_mismatches == 0
     assert report.passed, report.table()
     # The vocoder alone is FP16 everywhere; its error must also stay under the bound.
     assert min(c.vocoder_snr_db for c in report.chunks) >= FP16_TOLERANCE.min_snr_db
@@ -148,6 +152,7 @@ def test_fp16_durations_hold_at_the_slowest_speed(variants: dict[str, StageVaria
                                                   voice_copy: ExportedVoice) -> None:
     report = fp16_parity(voice_copy.directory, SAMPLE_SENTENCES[4:8], speed=0.25)
     print("\n" + report.table())
+    assert report.duration_mismatches == 0
     assert report.passed, report.table()
 
 
@@ -163,6 +168,7 @@ def test_the_tolerance_fails_a_careless_conversion(variants: dict[str, StageVari
                                  SAMPLE_SENTENCES)
     print("\n" + report.table())
     assert not report.passed
+    assert report.duration_mismatches > 0
 
 
 def test_snr_is_signal_over_error_energy() -> None:

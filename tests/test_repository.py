@@ -62,9 +62,17 @@ def test_ensemble_contract(repository: Path) -> None:
     assert all(inputs[n].optional and inputs[n].data_type == mc.TYPE_FP32
                for n in ("SPEED", "NOISE_SCALE", "NOISE_W"))
     outputs = {o.name: o.data_type for o in tts.output}
-    assert outputs == {"AUDIO": mc.TYPE_FP32, "SAMPLE_RATE": mc.TYPE_INT32}
+    # WORDS and WORD_TIMES: word timestamps, sent to clients that ask for them.
+    assert outputs == {"AUDIO": mc.TYPE_FP32, "SAMPLE_RATE": mc.TYPE_INT32,
+                       "WORDS": mc.TYPE_STRING, "WORD_TIMES": mc.TYPE_INT64}
     assert [s.model_name for s in tts.ensemble_scheduling.step] == [
         "frontend", "acoustic", "vocoder", "postprocess"]
+    frontend, acoustic, _, postprocess = tts.ensemble_scheduling.step
+    assert frontend.output_map["WORDS"] == "WORDS"
+    assert acoustic.output_map["phoneme_durations"] == "phoneme_durations"
+    assert dict(postprocess.input_map)["PHONEME_DURATIONS"] == "phoneme_durations"
+    assert dict(postprocess.input_map)["WORD_SPANS"] == frontend.output_map["WORD_SPANS"]
+    assert postprocess.output_map["WORD_TIMES"] == "WORD_TIMES"
 
 
 def test_tuning_reaches_the_configs(exported_voice: ExportedVoice) -> None:

@@ -61,8 +61,8 @@ def test_windowed_vocoder_equals_one_shot(exported_voice: ExportedVoice) -> None
     voice = PiperVoiceConfig.load(exported_voice.config)
     batch, scales = encode_request(TextFrontend(voice), TEXT, **DETERMINISTIC)
     pauses = pause_samples(batch.pauses_s, voice.sample_rate)
-    latent, frames, _ = AcousticStage(exported_voice.acoustic).run(batch.ids, batch.lengths,
-                                                                   scales)
+    latent, frames, *_ = AcousticStage(exported_voice.acoustic).run(batch.ids, batch.lengths,
+                                                                    scales)
     vocoder = VocoderStage(exported_voice.vocoder, exported_voice.hop_length)
     one_shot = join_with_pauses(
         [w[: f * exported_voice.hop_length]

@@ -123,7 +123,7 @@ def test_a_full_length_chunk_at_the_slowest_speed_fits_the_profile(
     scales = np.array([0.0, voice_config.length_scale / frames_per_phoneme.slowest_speed, 0.0],
                       dtype=np.float32)
     length = int(batch.lengths[longest])
-    _, frames = ort_session(voice_copy.acoustic, 1).run(None, {
+    (frames,) = ort_session(voice_copy.acoustic, 1).run(["frame_lengths"], {
         "phoneme_ids": batch.ids[longest : longest + 1, :length],
         "phoneme_lengths": batch.lengths[longest : longest + 1], "scales": scales[None]})
     assert 0 < int(frames[0]) <= max_frames(LIMITS, frames_per_phoneme)
@@ -306,6 +306,18 @@ def test_polygraphy_run_command_is_accepted_by_polygraphy(
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "PASSED" in done.stdout + done.stderr
+
+
+def test_integer_outputs_must_be_equal_in_an_engine(voice_copy: ExportedVoice,
+                                                    frames_per_phoneme: FramesPerPhoneme,
+                                                    tmp_path: Path) -> None:
+    """The acoustic engine's frame counts and phoneme durations get no tolerance at all."""
+    profiles = stage_profiles(LIMITS, frames_per_phoneme, voice_copy.latent_channels)
+    command = polygraphy_run_command(voice_copy.acoustic, profiles["acoustic"],
+                                     tmp_path / "inputs.json", FP16_ENGINE_TOLERANCE)
+    for option in ("--atol", "--rtol"):
+        bounds = command[command.index(option) + 1 : command.index(option) + 4]
+        assert bounds[1:] == ["frame_lengths:0", "phoneme_durations:0"], command
 
 
 # ---- on a GPU host -------------------------------------------------------------------------

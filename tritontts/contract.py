@@ -84,17 +84,33 @@ SCALES = TensorSpec("scales", "FP32", ("batch", None))
 SPEAKER_ID = TensorSpec("speaker_id", "INT64", ("batch",), optional=True)
 LATENT = TensorSpec("latent", "FP32", ("batch", None, "frames"))
 FRAME_LENGTHS = TensorSpec("frame_lengths", "INT64", ("batch",))
+# Frames of each phoneme id (zero on padding); a chunk's durations sum to its frame_lengths.
+PHONEME_DURATIONS = TensorSpec("phoneme_durations", "INT64", ("batch", "phonemes"))
 SPEAKER_EMBEDDING = TensorSpec("speaker_embedding", "FP32", ("batch", None, None), optional=True)
 WAVEFORM = TensorSpec("waveform", "FP32", ("batch", "samples"))
 # Not graph tensors: the ensemble's per-chunk pause and, with several voices, each chunk's voice.
 PAUSES = TensorSpec("pauses", "FP32")
 VOICE_INDEX = TensorSpec("voice_index", "INT64", optional=True)
 
+# --- word timestamps ---
+# Entry outputs of `tts`, `tts_cached` and `tts_stream` for clients that ask for them: every
+# spoken word (or words espeak-ng runs together, "in the") and its [start, end) in samples of
+# the whole utterance (pauses and SSML breaks included). `tts_stream` sends each chunk's words
+# with the first audio of that chunk.
+WORDS = TensorSpec("WORDS", "BYTES", optional=True)  # [words]
+WORD_TIMES = TensorSpec("WORD_TIMES", "INT64", optional=True)  # [words, 2]
+TIMESTAMP_OUTPUTS = (WORDS, WORD_TIMES)
+# The frontend's word layout: per word (chunk, first phoneme id, end id), [words, 3] ...
+WORD_SPANS_OUT = TensorSpec("WORD_SPANS", "INT64")
+# ... the ensemble tensor carrying it to the postprocess, which also reads the durations.
+WORD_SPANS = TensorSpec("word_spans", "INT64")
+PHONEME_DURATIONS_IN = TensorSpec("PHONEME_DURATIONS", "INT64")
+
 # The serving contract of each stage graph, inputs and outputs in order; optional tensors are
 # there exactly when the voice has several speakers.
 STAGE_GRAPH_IO: dict[str, tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]] = {
     ACOUSTIC_MODEL: ((PHONEME_IDS, PHONEME_LENGTHS, SCALES, SPEAKER_ID),
-                     (LATENT, FRAME_LENGTHS, SPEAKER_EMBEDDING)),
+                     (LATENT, FRAME_LENGTHS, PHONEME_DURATIONS, SPEAKER_EMBEDDING)),
     VOCODER_MODEL: ((LATENT, SPEAKER_EMBEDDING), (WAVEFORM,)),
 }
 
@@ -102,7 +118,8 @@ STAGE_GRAPH_IO: dict[str, tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]]
 FRONTEND_TO_STAGE = {PHONEME_IDS_OUT.name: PHONEME_IDS.name,
                      PHONEME_LENGTHS_OUT.name: PHONEME_LENGTHS.name,
                      SCALES_OUT.name: SCALES.name, PAUSES_OUT.name: PAUSES.name,
-                     SPEAKER_IDS_OUT.name: SPEAKER_ID.name, VOICE_INDEX_OUT.name: VOICE_INDEX.name}
+                     SPEAKER_IDS_OUT.name: SPEAKER_ID.name, VOICE_INDEX_OUT.name: VOICE_INDEX.name,
+                     WORD_SPANS_OUT.name: WORD_SPANS.name, WORDS.name: WORDS.name}
 
 # --- model-config parameters ----------------------------------------------------------------
 

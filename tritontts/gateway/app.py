@@ -35,7 +35,7 @@ from tritontts.gateway.middleware import GatewayMiddleware
 from tritontts.gateway.names import CACHE_HEADER, SCOPE_MODELS, SCOPE_SPEECH
 from tritontts.gateway.schema import ResolvedSpeech, parse_speech_request, resolve
 from tritontts.gateway.settings import GatewaySettings
-from tritontts.gateway.speech import StreamTally, encoded_audio, sse_events
+from tritontts.gateway.speech import StreamTally, encoded_audio, sse_events, timestamped_json
 
 JOBS_ROUTE = "/v1/audio/jobs"  # tritontts.jobs.api serves it, with --jobs
 
@@ -195,12 +195,33 @@ async def _speech(request: Request) -> Response:
         raise
 
 
+async def _timestamped_response(gateway: Gateway, speech: ResolvedSpeech, arrived: float,
+                                finish: AsyncExitStack) -> Response:
+    """Audio and word timestamps in one JSON body (`timestamps: true`, no SSE): the whole
+    utterance is synthesized first, so any refusal still gets its own status."""
+    tally = StreamTally()
+    audio = encoded_audio(gateway.client, speech, tally)
+    try:
+        body = await timestamped_json(audio, speech, tally)
+    except TTSError as exc:
+        raise from_tts_error(exc) from None
+    finally:
+        await audio.aclose()
+        await finish.aclose()
+    gateway.metrics.first_byte.labels(speech.response_format, "json").observe(
+        time.perf_counter() - arrived)
+    gateway.metrics.audio_bytes.labels(speech.response_format).inc(tally.audio_bytes)
+    return JSONResponse(body)
+
+
 async def _speech_response(gateway: Gateway, speech: ResolvedSpeech, arrived: float,
                            finish: AsyncExitStack) -> Response:
     fmt = FORMATS[speech.response_format]
     labels = (speech.response_format, "sse" if speech.sse else "audio")
+    if speech.timestamps and not speech.sse:
+        return await _timestamped_response(gateway, speech, arrived, finish)
     key = speech.cache_key()
-    use_cache = gateway.cache is not None and not speech.sse
+    use_cache = gateway.cache is not None and not speech.sse and not speech.timestamps
     if use_cache and (cached := await gateway.cache.get(key)) is not None:
         await finish.aclose()
         gateway.metrics.first_byte.labels(*labels).observe(time.perf_counter() - arrived)

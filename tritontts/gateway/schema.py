@@ -26,6 +26,9 @@ class SpeechRequest(BaseModel):
     response_format: ResponseFormat = "mp3"
     speed: float = Field(default=1.0, ge=0.25, le=4.0)
     stream_format: Literal["audio", "sse"] = "audio"
+    # Not in OpenAI's schema (SDKs send it with `extra_body`): every word's start and end, as
+    # JSON beside base64 audio, or as `speech.word` events on an SSE stream.
+    timestamps: bool = False
 
 
 def parse_speech_request(body: bytes) -> SpeechRequest:
@@ -61,9 +64,13 @@ class ResolvedSpeech:
     response_format: str
     sample_rate: int | None  # None: the format's default for the voice
     sse: bool
+    timestamps: bool = False
 
     def cache_key(self) -> str:
-        canonical = json.dumps(asdict(self) | {"sse": False}, sort_keys=True)
+        """The same audio, whatever the delivery (responses with timestamps are not cached)."""
+        fields = asdict(self)
+        del fields["timestamps"]
+        canonical = json.dumps(fields | {"sse": False}, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -94,4 +101,4 @@ def resolve(request: SpeechRequest, settings: GatewaySettings) -> ResolvedSpeech
         noise_scale=settings.noise_scale, noise_w=settings.noise_w,
         response_format=request.response_format,
         sample_rate=settings.pcm_sample_rate if request.response_format == "pcm" else None,
-        sse=request.stream_format == "sse")
+        sse=request.stream_format == "sse", timestamps=request.timestamps)

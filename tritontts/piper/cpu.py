@@ -58,6 +58,7 @@ def cpu_models(voices: Voices, tuning: CpuTuning | None = None,
         outputs=(
             Tensor.of(c.LATENT, (channels, -1)),
             Tensor.of(c.FRAME_LENGTHS, (1,)),
+            Tensor.of(c.PHONEME_DURATIONS, (-1,)),
             *speaker_embedding,
         ))
     vocoder = _onnx_stage(

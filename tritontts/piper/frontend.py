@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from piper_phonemize import phonemize_espeak
@@ -24,10 +24,18 @@ from tritontts.piper.voice import (
     SynthesisOptions,
     choose_voice,
 )
+from tritontts.piper.words import (
+    WORD_BREAK,
+    SpokenWord,
+    WordSpan,
+    chunk_words,
+    pair_words,
+    phoneme_groups,
+    written_words,
+)
 from tritontts.text import Sentence, read_text
 
 BOS, EOS, PAD = "^", "$", "_"
-WORD_BREAK = " "
 CLAUSE_MARKS = frozenset(",;:")
 # Pause after a sentence when the text does not ask for another, as Piper's sentence_silence.
 SENTENCE_PAUSE_S = 0.2
@@ -64,6 +72,8 @@ class PlannedChunk:
     rate: float
     pause_s: float
     continued: bool  # a later chunk of a sentence too long for one
+    # The spoken words of the chunk, each with its ids [start, end) in `ids`.
+    words: tuple[WordSpan, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,10 @@ class PhonemeBatch:
     lengths: np.ndarray  # [chunks] int64
     rates: np.ndarray  # [chunks] float32, 1.0 = the requested speed
     pauses_s: np.ndarray  # [chunks] float32, silence after each chunk
+    # Every spoken word of the request, in order, and where its ids are: [words, 3] int64 rows
+    # of (chunk, first id, end id).
+    words: tuple[str, ...] = ()
+    word_spans: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
 
     @property
     def chunks(self) -> int:
@@ -117,44 +131,77 @@ class TextFrontend:
 
     def phonemize(self, sentence: Sentence) -> list[str]:
         """espeak-ng phonemes of the sentence's words, IPA pieces spliced in as given."""
+        return self.phonemize_words(sentence)[0]
+
+    def phonemize_words(self, sentence: Sentence) -> tuple[list[str], list[SpokenWord]]:
+        """The sentence's phonemes and its spoken words, each with its phonemes in them: the
+        words of a text piece paired with espeak-ng's word groups, an IPA piece one word (named
+        by what it was written as)."""
         phonemes: list[str] = []
+        words: list[SpokenWord] = []
         for piece in sentence.pieces:
             parts = ([list(piece.ipa)] if piece.ipa else
                      phonemize_espeak(piece.text, self.voice.espeak_voice) if piece.text else [])
+            start = len(phonemes)
             for part in parts:
                 if phonemes and part:
                     phonemes.append(WORD_BREAK)
                 phonemes.extend(part)
-        return phonemes
+            groups = phoneme_groups(phonemes[start:], offset=start)
+            if piece.ipa:
+                if groups:
+                    words.append(SpokenWord(piece.written or piece.ipa, groups[0][0],
+                                            groups[-1][1]))
+            elif piece.text:
+                words.extend(pair_words(written_words(piece.text), groups, phonemes,
+                                        self._phonemize_alone))
+        return phonemes, words
+
+    def _phonemize_alone(self, words: str) -> str:
+        return WORD_BREAK.join("".join(part) for part in
+                               phonemize_espeak(words, self.voice.espeak_voice))
 
     def phoneme_ids(self, phonemes: list[str]) -> list[int]:
         """Piper's id layout: BOS, then each known phoneme followed by PAD, then EOS."""
+        return self.id_layout(phonemes)[0]
+
+    def id_layout(self, phonemes: list[str]) -> tuple[list[int], list[tuple[int, int]]]:
+        """The ids, and for each phoneme its ids [start, end) among them (its PAD included;
+        empty for a phoneme the voice does not know)."""
         id_map = self.voice.phoneme_id_map
         ids = [*id_map[BOS], *id_map[PAD]]
+        ranges = []
         for phoneme in phonemes:
+            start = len(ids)
             if phoneme in id_map:
                 ids.extend(id_map[phoneme])
                 ids.extend(id_map[PAD])
+            ranges.append((start, len(ids)))
         ids.extend(id_map[EOS])
-        return ids
+        return ids, ranges
 
     def chunk(self, phonemes: list[str]) -> list[list[str]]:
         """Split a sentence so that each chunk fits max_phoneme_ids: after the last clause mark
         (, ; :) that fits, else at the last word break, never inside a word that fits."""
+        return [phonemes[start:end] for start, end in self.chunk_ranges(phonemes)]
+
+    def chunk_ranges(self, phonemes: list[str]) -> list[tuple[int, int]]:
+        """The chunks of `chunk` as [start, end) positions in the sentence's phonemes."""
         budget = (self.limits.max_phoneme_ids - 3) // 2
-        chunks: list[list[str]] = []
-        rest = phonemes
-        while len(rest) > budget:
+        ranges: list[tuple[int, int]] = []
+        position = 0
+        while len(phonemes) - position > budget:
+            rest = phonemes[position:]
             breaks = [i for i in range(1, budget) if rest[i] == WORD_BREAK]
             clauses = [i for i in breaks if rest[i - 1] in CLAUSE_MARKS]
             cut = (clauses or breaks or [budget])[-1]
-            chunks.append(rest[:cut])
-            rest = rest[cut:]
-            while rest and rest[0] == WORD_BREAK:
-                rest = rest[1:]
-        if rest:
-            chunks.append(rest)
-        return chunks
+            ranges.append((position, position + cut))
+            position += cut
+            while position < len(phonemes) and phonemes[position] == WORD_BREAK:
+                position += 1
+        if position < len(phonemes):
+            ranges.append((position, len(phonemes)))
+        return ranges
 
     def _check_chunk_count(self, chunks: int) -> None:
         if chunks > self.limits.max_chunks:
@@ -170,7 +217,8 @@ class TextFrontend:
         # Every sentence is at least one chunk: refuse before espeak-ng works on each of them.
         self._check_chunk_count(len(sentences))
         for sentence in sentences:
-            pieces = self.chunk(self.phonemize(sentence))
+            phonemes, words = self.phonemize_words(sentence)
+            pieces = self.chunk_ranges(phonemes)
             if not pieces:
                 if chunks and sentence.pause_after_s is not None:
                     # A break with nothing to say lengthens the pause before it.
@@ -179,12 +227,15 @@ class TextFrontend:
                 continue
             pause = (sentence.pause_after_s if sentence.pause_after_s is not None
                      else self.sentence_pause_s)
-            for number, piece in enumerate(pieces, 1):
+            for number, (start, end) in enumerate(pieces, 1):
                 last = number == len(pieces)
-                chunks.append(PlannedChunk(sentence=sentence, phonemes=piece,
-                                           ids=self.phoneme_ids(piece), rate=sentence.rate,
+                ids, id_ranges = self.id_layout(phonemes[start:end])
+                chunks.append(PlannedChunk(sentence=sentence, phonemes=phonemes[start:end],
+                                           ids=ids, rate=sentence.rate,
                                            pause_s=pause if last else 0.0,
-                                           continued=number > 1))
+                                           continued=number > 1,
+                                           words=tuple(chunk_words(words, start, end,
+                                                                   id_ranges))))
         if not chunks:
             raise InvalidInputError("TEXT has nothing speakable in it")
         self._check_chunk_count(len(chunks))
@@ -198,8 +249,11 @@ class TextFrontend:
         ids = np.full((len(chunks), width), self._pad_id, dtype=np.int64)
         for row, chunk in enumerate(chunks):
             ids[row, : len(chunk.ids)] = chunk.ids
+        spans = [(row, w.start, w.end) for row, chunk in enumerate(chunks) for w in chunk.words]
         return PhonemeBatch(ids, lengths, np.asarray([c.rate for c in chunks], dtype=np.float32),
-                            np.asarray([c.pause_s for c in chunks], dtype=np.float32))
+                            np.asarray([c.pause_s for c in chunks], dtype=np.float32),
+                            words=tuple(w.text for chunk in chunks for w in chunk.words),
+                            word_spans=np.asarray(spans, dtype=np.int64).reshape(-1, 3))
 
 
 def encode_request(frontend: TextFrontend, text: str, speed: float | None = None,

@@ -94,6 +94,7 @@ def gpu_models(voice: ExportedVoice, onnx_graphs: Mapping[str, Path],
         outputs=(
             Tensor.of(c.LATENT, (channels, -1)),
             Tensor.of(c.FRAME_LENGTHS, (1,), reshape=()),
+            Tensor.of(c.PHONEME_DURATIONS, (-1,)),
             *speaker_embedding,
         ),
         max_batch_size=limits.max_chunks,

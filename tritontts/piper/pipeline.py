@@ -19,7 +19,9 @@ from tritontts.repository.schema import Ensemble, Model, PythonModel, RenderErro
 SOURCES = Path(__file__).resolve().parent.parent.parent / "model_repository" / "piper"
 
 ENTRY_INPUTS = tuple(Tensor.of(spec, (1,), optional=spec.optional) for spec in c.ENTRY_INPUTS)
-ENTRY_OUTPUTS = (Tensor.of(c.AUDIO, (-1,)), Tensor.of(c.SAMPLE_RATE, (1,)))
+# Every word's text and [start, end) sample: sent to clients that ask for them.
+TIMESTAMP_OUTPUTS = (Tensor.of(c.WORDS, (-1,)), Tensor.of(c.WORD_TIMES, (-1, 2)))
+ENTRY_OUTPUTS = (Tensor.of(c.AUDIO, (-1,)), Tensor.of(c.SAMPLE_RATE, (1,)), *TIMESTAMP_OUTPUTS)
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ def pipeline_models(voices: Voices, acoustic: Model, vocoder: Model, tuning: Tun
             Tensor.of(c.PAUSES_OUT, per_chunk),
             *((Tensor.of(c.SPEAKER_IDS_OUT, per_chunk),) if multi_speaker else ()),
             *((Tensor.of(c.VOICE_INDEX_OUT, per_chunk),) if multi_voice else ()),
+            Tensor.of(c.WORDS, (-1,)),
+            Tensor.of(c.WORD_SPANS_OUT, (-1, 3)),
         ),
         max_batch_size=0,
         instances=tuning.frontend_instances,
@@ -136,8 +140,11 @@ def pipeline_models(voices: Voices, acoustic: Model, vocoder: Model, tuning: Tun
             Tensor.of(c.FRAME_LENGTHS_IN, per_chunk),
             Tensor.of(c.PAUSES_OUT, per_chunk),
             *((Tensor.of(c.VOICE_INDEX_OUT, per_chunk),) if multi_voice else ()),
+            Tensor.of(c.PHONEME_DURATIONS_IN, (-1, -1)),
+            Tensor.of(c.WORD_SPANS_OUT, (-1, 3)),
         ),
-        outputs=ENTRY_OUTPUTS,
+        outputs=(Tensor.of(c.AUDIO, (-1,)), Tensor.of(c.SAMPLE_RATE, (1,)),
+                 Tensor.of(c.WORD_TIMES, (-1, 2))),
         max_batch_size=0,
         instances=tuning.postprocess_instances,
         parameters=voices_parameter(voices)[0],
@@ -157,8 +164,10 @@ def pipeline_models(voices: Voices, acoustic: Model, vocoder: Model, tuning: Tun
                  {c.WAVEFORM_IN.name: c.WAVEFORM.name,
                   c.FRAME_LENGTHS_IN.name: c.FRAME_LENGTHS.name,
                   c.PAUSES_OUT.name: c.PAUSES.name,
-                  **({c.VOICE_INDEX_OUT.name: c.VOICE_INDEX.name} if multi_voice else {})},
-                 same_names(ENTRY_OUTPUTS)),
+                  **({c.VOICE_INDEX_OUT.name: c.VOICE_INDEX.name} if multi_voice else {}),
+                  c.PHONEME_DURATIONS_IN.name: c.PHONEME_DURATIONS.name,
+                  c.WORD_SPANS_OUT.name: c.WORD_SPANS.name},
+                 {name: name for name in (c.AUDIO.name, c.SAMPLE_RATE.name, c.WORD_TIMES.name)}),
         ),
     )
     # The same pipeline behind Triton's response cache, for callers who opt in: with the

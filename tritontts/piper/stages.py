@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import onnxruntime as ort
 
 from tritontts import contract as c
+from tritontts.errors import MissingFileError
 
 # How long an idle thread of a stage spins before it sleeps (microseconds).
 SPIN_US = 100
@@ -40,24 +42,39 @@ def _sub_batches(indices: list[int], size: int) -> Iterator[list[int]]:
         yield indices[start : start + size]
 
 
+class AcousticOutputs(NamedTuple):
+    latent: np.ndarray  # [N, C, T] float32, zero past each item's frames
+    frame_lengths: np.ndarray  # [N] int64
+    phoneme_durations: np.ndarray  # [N, L] int64 frames per phoneme id, zero on padding
+    speaker_embedding: np.ndarray | None  # [N, E, 1], multi-speaker voices only
+
+
 class AcousticStage:
     """Phoneme ids → latent frames (VITS text encoder, duration predictor and flow)."""
 
     def __init__(self, model_path: str | Path, threads: int = 1, max_batch: int = 1) -> None:
         self.session = ort_session(model_path, threads)
         self.max_batch = max_batch
-        self.latent_channels = int(self.session.get_outputs()[0].shape[1])
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        if c.PHONEME_DURATIONS.name not in outputs:
+            raise MissingFileError(
+                f"{model_path} has no {c.PHONEME_DURATIONS.name} output: it was exported by an "
+                "older tritontts; export the voice again with `make export`")
+        self.latent_channels = int(outputs[c.LATENT.name].shape[1])
         # Multi-speaker voices take a speaker id and hand the vocoder the speaker's embedding.
         self.multi_speaker = any(i.name == c.SPEAKER_ID.name for i in self.session.get_inputs())
+        self.output_names = [c.LATENT.name, c.FRAME_LENGTHS.name, c.PHONEME_DURATIONS.name,
+                             *([c.SPEAKER_EMBEDDING.name] if self.multi_speaker else [])]
 
     def run(self, phoneme_ids: np.ndarray, lengths: np.ndarray, scales: np.ndarray,
-            speaker_ids: np.ndarray | None = None
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+            speaker_ids: np.ndarray | None = None) -> AcousticOutputs:
         """ids [N, L] int64, lengths [N], scales [N, 3], speaker_ids [N] (multi-speaker voices)
-        → latent [N, C, T], frame_lengths [N], speaker_embedding [N, E, 1] or None."""
+        → latent [N, C, T], frame_lengths [N], phoneme_durations [N, L], speaker_embedding
+        [N, E, 1] or None."""
         count = phoneme_ids.shape[0]
         latents: list[np.ndarray | None] = [None] * count
         frames = np.zeros(count, dtype=np.int64)
+        durations = np.zeros(phoneme_ids.shape, dtype=np.int64)
         if self.multi_speaker and speaker_ids is None:
             speaker_ids = np.zeros(count, dtype=np.int64)
         embeddings: np.ndarray | None = None
@@ -73,7 +90,8 @@ class AcousticStage:
             if self.multi_speaker:
                 speakers = np.asarray(speaker_ids, dtype=np.int64).reshape(-1)
                 feeds[c.SPEAKER_ID.name] = speakers[batch]
-            latent, frame_lengths, *embedding = self.session.run(None, feeds)
+            latent, frame_lengths, item_durations, *embedding = self.session.run(
+                self.output_names, feeds)
             if embedding:
                 if embeddings is None:
                     embeddings = np.zeros((count, *embedding[0].shape[1:]), dtype=np.float32)
@@ -81,12 +99,14 @@ class AcousticStage:
             for row, item in enumerate(batch):
                 frames[item] = frame_lengths[row]
                 latents[item] = latent[row, :, : frame_lengths[row]]
+                length = int(lengths[item])
+                durations[item, :length] = item_durations[row, :length]
         longest = int(frames.max()) if count else 0
         out = np.zeros((count, self.latent_channels, longest), dtype=np.float32)
         for i, latent in enumerate(latents):
             assert latent is not None
             out[i, :, : latent.shape[1]] = latent
-        return out, frames, embeddings
+        return AcousticOutputs(out, frames, durations, embeddings)
 
 
 class VocoderStage:

@@ -66,6 +66,8 @@ def window_samples(waveform: np.ndarray, window: Window, hop_length: int) -> np.
 class Chunk:
     audio: np.ndarray
     final: bool
+    sentence: int = 0  # which sentence chunk (latent) the audio is of
+    opens_sentence: bool = False  # the first audio of that sentence chunk
 
 
 async def stream_chunks(sentence_latents: AsyncIterator[np.ndarray], pauses: Sequence[int],
@@ -85,5 +87,6 @@ async def stream_chunks(sentence_latents: AsyncIterator[np.ndarray], pauses: Seq
             if index and number == 0:
                 audio = np.concatenate([np.zeros(pauses[index - 1], np.float32), audio])
             final = index == sentence_count - 1 and number == len(windows) - 1
-            yield Chunk(np.clip(audio, -1.0, 1.0).astype(np.float32, copy=False), final)
+            yield Chunk(np.clip(audio, -1.0, 1.0).astype(np.float32, copy=False), final,
+                        sentence=index, opens_sentence=number == 0)
         index += 1

@@ -66,10 +66,10 @@ def apply_lexicon(text: str, lowered: Mapping[str, str], atoms: Atoms) -> str:
             return match.group()
         word = match.group()
         if word.lower() in lowered:
-            return atoms.add(Piece(ipa=lowered[word.lower()]))
+            return atoms.add(Piece(ipa=lowered[word.lower()], written=word))
         if "-" not in word:
             return word
-        return "-".join(atoms.add(Piece(ipa=lowered[part.lower()])).strip()
+        return "-".join(atoms.add(Piece(ipa=lowered[part.lower()], written=part)).strip()
                         if part.lower() in lowered else part for part in word.split("-"))
 
     return _WORD.sub(replace, text)

@@ -8,13 +8,15 @@ the words around it keep their context ("Dr. <lexicon word>" still reads "Doctor
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class Piece:
     text: str | None = None  # normalized words for espeak-ng: no digits or symbols left to guess
     ipa: str | None = None   # IPA phonemes to speak as given (from <phoneme ph> or the lexicon)
+    # The written word(s) an IPA piece stands for, to name it in word timestamps.
+    written: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

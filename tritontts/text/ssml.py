@@ -138,8 +138,8 @@ class _Reader:
             raise InvalidInputError(f'<phoneme alphabet="{alphabet}"> is not supported; use "ipa"')
         if ph is None or not ph.strip():
             raise InvalidInputError("<phoneme> needs a non-empty ph attribute")
-        _text_only(element)
-        self.builder.atom(Piece(ipa=ph.strip()))
+        written = _text_only(element).strip()
+        self.builder.atom(Piece(ipa=ph.strip(), written=written or None))
 
 
 def _text_only(element: ET.Element) -> str:

@@ -36,9 +36,10 @@ class TritonPythonModel:
             return self.stages[voice].run(phoneme_ids[rows], lengths[rows], scales[rows],
                                           None if speakers is None else speakers[rows])
 
-        latent, frames, embedding = run_per_voice(voices_of, run)
+        latent, frames, durations, embedding = run_per_voice(voices_of, run)
         outputs = [(c.LATENT.name, latent, frames),
-                   (c.FRAME_LENGTHS.name, frames.reshape(-1, 1), None)]
+                   (c.FRAME_LENGTHS.name, frames.reshape(-1, 1), None),
+                   (c.PHONEME_DURATIONS.name, durations, lengths)]
         if self.embedding_shape is not None:
             if embedding is None:
                 embedding = np.zeros((len(lengths), *map(int, self.embedding_shape)),

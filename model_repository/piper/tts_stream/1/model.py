@@ -17,6 +17,7 @@ from tritontts import contract as c
 from tritontts.piper.stages import pause_samples
 from tritontts.piper.streaming import WindowPlan, stream_chunks
 from tritontts.piper.triton import load_frontends, request_options, voices
+from tritontts.piper.words import chunk_offsets, word_times
 from tritontts.serving.adapter import (
     ModelArgs,
     call_model,
@@ -104,6 +105,9 @@ class TritonPythonModel:
         speaker = ({c.SPEAKER_ID.name: np.array([[encoded.speaker]], dtype=np.int64)}
                    if self.frontends.multi_speaker else {})
         vocoder_extra = dict(voice)
+        # Word timestamps, for callers that ask for them: each chunk's frames per phoneme id.
+        want_words = c.WORDS.name in request.requested_output_names()
+        frames_of, durations_of = [], []
 
         async def latents():
             for row, length in enumerate(batch.lengths):
@@ -115,13 +119,15 @@ class TritonPythonModel:
                     **voice,
                     **speaker,
                 }
-                outputs = [c.LATENT.name, c.FRAME_LENGTHS.name]
+                outputs = [c.LATENT.name, c.FRAME_LENGTHS.name, c.PHONEME_DURATIONS.name]
                 if self.frontends.multi_speaker:
                     outputs.append(c.SPEAKER_EMBEDDING.name)
                 out = await call_model(c.ACOUSTIC_MODEL, inputs, outputs)
                 if self.frontends.multi_speaker:
                     vocoder_extra[c.SPEAKER_EMBEDDING.name] = out[c.SPEAKER_EMBEDDING.name]
                 frames = int(out[c.FRAME_LENGTHS.name].reshape(-1)[0])
+                frames_of.append(frames)
+                durations_of.append(out[c.PHONEME_DURATIONS.name][0])
                 yield out[c.LATENT.name][0, :, :frames]
 
         async def vocode(latent):
@@ -134,9 +140,12 @@ class TritonPythonModel:
         sent_final, first = False, True
         pauses = pause_samples(batch.pauses_s, int(sample_rate[0]))
         async for chunk in stream_chunks(latents(), pauses, vocode, hop_length, self.plan):
-            response = pb_utils.InferenceResponse([
-                pb_utils.Tensor(c.AUDIO.name, chunk.audio),
-                pb_utils.Tensor(c.SAMPLE_RATE.name, sample_rate)])
+            tensors = [pb_utils.Tensor(c.AUDIO.name, chunk.audio),
+                       pb_utils.Tensor(c.SAMPLE_RATE.name, sample_rate)]
+            if want_words and chunk.opens_sentence:
+                tensors += self._words(batch, chunk.sentence, frames_of, durations_of, pauses,
+                                       hop_length)
+            response = pb_utils.InferenceResponse(tensors)
             sender.send(response, flags=FINAL if chunk.final else 0)
             if first:
                 self.first_audio_ms.observe((time.perf_counter() - arrived) * 1e3)
@@ -144,6 +153,19 @@ class TritonPythonModel:
             sent_final = chunk.final
         if not sent_final:
             sender.send(flags=FINAL)
+
+    @staticmethod
+    def _words(batch, sentence, frames_of, durations_of, pauses, hop_length):
+        """WORDS and WORD_TIMES of one sentence chunk, in samples of the whole stream; none
+        when the chunk has no words."""
+        rows = batch.word_spans[:, 0] == sentence
+        if not rows.any():
+            return []
+        offsets = chunk_offsets(frames_of[: sentence + 1], pauses[: sentence + 1], hop_length)
+        times = word_times(batch.word_spans[rows], durations_of, offsets, hop_length)
+        words = np.array([w.encode("utf-8") for w, keep in zip(batch.words, rows, strict=True)
+                          if keep], dtype=np.object_)
+        return [pb_utils.Tensor(c.WORDS.name, words), pb_utils.Tensor(c.WORD_TIMES.name, times)]
 
     @staticmethod
     def _check(request):
