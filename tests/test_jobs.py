@@ -353,3 +353,24 @@ def test_bad_jobs_are_refused_at_submit(alice: Caller, body: dict[str, Any], cod
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["code"] == code and error["message"]
+
+
+def test_local_directory_store_serves_the_result_to_its_key_only(
+        server: TritonServer, redis_url: str, keys: tuple[Path, dict[str, str]],
+        reference: list[int], tmp_path: Path) -> None:
+    """Without S3 the result lives in a folder and the gateway serves it itself (the embedded
+    default): to the key that owns the job, not to another."""
+    store = ["--jobs-dir", str(tmp_path / "results")]
+    with running_gateway(server.grpc_url, "--redis-url", redis_url, "--keys-file", str(keys[0]),
+                         "--jobs", *store, log=tmp_path / "gateway.log") as base, \
+            running_worker(server.grpc_url, redis_url, store, tmp_path / "worker.log"):
+        alice, bob = Caller(base, keys[1]["alice"]), Caller(base, keys[1]["bob"])
+        job = alice.submit(job_text(3), response_format="wav").json()
+        view = alice.wait(job["id"], succeeded)
+        assert view["result"]["url"].endswith(f"/v1/audio/jobs/{job['id']}/audio")
+        served = alice.http.get(view["result"]["url"])
+        assert served.status_code == 200, served.text
+        audio, rate = soundfile.read(io.BytesIO(served.content), dtype="float32")
+        assert audio.size == expected_samples(reference, 3, rate)
+        assert bob.http.get(view["result"]["url"]).status_code == 404
+        assert list((tmp_path / "results").rglob("audio.wav")), "the result is in the folder"

@@ -10,7 +10,8 @@ import threading
 from pathlib import Path
 
 from tritontts.contract import ADMIN_HEADER, ADMIN_KEY_ENV, API_KEY_ENV, API_KEY_HEADER
-from tritontts.serving.server import ADMIN_APIS, ServerError, ServerOptions, ServerTLS, TritonServer
+from tritontts.errors import UsageError
+from tritontts.serving.server import ADMIN_APIS, ServerOptions, ServerTLS, TritonServer
 
 # 64 MiB holds about 12 minutes of 22 050 Hz float audio: hundreds of repeated prompts.
 DEFAULT_CACHE_BYTES = 64 << 20
@@ -61,16 +62,12 @@ def _tls(args: argparse.Namespace) -> ServerTLS | None:
     if not (args.tls_cert or args.tls_key or args.tls_client_ca):
         return None
     if not (args.tls_cert and args.tls_key):
-        raise ServerError("TLS needs both --tls-cert and --tls-key")
+        raise UsageError("TLS needs both --tls-cert and --tls-key")
     return ServerTLS(args.tls_cert, args.tls_key, args.tls_client_ca)
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        tls = _tls(args)
-    except ServerError as exc:
-        print(f"tritontts serve: {exc}", file=sys.stderr)
-        return 2
+    tls = _tls(args)
     options = ServerOptions(
         model_repository=args.model_repository, host=args.host, http_port=args.http_port,
         grpc_port=args.grpc_port, metrics_port=args.metrics_port,
@@ -81,11 +78,7 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     server = TritonServer(options)
-    try:
-        server.start(ready_timeout_s=args.ready_timeout)
-    except ServerError as exc:
-        print(f"tritontts serve: {exc}", file=sys.stderr)
-        return 1
+    server.start(ready_timeout_s=args.ready_timeout)  # a ServerError is printed by the CLI
     print(f"tritontts serve: ready. gRPC {server.grpc_url}  HTTP {server.http_url}  "
           f"metrics {server.metrics_url}  (Ctrl-C stops)", file=sys.stderr, flush=True)
     assert server.process is not None

@@ -16,6 +16,7 @@ from tritontts.contract import (
     JOBS_ENV_S3_SECRET_KEY,
     JOBS_ENV_STORE_DIR,
 )
+from tritontts.errors import UsageError
 
 
 def add_store_options(parser: argparse.ArgumentParser, with_redis: bool = True) -> None:
@@ -99,13 +100,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     try:
         settings = jobs_settings_from(args)
     except ValueError as exc:
-        print(f"tritontts worker: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
     from tritontts.jobs.worker import JobWorker
 
     return JobWorker(settings).run()
