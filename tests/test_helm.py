@@ -229,7 +229,7 @@ def test_gpu_values_ask_for_a_gpu_on_gpu_nodes() -> None:
     assert export["resources"]["limits"]["nvidia.com/gpu"] == "1"
     repository = next(c for c in spec["initContainers"] if c["name"] == "repository")
     assert "--profile=gpu" in repository["args"]
-    assert "--engines-dir=/work/engines/en_US-joe-medium" in repository["args"]
+    assert "--engines-dir=/export/engines/en_US-joe-medium" in repository["args"]
 
 
 def test_cpu_values_ask_for_no_gpu_and_no_gpu_node() -> None:
