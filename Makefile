@@ -21,6 +21,9 @@ PROFILE ?= cpu
 # TUNING=throughput: the cpu profile's stages as two single-threaded instances each (more audio
 # per second under concurrent load, each request slower); default latency.
 TUNING ?= latency
+# RUNTIME=openvino|openvino-bf16: the cpu profile's stage graphs on OpenVINO (bf16: the vocoder
+# in bf16, acoustic with its durations in f32, where the CPU has native bf16); default ONNX Runtime.
+RUNTIME ?= onnxruntime
 # ENGINES=1: `make export` also builds TensorRT engines (a GPU host with `pip install .[gpu]`).
 ENGINES ?=
 LEXICON ?=
@@ -75,8 +78,9 @@ export: $(STAMP) ## stage graphs + FP16 variants with parity checks (VOICE=path.
 $(VOICE_DIR)/export.json: $(STAMP)
 	$(BIN)/tritontts export $(if $(VOICE),--voice $(VOICE)) --out $(VOICES_DIR) --no-variants
 
-repository: $(VOICE_DIR)/export.json ## render the model repository (PROFILE=cpu|gpu, TUNING=latency|throughput, LEXICON=file, EXTRA_VOICES=names)
-	$(BIN)/tritontts repository --profile $(PROFILE) --tuning $(TUNING) --out $(REPOSITORY) \
+repository: $(VOICE_DIR)/export.json ## render the model repository (PROFILE=cpu|gpu, TUNING=latency|throughput, RUNTIME, LEXICON=file, EXTRA_VOICES=names)
+	$(BIN)/tritontts repository --profile $(PROFILE) --tuning $(TUNING) --runtime $(RUNTIME) \
+		--out $(REPOSITORY) \
 		--voice-dir $(VOICE_DIR) $(addprefix $(VOICES_DIR)/,$(EXTRA_VOICES)) \
 		$(if $(LEXICON),--lexicon $(LEXICON)) \
 		$(if $(MAYA1),--maya1 $(MAYA1)) $(if $(SNAC),--snac $(SNAC))

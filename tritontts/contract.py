@@ -140,6 +140,22 @@ PARAM_RELOAD = "tritontts_reload"
 # The global rate-limiter resource the heavy cpu stages share: one unit per thread they run.
 CPU_RESOURCE = "cpu"
 
+# --- stage runtimes (cpu profile) ---------------------------------------------------------
+
+# Which library runs a stage graph, and in what precision; absent: ONNX Runtime, f32 (the
+# repository renders them only when a stage leaves those defaults).
+PARAM_RUNTIME = "runtime"
+PARAM_PRECISION = "precision"
+RUNTIME_ONNXRUNTIME = "onnxruntime"
+RUNTIME_OPENVINO = "openvino"
+RUNTIMES = (RUNTIME_ONNXRUNTIME, RUNTIME_OPENVINO)
+PRECISION_F32 = "f32"
+PRECISION_BF16 = "bf16"  # the whole graph in bfloat16
+PRECISION_MIXED = "mixed"  # bfloat16 only where the stage tolerates it (runtimes.py)
+PRECISIONS = (PRECISION_F32, PRECISION_BF16, PRECISION_MIXED)
+# Triton's own OpenVINO backend (NGC container).
+OPENVINO_BACKEND = "openvino"
+
 # --- headers and environment ------------------------------------------------------------------
 
 ADMIN_HEADER = "tritontts-admin-key"

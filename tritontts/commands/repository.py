@@ -30,6 +30,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "cores for the fastest single request; throughput runs two "
                              "single-threaded instances per stage for more audio per second "
                              "under concurrent load, each request slower (README, cpu profile)")
+    parser.add_argument("--runtime", choices=("onnxruntime", "openvino", "openvino-bf16"),
+                        default="onnxruntime",
+                        help="cpu profile: the library that runs the stage graphs; "
+                             "openvino-bf16 runs the vocoder in bf16 and acoustic mixed (its "
+                             "durations f32) where the CPU computes bf16 natively, f32 "
+                             "elsewhere (README, stage runtimes)")
     parser.add_argument("--lexicon", type=Path, default=None,
                         help="pronunciation dictionary for this deployment (word<TAB>IPA lines)")
     parser.add_argument("--maya1", type=Path, default=None, metavar="DIR",
@@ -54,8 +60,9 @@ def run(args: argparse.Namespace) -> int:
     if args.profile == "cpu":
         from tritontts.piper.cpu import CPU_TUNINGS, cpu_models
 
-        models = cpu_models(voices, CPU_TUNINGS[args.tuning], lexicon=args.lexicon)
-        detail = f"ONNX Runtime in python-backend models, {args.tuning} tuning"
+        tuning = CPU_TUNINGS[args.tuning].with_runtime(args.runtime)
+        models = cpu_models(voices, tuning, lexicon=args.lexicon)
+        detail = f"{args.runtime} in python-backend models, {args.tuning} tuning"
     elif len(voices) > 1:
         raise UsageError("the gpu profile serves one voice per repository (its stages are "
                          "TensorRT engines of that voice): render one repository, and deploy "

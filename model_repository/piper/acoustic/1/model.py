@@ -1,11 +1,12 @@
-"""Triton adapter for the acoustic stage (phoneme ids → latent frames) on ONNX Runtime, one
-session per voice of the repository."""
+"""Triton adapter for the acoustic stage (phoneme ids → latent frames) on ONNX Runtime or
+OpenVINO (its `runtime` and `precision` parameters), a compiled graph per voice of the
+repository."""
 
 import numpy as np
 
 from tritontts import contract as c
 from tritontts.piper.stages import AcousticStage, run_per_voice
-from tritontts.piper.triton import voices
+from tritontts.piper.triton import log_stage_runtime, stage_runtime, voices
 from tritontts.serving.adapter import ModelArgs, run_batched_stage
 
 
@@ -14,9 +15,12 @@ class TritonPythonModel:
         model = ModelArgs(args)
         threads = int(model.param(c.PARAM_THREADS))
         sub_batch = int(model.param(c.PARAM_SUB_BATCH))
+        runtime, precision = stage_runtime(model)
         self.stages = [AcousticStage(model.version_dir / voice[c.VOICE_GRAPH_FILE],
-                                     threads=threads, max_batch=sub_batch)
+                                     threads=threads, max_batch=sub_batch,
+                                     runtime=runtime, precision=precision)
                        for voice in voices(model)]
+        log_stage_runtime(model, [s.runner for s in self.stages])
         # A repository with a multi-speaker voice hands every chunk's vocoder an embedding
         # (zeros for the voices that have none).
         self.embedding_shape = next(
