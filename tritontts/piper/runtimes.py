@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,9 +46,12 @@ STAGE_PRECISIONS: dict[str, tuple[str, ...]] = {
 # (whose relative error low precision multiplies), and what sums durations into frame counts.
 KEEP_F32_OPS: tuple[str, ...] = ("RandomNormalLike", "Exp", "Softplus", "Log", "CumSum",
                                  "ReduceSum", "Ceil")
-# OpenVINO's runtime-info key that keeps a node in f32 when the model is compiled for a lower
-# inference precision (ov::disable_fp16_compression; the CPU plugin honours it for bf16 too).
-OV_KEEP_F32 = "precise_0"
+# OpenVINO's runtime attribute that keeps a node in its own precision when the model is
+# compiled for a lower inference precision (ov::disable_compression_to). Python cannot attach
+# it to a node; the IR reader builds it from the layer's rt_info, so a "mixed" graph is written
+# as IR with the attribute on every layer that must stay f32 ("dynamic:dynamic": from any
+# type to any type).
+OV_KEEP_PRECISION = ("DisablePrecisionConversion", "0", "dynamic:dynamic")
 # /proc/cpuinfo flags of native bfloat16 arithmetic.
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -156,18 +160,35 @@ class OnnxRuntimeRunner:
         return self.session.run(None, dict(feeds))
 
 
-def keep_f32_outside(model, scopes: Sequence[str], keep_ops: Sequence[str] = KEEP_F32_OPS
-                     ) -> int:
-    """Mark every node of an OpenVINO model outside `scopes` (or of a `keep_ops` type) to stay
-    f32 under a bf16 inference precision; returns how many nodes may run in bf16."""
+def stays_f32(name: str, op_type: str, scopes: Sequence[str],
+              keep_ops: Sequence[str] = KEEP_F32_OPS) -> bool:
+    return op_type in keep_ops or not any(fnmatch.fnmatchcase(name, s) for s in scopes)
+
+
+def write_mixed_ir(onnx_path: str | Path, xml_path: Path, scopes: Sequence[str]) -> int:
+    """The ONNX graph as OpenVINO IR (xml_path and its .bin) with every layer outside `scopes`
+    (or of a KEEP_F32_OPS type) kept f32 under a bf16 inference precision; returns how many
+    layers may run in bf16."""
+    import xml.etree.ElementTree as ET
+
+    import openvino as ov
+
+    xml_path.parent.mkdir(parents=True, exist_ok=True)
+    ov.save_model(ov.Core().read_model(str(onnx_path)), str(xml_path), compress_to_fp16=False)
+    tree = ET.parse(xml_path)
+    name, version, value = OV_KEEP_PRECISION
     reduced = 0
-    for op in model.get_ops():
-        name = op.get_friendly_name()
-        if op.get_type_name() in keep_ops or not any(
-                fnmatch.fnmatchcase(name, scope) for scope in scopes):
-            op.get_rt_info()[OV_KEEP_F32] = ""
-        else:
+    for layer in tree.getroot().iter("layer"):
+        if not stays_f32(layer.get("name", ""), layer.get("type", ""), scopes):
             reduced += 1
+            continue
+        rt_info = layer.find("rt_info")
+        if rt_info is None:
+            rt_info = ET.SubElement(layer, "rt_info")
+        for old in rt_info.findall(f"attribute[@name='{name}']"):
+            rt_info.remove(old)
+        ET.SubElement(rt_info, "attribute", name=name, version=version, value=value)
+    tree.write(xml_path)
     return reduced
 
 
@@ -180,14 +201,17 @@ class OpenVinoRunner:
         import openvino as ov
 
         resolved = resolve_precision(precision, features or cpu_features())
-        core = ov.Core()
-        model = core.read_model(str(model_path))
-        if resolved.precision == c.PRECISION_MIXED:
-            keep_f32_outside(model, REDUCED_PRECISION_SCOPES[stage])
         hint = "f32" if resolved.precision == c.PRECISION_F32 else "bf16"
-        compiled = core.compile_model(model, "CPU", {
-            "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_PRECISION_HINT": hint})
+        properties = {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1,
+                      "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": hint}
+        core = ov.Core()
+        if resolved.precision == c.PRECISION_MIXED:
+            with tempfile.TemporaryDirectory(prefix="tritontts-ir-") as folder:
+                xml = Path(folder) / "model.xml"
+                write_mixed_ir(model_path, xml, REDUCED_PRECISION_SCOPES[stage])
+                compiled = core.compile_model(core.read_model(str(xml)), "CPU", properties)
+        else:
+            compiled = core.compile_model(str(model_path), "CPU", properties)
         self.request = compiled.create_infer_request()
         self.outputs = compiled.outputs
         self.input_names = tuple(i.get_any_name() for i in compiled.inputs)
