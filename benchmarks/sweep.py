@@ -25,6 +25,7 @@ from throughput import DIRECT_SEQUENTIAL, Side, measure_throughput
 from tritontts.client import TTSClient
 from tritontts.piper.baseline import PiperBaseline
 from tritontts.piper.cpu import CPU_TUNINGS, CpuTuning
+from tritontts.piper.runtimes import cpu_features
 
 from common import SENTENCES, start_server
 
@@ -68,9 +69,11 @@ ONE_FACTOR = [
     Setting("delay 1000 µs", "delay", dataclasses.replace(DEFAULT, max_queue_delay_us=1000)),
     Setting("delay 5000 µs", "delay", dataclasses.replace(DEFAULT, max_queue_delay_us=5000)),
     Setting("sub-batch 4", "sub_batch", dataclasses.replace(DEFAULT, stage_sub_batch=4)),
-    # Stage runtimes: on a CPU without native bf16, openvino-bf16 would run in f32 too.
     Setting("OpenVINO f32", "runtime", DEFAULT.with_runtime("openvino")),
-    Setting(OPENVINO_BF16, "runtime", DEFAULT.with_runtime("openvino-bf16")),
+    # Only where the CPU computes bf16: elsewhere it would run in f32, a second "OpenVINO f32"
+    # server costing memory and minutes for nothing.
+    *([Setting(OPENVINO_BF16, "runtime", DEFAULT.with_runtime("openvino-bf16"))]
+      if cpu_features().bf16 else []),
 ]
 QUICK = [ONE_FACTOR[0], ONE_FACTOR[2], ONE_FACTOR[4]]  # defaults, no turns, throughput
 
