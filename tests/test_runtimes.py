@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import openvino as ov
 import pytest
 
@@ -73,6 +74,21 @@ def test_bf16_falls_back_to_f32_where_the_cpu_lacks_it(exported_voice: ExportedV
     assert resolve_precision(c.PRECISION_MIXED, without).precision == c.PRECISION_F32
     with_bf16 = CpuFeatures(frozenset({"avx512_bf16"}), openvino_bf16=True)
     assert resolve_precision(c.PRECISION_MIXED, with_bf16).fallback is None
+
+
+def test_the_mixed_path_compiles_and_keeps_the_frame_counts(
+        exported_voice: ExportedVoice) -> None:
+    """The IR with f32 marks, compiled with the bf16 hint (on a CPU without bf16 OpenVINO
+    computes f32 anyway): the path a bf16 CPU takes must build a graph that runs."""
+    claims_bf16 = CpuFeatures(frozenset({"avx512_bf16"}), openvino_bf16=True)
+    runner = OpenVinoRunner(exported_voice.acoustic, 1, c.PRECISION_MIXED, c.ACOUSTIC_MODEL,
+                            features=claims_bf16)
+    assert runner.precision == c.PRECISION_MIXED and runner.fallback is None
+    reference = OpenVinoRunner(exported_voice.acoustic, 1, c.PRECISION_F32, c.ACOUSTIC_MODEL)
+    ids = np.array([[1, 0, 20, 0, 30, 0, 40, 0, 2]], dtype=np.int64)
+    feeds = {c.PHONEME_IDS.name: ids, c.PHONEME_LENGTHS.name: np.array([9]),
+             c.SCALES.name: np.array([[0.0, 1.0, 0.0]], dtype=np.float32)}
+    assert int(runner.run(feeds)[1][0]) == int(reference.run(feeds)[1][0])
 
 
 def test_cpu_features_agree_with_openvino() -> None:

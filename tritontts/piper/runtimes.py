@@ -49,9 +49,11 @@ KEEP_F32_OPS: tuple[str, ...] = ("RandomNormalLike", "Exp", "Softplus", "Log", "
 # OpenVINO's runtime attribute that keeps a node in its own precision when the model is
 # compiled for a lower inference precision (ov::disable_compression_to). Python cannot attach
 # it to a node; the IR reader builds it from the layer's rt_info, so a "mixed" graph is written
-# as IR with the attribute on every layer that must stay f32 ("dynamic:dynamic": from any
-# type to any type).
-OV_KEEP_PRECISION = ("DisablePrecisionConversion", "0", "dynamic:dynamic")
+# as IR with the attribute on every layer that must stay f32: no conversion from any type to
+# bf16 or f16 (the CPU plugin checks the f16 entry for either low precision in some versions).
+# Not "to any type": the plugin's own i64 → i32 conversion must still reach every node, or
+# its shape arithmetic mixes both (Concat "element types are inconsistent" at compile).
+OV_KEEP_PRECISION = ("DisablePrecisionConversion", "0", "dynamic:bf16,f16")
 # /proc/cpuinfo flags of native bfloat16 arithmetic.
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
