@@ -99,6 +99,7 @@ def source_state() -> str:
 
 
 def write_outputs(results: dict[str, Any]) -> None:
+    save("bench.json", results)  # the figures first: nothing below may lose them
     goals = judge(results) + peer_goals(results["peer"])
     results["goals"] = goals
     save("bench.json", results)
@@ -153,7 +154,8 @@ def main() -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
         "server": args.url or ("started by the benchmark, default CpuTuning"
                                + (f" on the {args.runtime} runtime" if args.runtime else "")),
-        "peer": f"piper-tts {version('piper-tts')} http_server, {default_voice()[0].name}",
+        "peer_server": f"piper-tts {version('piper-tts')} http_server, "
+                       f"{default_voice()[0].name}",
         "source": source_state(),
         "quick": args.quick, "sweep": None})
     write_outputs(results)  # now: a sweep that fails half-way must not take these figures along

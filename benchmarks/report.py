@@ -72,7 +72,7 @@ def _tick(met: bool) -> str:
 def markdown(results: dict[str, Any], goals: list[dict[str, Any]]) -> str:
     lines = ["# tritontts benchmark", "",
              f"{results['started']}, {results['machine']}; {results['source']}; server: "
-             f"{results['server']}.", "",
+             f"{results['server']}; peer: {results.get('peer_server', 'none')}.", "",
              "The machine is shared: \"other work\" below is the CPU that processes other than "
              "the benchmark and its servers took while a figure was measured (in cores; each "
              "part waits for a quiet machine first, and a latency round or throughput point "
