@@ -16,11 +16,15 @@ VOICE_DIR := $(VOICES_DIR)/$(VOICE_NAME)
 # VOICE from the same repository (cpu profile); requests choose one with VOICE=<name>.
 EXTRA_VOICES ?=
 REPOSITORY := build/model_repository
-# PROFILE=gpu renders the repository for the NGC container (TensorRT plans when built).
+# PROFILE=gpu renders the repository for the NGC container (TensorRT plans when built);
+# PROFILE=ngc-cpu for the NGC container on a CPU-only host (Triton's OpenVINO backend).
 PROFILE ?= cpu
 # TUNING=throughput: the cpu profile's stages as two single-threaded instances each (more audio
 # per second under concurrent load, each request slower); default latency.
 TUNING ?= latency
+# RUNTIME=openvino|openvino-bf16: the cpu profile's stage graphs on OpenVINO (bf16: the vocoder
+# in bf16, acoustic with its durations in f32, where the CPU has native bf16); default ONNX Runtime.
+RUNTIME ?= onnxruntime
 # ENGINES=1: `make export` also builds TensorRT engines (a GPU host with `pip install .[gpu]`).
 ENGINES ?=
 LEXICON ?=
@@ -81,8 +85,9 @@ export: $(STAMP) ## stage graphs + FP16 variants with parity checks (VOICE=path.
 $(VOICE_DIR)/export.json: $(STAMP)
 	$(BIN)/tritontts export $(if $(VOICE),--voice $(VOICE)) --out $(VOICES_DIR) --no-variants
 
-repository: $(VOICE_DIR)/export.json ## render the model repository (PROFILE=cpu|gpu, TUNING=latency|throughput, LEXICON=file, EXTRA_VOICES=names)
-	$(BIN)/tritontts repository --profile $(PROFILE) --tuning $(TUNING) --out $(REPOSITORY) \
+repository: $(VOICE_DIR)/export.json ## render the model repository (PROFILE=cpu|gpu|ngc-cpu, TUNING=latency|throughput, RUNTIME, LEXICON=file, EXTRA_VOICES=names)
+	$(BIN)/tritontts repository --profile $(PROFILE) --tuning $(TUNING) --runtime $(RUNTIME) \
+		--out $(REPOSITORY) \
 		--voice-dir $(VOICE_DIR) $(addprefix $(VOICES_DIR)/,$(EXTRA_VOICES)) \
 		$(if $(LEXICON),--lexicon $(LEXICON)) \
 		$(if $(MAYA1),--maya1 $(MAYA1)) $(if $(SNAC),--snac $(SNAC)) \

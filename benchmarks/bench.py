@@ -6,12 +6,15 @@
    session), with the baseline run sequentially as the reference and two single-threaded
    baseline sessions side by side as the ceiling of this machine (benchmarks/throughput.py);
 3. time to first audio when streaming, and playback underruns (benchmarks/streaming.py);
-4. a sweep over cpu-profile repository settings, each on a server of its own, all timed
+4. Piper's own HTTP server (piper-tts, `python -m piper.http_server`) on the same voice as a
+   third side of 1. and 2.: latency per sentence, requests/s and audio-s/s (benchmarks/peer.py);
+5. a sweep over cpu-profile repository settings, each on a server of its own, all timed
    interleaved (benchmarks/sweep.py); skipped with --url.
 
 Writes benchmarks/results/bench.json, bench.md (goals and whether they were met) and PNG charts
-(latency.png, throughput.png, sweep.png). The machine may be shared: every figure records how
-much CPU other work took meanwhile, and disturbed measurements are repeated (cpu_meter.py).
+(latency.png, throughput.png, peer.png, sweep.png). The machine may be shared: every figure
+records how much CPU other work took meanwhile, and disturbed measurements are repeated
+(cpu_meter.py).
 
     python benchmarks/bench.py                  # starts its own servers (~8 min on 2 quiet cores)
     python benchmarks/bench.py --quick          # fewer rounds, three sweep settings: a smoke run
@@ -27,12 +30,14 @@ import platform
 import subprocess
 import sys
 from contextlib import ExitStack
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import cpu_meter
 import plots
 from latency import direct_speaker, measure_latency, print_latency, triton_speaker
+from peer import PIPER, PiperHttpServer, peer_goals, peer_speaker, print_peer, summarize
 from report import THROUGHPUT_GOAL, THROUGHPUT_GOAL_CONCURRENCY, judge, markdown
 from streaming import measure_ttfa, measure_underruns, print_streaming
 from sweep import print_sweep, run_sweep
@@ -52,28 +57,33 @@ from throughput import (
 from tritontts.client import TTSClient
 from tritontts.export.voice import default_voice
 from tritontts.piper.baseline import PiperBaseline
+from tritontts.piper.tuning import CPU_RUNTIMES, CpuTuning
 
 from common import PARAGRAPH_60_WORDS, RESULTS, save, start_server
 
 
 def measure_server(baseline: PiperBaseline, client: TTSClient, args: argparse.Namespace,
-                   ) -> dict[str, Any]:
-    """Latency, throughput and streaming against one server."""
-    latency = measure_latency(baseline, client, args.rounds)
+                   peer: PiperHttpServer) -> dict[str, Any]:
+    """Latency, throughput and streaming against one server, Piper's own server beside it."""
+    speak_peer = peer_speaker(peer)
+    latency = measure_latency(baseline, client, args.rounds, others={"piper": speak_peer})
     print_latency(latency)
     direct = direct_speaker(baseline)
     pair = session_pool_speaker([PiperBaseline(*default_voice(), threads=1) for _ in range(2)])
-    throughput = summarize_throughput(measure_throughput(
-        {TRITON: Side(triton_speaker(client)), DIRECT_THREADS: Side(direct),
-         DIRECT_SEQUENTIAL: Side(direct, fixed_concurrency=1),
+    points = measure_throughput(
+        {TRITON: Side(triton_speaker(client)), PIPER: Side(speak_peer),
+         DIRECT_THREADS: Side(direct), DIRECT_SEQUENTIAL: Side(direct, fixed_concurrency=1),
          DIRECT_PAIR: Side(pair, fixed_concurrency=2)},
-        CONCURRENCIES, args.throughput_rounds), args.throughput_rounds,
-        THROUGHPUT_GOAL_CONCURRENCY)
+        CONCURRENCIES, args.throughput_rounds)
+    peer_result = summarize(latency, points, CONCURRENCIES, direct=DIRECT_THREADS)
+    throughput = summarize_throughput(points, args.throughput_rounds,
+                                      THROUGHPUT_GOAL_CONCURRENCY)
     print_throughput(throughput)
+    print_peer(peer_result)
     ttfa = measure_ttfa(client, PARAGRAPH_60_WORDS, args.stream_runs)
     underruns = measure_underruns(client, PARAGRAPH_60_WORDS)
     print_streaming(ttfa, underruns)
-    return {"latency": latency, "throughput": throughput,
+    return {"latency": latency, "throughput": throughput, "peer": peer_result,
             "streaming": {"ttfa": ttfa, "underruns": underruns}}
 
 
@@ -89,7 +99,8 @@ def source_state() -> str:
 
 
 def write_outputs(results: dict[str, Any]) -> None:
-    goals = judge(results)
+    save("bench.json", results)  # the figures first: nothing below may lose them
+    goals = judge(results) + peer_goals(results["peer"])
     results["goals"] = goals
     save("bench.json", results)
     plots.latency_chart(results["latency"], RESULTS / "latency.png")
@@ -97,6 +108,7 @@ def write_outputs(results: dict[str, Any]) -> None:
                            results["throughput"]["direct_sequential"], THROUGHPUT_GOAL,
                            RESULTS / "throughput.png",
                            results["throughput"].get("ceiling_vs_sequential"))
+    plots.peer_chart(results["peer"], RESULTS / "peer.png")
     if results["sweep"] and "settings" in results["sweep"]:
         plots.sweep_chart(results["sweep"], RESULTS / "sweep.png")
     (RESULTS / "bench.md").write_text(markdown(results, goals))
@@ -116,6 +128,9 @@ def main() -> int:
     parser.add_argument("--patience", type=float, default=600,
                         help="seconds the run may spend waiting for, and repeating "
                              "measurements because of, other work on the machine")
+    parser.add_argument("--runtime", choices=tuple(CPU_RUNTIMES), default=None,
+                        help="start the server with the stages on this runtime (default: the "
+                             "cpu profile's defaults)")
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when a goal is missed (default: report only)")
     args = parser.parse_args()
@@ -127,13 +142,20 @@ def main() -> int:
     started = datetime.datetime.now().astimezone()
     baseline = PiperBaseline(*default_voice())
     with ExitStack() as stack:
-        url = args.url or start_server(stack).grpc_url
+        tuning = CpuTuning().with_runtime(args.runtime) if args.runtime else None
+        url = args.url or start_server(stack, tuning).grpc_url
         client = stack.enter_context(TTSClient(url))
-        results = measure_server(baseline, client, args)
+        RESULTS.mkdir(exist_ok=True)
+        peer = stack.enter_context(PiperHttpServer(Path(default_voice()[0]),
+                                                   log_file=RESULTS / "piper_http.log"))
+        results = measure_server(baseline, client, args, peer)
     results.update({
         "started": started.isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
-        "server": args.url or "started by the benchmark, default CpuTuning",
+        "server": args.url or ("started by the benchmark, default CpuTuning"
+                               + (f" on the {args.runtime} runtime" if args.runtime else "")),
+        "peer_server": f"piper-tts {version('piper-tts')} http_server, "
+                       f"{default_voice()[0].name}",
         "source": source_state(),
         "quick": args.quick, "sweep": None})
     write_outputs(results)  # now: a sweep that fails half-way must not take these figures along

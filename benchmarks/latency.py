@@ -91,23 +91,35 @@ def _one_round(speakers: dict[str, Speak], sentences: list[str]) -> dict[str, di
 
 
 def measure_latency(baseline: PiperBaseline, client: TTSClient, rounds: int,
-                    sentences: list[str] = SENTENCES) -> dict[str, Any]:
-    """Median latency per sentence of both sides, their sums, real-time factors and ratio."""
-    warm_up([direct_speaker(baseline), triton_speaker(client)], sentences)
-    timings = time_interleaved({"direct": direct_speaker(baseline),
-                                "triton": triton_speaker(client)}, rounds, sentences)
+                    sentences: list[str] = SENTENCES,
+                    others: dict[str, Speak] | None = None) -> dict[str, Any]:
+    """Median latency per sentence of both sides, their sums, real-time factors and ratio;
+    `others` (e.g. Piper's own server) are timed interleaved with them, each row then has
+    `<side>_ms` and `<side>_audio_s`, and the result `<side>_ms_total`."""
+    others = others or {}
+    speakers = {"direct": direct_speaker(baseline), "triton": triton_speaker(client), **others}
+    warm_up(list(speakers.values()), sentences)
+    timings = time_interleaved(speakers, rounds, sentences)
     rows = []
     for text in sentences:
         direct, triton = timings.median_ms("direct", text), timings.median_ms("triton", text)
-        rows.append({"sentence": text, "audio_s": triton_speaker(client)(text),
-                     "direct_ms": direct, "triton_ms": triton, "ratio": triton / direct})
+        row = {"sentence": text, "audio_s": triton_speaker(client)(text),
+               "direct_ms": direct, "triton_ms": triton, "ratio": triton / direct}
+        for side, speak in others.items():
+            row[f"{side}_ms"] = timings.median_ms(side, text)
+            row[f"{side}_audio_s"] = speak(text)
+        rows.append(row)
     total_direct = sum(r["direct_ms"] for r in rows)
     total_triton = sum(r["triton_ms"] for r in rows)
     audio = sum(r["audio_s"] for r in rows)
-    return {"rounds": rounds, "sentences": rows, "audio_s_total": audio,
-            "direct_ms_total": total_direct, "triton_ms_total": total_triton,
-            "rtf_direct": total_direct / 1e3 / audio, "rtf_triton": total_triton / 1e3 / audio,
-            "ratio": total_triton / total_direct, "foreign_cores": timings.foreign_cores}
+    result = {"rounds": rounds, "sentences": rows, "audio_s_total": audio,
+              "direct_ms_total": total_direct, "triton_ms_total": total_triton,
+              "rtf_direct": total_direct / 1e3 / audio, "rtf_triton": total_triton / 1e3 / audio,
+              "ratio": total_triton / total_direct, "foreign_cores": timings.foreign_cores}
+    for side in others:
+        result[f"{side}_ms_total"] = sum(r[f"{side}_ms"] for r in rows)
+        result[f"{side}_audio_s_total"] = sum(r[f"{side}_audio_s"] for r in rows)
+    return result
 
 
 def print_latency(result: dict[str, Any]) -> None:

@@ -117,3 +117,53 @@ def sweep_chart(sweep: dict[str, Any], path: Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+PEER_COLOR = "#ff7f0e"
+
+
+def peer_chart(peer: dict[str, Any], path: Path) -> Path:
+    """Left: median latency per sentence of tritontts, Piper's http_server and the direct
+    baseline; right: requests/s against concurrency for the same three."""
+    rows = peer["latency"]["sentences"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5), layout="constrained",
+                                      gridspec_kw={"width_ratios": [3, 2]})
+    width = 0.27
+    sides = (("triton_ms", "tritontts `tts` over gRPC", TRITON_COLOR),
+             ("piper_ms", "Piper http_server (piper-tts)", PEER_COLOR),
+             ("direct_ms", "direct baseline (in-process)", DIRECT_COLOR))
+    for offset, (key, label, color) in zip((-width, 0, width), sides, strict=True):
+        left.bar([i + offset for i in range(len(rows))], [r[key] for r in rows], width,
+                 label=label, color=color)
+    left.set_xticks(list(range(len(rows))),
+                    [f"{_short(r['sentence'])}\n({r['triton_audio_s']:.1f} / "
+                     f"{r['piper_audio_s']:.1f} s)" for r in rows],
+                    rotation=30, ha="right", fontsize=8)
+    left.set_ylabel("median latency per request (ms)")
+    left.set_title(f"Single stream: tritontts ÷ Piper ×{peer['latency']['triton_vs_piper']:.2f}"
+                   " (sum of medians); labels: our / Piper's audio s")
+    left.legend(loc="upper left", fontsize=8)
+    left.grid(axis="y", alpha=0.3)
+    names = {"triton": ("tritontts", TRITON_COLOR), "piper http_server": ("Piper http_server",
+                                                                          PEER_COLOR),
+             "direct": ("direct baseline (threads share a session)", DIRECT_COLOR),
+             "direct threads": ("direct baseline (threads share a session)", DIRECT_COLOR)}
+    for side in peer["sides"]:
+        label, color = names.get(side, (side, DIRECT_COLOR))
+        points = peer["throughput"][side]
+        concurrencies = sorted(points, key=int)
+        right.plot([int(c) for c in concurrencies],
+                   [points[c]["requests_per_s"] for c in concurrencies], marker="o",
+                   color=color, label=label)
+    right.set_xscale("log", base=2)
+    ticks = sorted(int(c) for c in peer["throughput"][peer["sides"][0]])
+    right.set_xticks(ticks, [str(c) for c in ticks])
+    right.set_xlabel("concurrent requests (client threads)")
+    right.set_ylabel("requests per second")
+    right.set_ylim(bottom=0)
+    right.set_title("Throughput (median of rounds)")
+    right.legend(loc="lower right", fontsize=8)
+    right.grid(alpha=0.3)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

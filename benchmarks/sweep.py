@@ -25,6 +25,7 @@ from throughput import DIRECT_SEQUENTIAL, Side, measure_throughput
 from tritontts.client import TTSClient
 from tritontts.piper.baseline import PiperBaseline
 from tritontts.piper.cpu import CPU_TUNINGS, CpuTuning
+from tritontts.piper.runtimes import cpu_features
 
 from common import SENTENCES, start_server
 
@@ -54,6 +55,7 @@ DEFAULT = CpuTuning()
 # With take_turns_on_cpu an instance holds one "cpu" unit per thread and the server has one
 # unit per core, so two single-threaded instances may run at once on two cores.
 THROUGHPUT = "throughput tuning"
+OPENVINO_BF16 = "OpenVINO bf16 (acoustic mixed)"
 ONE_FACTOR = [
     Setting(REFERENCE, "", DEFAULT),
     Setting("defaults (A/A)", "", DEFAULT),
@@ -67,6 +69,11 @@ ONE_FACTOR = [
     Setting("delay 1000 µs", "delay", dataclasses.replace(DEFAULT, max_queue_delay_us=1000)),
     Setting("delay 5000 µs", "delay", dataclasses.replace(DEFAULT, max_queue_delay_us=5000)),
     Setting("sub-batch 4", "sub_batch", dataclasses.replace(DEFAULT, stage_sub_batch=4)),
+    Setting("OpenVINO f32", "runtime", DEFAULT.with_runtime("openvino")),
+    # Only where the CPU computes bf16: elsewhere it would run in f32, a second "OpenVINO f32"
+    # server costing memory and minutes for nothing.
+    *([Setting(OPENVINO_BF16, "runtime", DEFAULT.with_runtime("openvino-bf16"))]
+      if cpu_features().bf16 else []),
 ]
 QUICK = [ONE_FACTOR[0], ONE_FACTOR[2], ONE_FACTOR[4]]  # defaults, no turns, throughput
 
@@ -79,14 +86,19 @@ def describe(tuning: CpuTuning) -> dict[str, Any]:
             "vocoder_threads": tuning.vocoder.threads,
             "take_turns_on_cpu": tuning.take_turns_on_cpu,
             "max_queue_delay_us": tuning.max_queue_delay_us,
-            "stage_sub_batch": tuning.stage_sub_batch}
+            "stage_sub_batch": tuning.stage_sub_batch,
+            "acoustic_runtime": tuning.acoustic.runtime,
+            "acoustic_precision": tuning.acoustic.precision,
+            "vocoder_runtime": tuning.vocoder.runtime,
+            "vocoder_precision": tuning.vocoder.precision}
 
 
 def with_described(tuning: CpuTuning, fields: dict[str, Any]) -> CpuTuning:
     """`tuning` with some of the knobs `describe` names set to other values."""
     stages = {}
     for stage in ("acoustic", "vocoder"):
-        own = {knob: fields[f"{stage}_{knob}"] for knob in ("instances", "threads")
+        own = {knob: fields[f"{stage}_{knob}"]
+               for knob in ("instances", "threads", "runtime", "precision")
                if f"{stage}_{knob}" in fields}
         stages[stage] = dataclasses.replace(tuning.stage(stage), **own)
     flat = {k: v for k, v in fields.items() if not k.startswith(("acoustic_", "vocoder_"))}
@@ -183,7 +195,7 @@ def best(rows: list[dict[str, Any]], margin: float) -> tuple[dict[str, Any] | No
 def combined(rows: list[dict[str, Any]], margin: float) -> Setting | None:
     """The best value of each factor together, when that is a setting not yet measured."""
     tuning = DEFAULT
-    for factor in ("stages", "delay", "sub_batch"):
+    for factor in ("stages", "delay", "sub_batch", "runtime"):
         winner, _ = best([r for r in rows if r["factor"] in ("", factor)], margin)
         if winner is not None:
             tuning = with_described(tuning, _factor_fields(winner, factor))
@@ -195,7 +207,9 @@ def combined(rows: list[dict[str, Any]], margin: float) -> Setting | None:
 def _factor_fields(row: dict[str, Any], factor: str) -> dict[str, Any]:
     names = {"stages": ("acoustic_instances", "acoustic_threads", "vocoder_instances",
                         "vocoder_threads", "take_turns_on_cpu"),
-             "delay": ("max_queue_delay_us",), "sub_batch": ("stage_sub_batch",)}[factor]
+             "delay": ("max_queue_delay_us",), "sub_batch": ("stage_sub_batch",),
+             "runtime": ("acoustic_runtime", "acoustic_precision", "vocoder_runtime",
+                         "vocoder_precision")}[factor]
     return {name: row["tuning"][name] for name in names}
 
 

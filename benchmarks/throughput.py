@@ -117,6 +117,7 @@ def _summary(points: list[dict[str, Any]]) -> dict[str, Any]:
     return {"concurrency": points[0]["concurrency"], "requests": points[0]["requests"],
             "audio_s": points[0]["audio_s"],
             "audio_s_per_s": statistics.median(p["audio_s_per_s"] for p in points),
+            "requests_per_s": statistics.median(p["requests"] / p["wall_s"] for p in points),
             "audio_s_per_s_rounds": [p["audio_s_per_s"] for p in points],
             "wall_s_rounds": [p["wall_s"] for p in points],
             "foreign_cores_rounds": [p["foreign_cores"] for p in points],

@@ -53,8 +53,8 @@ def test_durations_sum_to_each_chunks_frames(exported_voice: ExportedVoice) -> N
         assert (durations[row, :length] >= 0).all() and durations[row, :length].max() > 0
     # The graph's own output (not the runner's trimming) already holds zeros on padding.
     feeds = {"phoneme_ids": batch.ids, "phoneme_lengths": batch.lengths, "scales": scales}
-    graph_frames, graph_durations = stage.session.run(["frame_lengths", "phoneme_durations"],
-                                                      feeds)
+    named = dict(zip(stage.runner.output_names, stage.runner.run(feeds), strict=True))
+    graph_frames, graph_durations = named["frame_lengths"], named["phoneme_durations"]
     np.testing.assert_array_equal(graph_durations.sum(axis=1), graph_frames)
     assert latent.shape[-1] == frames.max()
 

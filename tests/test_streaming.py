@@ -73,7 +73,7 @@ def test_windowed_vocoder_equals_one_shot(exported_voice: ExportedVoice) -> None
             yield latent[i, :, : frames[i]]
 
     async def vocode(x: np.ndarray) -> np.ndarray:
-        return vocoder.session.run(None, {"latent": x})[0]
+        return vocoder.runner.run({"latent": x})[0]
 
     async def collect() -> list:
         return [c async for c in stream_chunks(latents(), pauses, vocode,

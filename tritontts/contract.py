@@ -164,6 +164,28 @@ REALTIME_PRIORITY = 1
 BATCH_PRIORITY = 2
 PRIORITY_LEVELS = 2
 
+# --- stage runtimes (cpu profile) ---------------------------------------------------------
+
+# Which library runs a stage graph, and in what precision; absent: ONNX Runtime, f32 (the
+# repository renders them only when a stage leaves those defaults).
+PARAM_RUNTIME = "runtime"
+PARAM_PRECISION = "precision"
+RUNTIME_ONNXRUNTIME = "onnxruntime"
+RUNTIME_OPENVINO = "openvino"
+RUNTIMES = (RUNTIME_ONNXRUNTIME, RUNTIME_OPENVINO)
+PRECISION_F32 = "f32"
+PRECISION_BF16 = "bf16"  # the whole graph in bfloat16
+PRECISION_MIXED = "mixed"  # bfloat16 only where the stage tolerates it (runtimes.py)
+PRECISIONS = (PRECISION_F32, PRECISION_BF16, PRECISION_MIXED)
+# Triton's own OpenVINO backend (ngc-cpu profile): its name and the parameters it reads.
+OPENVINO_BACKEND = "openvino"
+OV_NUM_STREAMS = "NUM_STREAMS"
+OV_PERFORMANCE_HINT = "PERFORMANCE_HINT"
+OV_INFERENCE_NUM_THREADS = "INFERENCE_NUM_THREADS"
+OV_HINT_BF16 = "HINT_BF16"
+OV_IR_FILENAME = "model.xml"  # its weights beside it as model.bin
+OV_IR_WEIGHTS = "model.bin"
+
 # --- headers and environment ------------------------------------------------------------------
 
 ADMIN_HEADER = "tritontts-admin-key"

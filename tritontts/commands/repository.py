@@ -14,7 +14,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "model.py and the exported graphs. cpu: python-backend models on ONNX Runtime (runs "
         "anywhere, from the nvidia-pytriton wheel); gpu: TensorRT plans (or ONNX Runtime) on "
         "KIND_GPU instances, for the NGC tritonserver container.")
-    parser.add_argument("--profile", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--profile", choices=("cpu", "gpu", "ngc-cpu"), default="cpu",
+                        help="ngc-cpu: the stages on Triton's own OpenVINO backend, for the NGC "
+                             "container on a CPU-only host (precision from --runtime)")
     parser.add_argument("--voice-dir", type=Path, nargs="+",
                         default=[Path("build/voices/en_US-joe-medium")],
                         help="exported voices to serve (default: build/voices/en_US-joe-medium); "
@@ -30,6 +32,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "cores for the fastest single request; throughput runs two "
                              "single-threaded instances per stage for more audio per second "
                              "under concurrent load, each request slower (README, cpu profile)")
+    parser.add_argument("--runtime", choices=("onnxruntime", "openvino", "openvino-bf16"),
+                        default="onnxruntime",
+                        help="cpu profile: the library that runs the stage graphs; "
+                             "openvino-bf16 runs the vocoder in bf16 and acoustic mixed (its "
+                             "durations f32) where the CPU computes bf16 natively, f32 "
+                             "elsewhere (README, stage runtimes)")
     parser.add_argument("--lexicon", type=Path, default=None,
                         help="pronunciation dictionary for this deployment (word<TAB>IPA lines)")
     parser.add_argument("--maya1", type=Path, default=None, metavar="DIR",
@@ -64,8 +72,21 @@ def run(args: argparse.Namespace) -> int:
     if args.profile == "cpu":
         from tritontts.piper.cpu import CPU_TUNINGS, cpu_models
 
-        models = cpu_models(voices, CPU_TUNINGS[args.tuning], lexicon=args.lexicon)
-        detail = f"ONNX Runtime in python-backend models, {args.tuning} tuning"
+        tuning = CPU_TUNINGS[args.tuning].with_runtime(args.runtime)
+        models = cpu_models(voices, tuning, lexicon=args.lexicon)
+        detail = f"{args.runtime} in python-backend models, {args.tuning} tuning"
+    elif args.profile == "ngc-cpu":
+        if len(voices) > 1:
+            raise UsageError("the ngc-cpu profile serves one voice per repository")
+        from tritontts.piper.gpu import served_graphs
+        from tritontts.piper.openvino_backend import OpenVinoBackendTuning, openvino_backend_models
+        from tritontts.piper.tuning import CPU_RUNTIMES
+
+        (_, acoustic), (_, vocoder) = CPU_RUNTIMES[args.runtime]
+        tuning = OpenVinoBackendTuning().with_precisions(acoustic, vocoder)
+        models = openvino_backend_models(voices[0], served_graphs(voices[0]), tuning,
+                                         lexicon=args.lexicon)
+        detail = (f"Triton's OpenVINO backend, acoustic {acoustic}, vocoder {vocoder}")
     elif len(voices) > 1:
         raise UsageError("the gpu profile serves one voice per repository (its stages are "
                          "TensorRT engines of that voice): render one repository, and deploy "

@@ -20,11 +20,12 @@ from tritontts.piper.pipeline import (
     voice_tensors,
     voices_parameter,
 )
-from tritontts.piper.tuning import CPU_TUNINGS, CpuTuning
+from tritontts.piper.runtimes import check_choice
+from tritontts.piper.tuning import CPU_RUNTIMES, CPU_TUNINGS, CpuTuning
 from tritontts.piper.voice import ExportedVoice
 from tritontts.repository.schema import Batching, Model, PythonModel, RateLimit, Tensor
 
-__all__ = ["CPU_TUNINGS", "CpuTuning", "cpu_models"]
+__all__ = ["CPU_RUNTIMES", "CPU_TUNINGS", "CpuTuning", "cpu_models"]
 
 
 def cpu_models(voices: Voices, tuning: CpuTuning | None = None,
@@ -79,9 +80,16 @@ def _onnx_stage(stage: str, voices: Sequence[ExportedVoice],
                 limits: FrontendLimits, inputs: tuple[Tensor, ...],
                 outputs: tuple[Tensor, ...]) -> PythonModel:
     """A heavy stage of the cpu profile: a python model running each voice's ONNX graph on
-    ONNX Runtime, with the stage's instances, threads, queue and CPU turns from `tuning`."""
+    ONNX Runtime or OpenVINO, with the stage's instances, threads, queue, CPU turns, runtime and
+    precision from `tuning`."""
     settings = tuning.stage(stage)
+    check_choice(stage, settings.runtime, settings.precision)
     parameters, files = voices_parameter(voices, c.VOICE_GRAPH_FILE, graph)
+    # Rendered only off the defaults, which the runner assumes when they are absent.
+    if settings.runtime != c.RUNTIME_ONNXRUNTIME:
+        parameters[c.PARAM_RUNTIME] = settings.runtime
+    if settings.precision != c.PRECISION_F32:
+        parameters[c.PARAM_PRECISION] = settings.precision
     return PythonModel(
         name=stage, inputs=inputs, outputs=outputs,
         max_batch_size=limits.max_chunks,

@@ -1,9 +1,10 @@
-"""The heavy stages on ONNX Runtime: padding, grouping and trimming around a session.
+"""The heavy stages around a stage-graph runner: padding, grouping and trimming.
 
 Plain Python, so that the same code runs inside Triton's python backend (cpu profile), in the
 benchmarks, and in unit tests. Each stage takes a batch of items that may come from several
 requests, runs it in sub-batches of at most `max_batch` items, and returns per-item results
-padded to the batch's longest item.
+padded to the batch's longest item. The graph itself runs on ONNX Runtime or OpenVINO
+(runtimes.py): the contract above is the same for both.
 """
 
 from __future__ import annotations
@@ -13,28 +14,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import onnxruntime as ort
 
 from tritontts import contract as c
 from tritontts.errors import MissingFileError
+from tritontts.piper.runtimes import SPIN_US, Runner, make_runner, ort_session
 
-# How long an idle thread of a stage spins before it sleeps (microseconds).
-SPIN_US = 100
-
-
-def ort_session(model_path: str | Path, threads: int) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # Threads spin between the many small operators of a run (without it the split stages
-    # were 7% slower than the whole graph), but only briefly: the stages run in separate
-    # processes on the same cores, and a thread spinning on after its run (ONNX Runtime's
-    # default) steals the CPU from the next stage.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "1")
-    options.add_session_config_entry("session.intra_op.spin_duration_us", str(SPIN_US))
-    options.add_session_config_entry("session.dynamic_block_base", "4")
-    return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+__all__ = ["SPIN_US", "AcousticStage", "VocoderStage", "join_chunks", "join_with_pauses",
+           "ort_session", "pause_samples", "run_per_voice"]
 
 
 def _sub_batches(indices: list[int], size: int) -> Iterator[list[int]]:
@@ -52,19 +38,19 @@ class AcousticOutputs(NamedTuple):
 class AcousticStage:
     """Phoneme ids → latent frames (VITS text encoder, duration predictor and flow)."""
 
-    def __init__(self, model_path: str | Path, threads: int = 1, max_batch: int = 1) -> None:
-        self.session = ort_session(model_path, threads)
+    def __init__(self, model_path: str | Path, threads: int = 1, max_batch: int = 1,
+                 runtime: str = c.RUNTIME_ONNXRUNTIME, precision: str = c.PRECISION_F32) -> None:
+        self.runner: Runner = make_runner(model_path, c.ACOUSTIC_MODEL, threads, runtime,
+                                          precision)
         self.max_batch = max_batch
-        outputs = {o.name: o for o in self.session.get_outputs()}
-        if c.PHONEME_DURATIONS.name not in outputs:
+        if c.PHONEME_DURATIONS.name not in self.runner.output_names:
             raise MissingFileError(
                 f"{model_path} has no {c.PHONEME_DURATIONS.name} output: it was exported by an "
                 "older tritontts; export the voice again with `make export`")
-        self.latent_channels = int(outputs[c.LATENT.name].shape[1])
+        self.latent_channels = self.runner.output_dim(
+            self.runner.output_names.index(c.LATENT.name), 1)
         # Multi-speaker voices take a speaker id and hand the vocoder the speaker's embedding.
-        self.multi_speaker = any(i.name == c.SPEAKER_ID.name for i in self.session.get_inputs())
-        self.output_names = [c.LATENT.name, c.FRAME_LENGTHS.name, c.PHONEME_DURATIONS.name,
-                             *([c.SPEAKER_EMBEDDING.name] if self.multi_speaker else [])]
+        self.multi_speaker = c.SPEAKER_ID.name in self.runner.input_names
 
     def run(self, phoneme_ids: np.ndarray, lengths: np.ndarray, scales: np.ndarray,
             speaker_ids: np.ndarray | None = None) -> AcousticOutputs:
@@ -90,8 +76,10 @@ class AcousticStage:
             if self.multi_speaker:
                 speakers = np.asarray(speaker_ids, dtype=np.int64).reshape(-1)
                 feeds[c.SPEAKER_ID.name] = speakers[batch]
-            latent, frame_lengths, item_durations, *embedding = self.session.run(
-                self.output_names, feeds)
+            named = dict(zip(self.runner.output_names, self.runner.run(feeds), strict=True))
+            latent, frame_lengths = named[c.LATENT.name], named[c.FRAME_LENGTHS.name]
+            item_durations = named[c.PHONEME_DURATIONS.name]
+            embedding = ([named[c.SPEAKER_EMBEDDING.name]] if self.multi_speaker else [])
             if embedding:
                 if embeddings is None:
                     embeddings = np.zeros((count, *embedding[0].shape[1:]), dtype=np.float32)
@@ -114,17 +102,18 @@ class VocoderStage:
 
     def __init__(self, model_path: str | Path, hop_length: int, threads: int = 1,
                  max_batch: int = 1, latent_channels: int | None = None,
-                 speaker_embedding_channels: int | None = None) -> None:
+                 speaker_embedding_channels: int | None = None,
+                 runtime: str = c.RUNTIME_ONNXRUNTIME, precision: str = c.PRECISION_F32) -> None:
         """The channel counts (from the voice's export manifest) let it take inputs padded for
         a batch of several voices; None: inputs come at this voice's sizes."""
-        self.session = ort_session(model_path, threads)
+        self.runner: Runner = make_runner(model_path, c.VOCODER_MODEL, threads, runtime,
+                                          precision)
         self.hop_length = hop_length
         self.max_batch = max_batch
         self.latent_channels = latent_channels
         self.speaker_embedding_channels = speaker_embedding_channels
         # Multi-speaker voices take the speaker's embedding beside the latent.
-        self.multi_speaker = any(i.name == c.SPEAKER_EMBEDDING.name
-                                 for i in self.session.get_inputs())
+        self.multi_speaker = c.SPEAKER_EMBEDDING.name in self.runner.input_names
 
     def run(self, latent: np.ndarray, frame_lengths: np.ndarray,
             speaker_embedding: np.ndarray | None = None) -> np.ndarray:
@@ -145,7 +134,7 @@ class VocoderStage:
                     raise ValueError("this multi-speaker vocoder needs the speaker_embedding")
                 feeds[c.SPEAKER_EMBEDDING.name] = np.ascontiguousarray(
                     speaker_embedding[batch, : self.speaker_embedding_channels])
-            waveform = self.session.run(None, feeds)[0]
+            waveform = self.runner.run(feeds)[0]
             for row, item in enumerate(batch):
                 samples = int(frame_lengths[item]) * self.hop_length
                 out[item, :samples] = waveform[row, :samples]

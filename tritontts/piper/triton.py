@@ -26,6 +26,28 @@ def stage_threads_and_sub_batch(model: ModelArgs) -> tuple[int, int]:
     return int(model.param(c.PARAM_THREADS)), int(model.param(c.PARAM_SUB_BATCH))
 
 
+def stage_runtime(model: ModelArgs) -> tuple[str, str]:
+    """The runtime and precision a stage model's parameters ask for (absent: the defaults)."""
+    return (model.parameters.get(c.PARAM_RUNTIME, c.RUNTIME_ONNXRUNTIME),
+            model.parameters.get(c.PARAM_PRECISION, c.PRECISION_F32))
+
+
+def log_stage_runtime(model: ModelArgs, runners: list[Any]) -> None:
+    """One line in the server log per stage instance: the runtime and precision it runs in,
+    and a warning when this CPU made it fall back to f32."""
+    import triton_python_backend_utils as pb_utils
+
+    from tritontts.piper.runtimes import cpu_features
+
+    runtime, precision = stage_runtime(model)
+    described = "; ".join(sorted({r.description for r in runners}))
+    features = f", {cpu_features().describe()}" if runtime == c.RUNTIME_OPENVINO else ""
+    pb_utils.Logger.log_info(f"{model.name}: stage runtime {runtime}, precision {precision} "
+                             f"asked for; running {described}{features}")
+    for note in sorted({r.fallback for r in runners if getattr(r, "fallback", None)}):
+        pb_utils.Logger.log_warn(f"{model.name}: {note}")
+
+
 def load_frontends(model: ModelArgs) -> VoiceFrontends:
     """The text frontends a model's parameters describe: one per voice, with the limits and the
     pronunciation dictionary of the deployment."""

@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from tritontts.contract import ACOUSTIC_MODEL, PRIORITY_LEVELS, REALTIME_PRIORITY, VOCODER_MODEL
+from tritontts.contract import (
+    ACOUSTIC_MODEL,
+    PRECISION_BF16,
+    PRECISION_F32,
+    PRECISION_MIXED,
+    PRIORITY_LEVELS,
+    REALTIME_PRIORITY,
+    RUNTIME_ONNXRUNTIME,
+    RUNTIME_OPENVINO,
+    VOCODER_MODEL,
+)
 from tritontts.piper.frontend import SENTENCE_PAUSE_S
 from tritontts.piper.streaming import WindowPlan
 
@@ -24,6 +34,11 @@ class StageTuning:
     # When the stages take turns on the CPU, one with priority 2 gets half the turns of one
     # with priority 1.
     turn_priority: int = 1
+    # cpu profile: the library that runs the stage graph ("onnxruntime" | "openvino") and its
+    # precision ("f32"; OpenVINO also "mixed" for acoustic, "bf16" for vocoder, on CPUs that
+    # compute bf16 natively, f32 with a warning elsewhere). See tritontts/piper/runtimes.py.
+    runtime: str = RUNTIME_ONNXRUNTIME
+    precision: str = PRECISION_F32
 
 
 @dataclass(frozen=True)
@@ -92,6 +107,13 @@ class CpuTuning(Tuning):
                        vocoder=replace(self.vocoder, instances=instances, threads=threads),
                        take_turns_on_cpu=take_turns)
 
+    def with_runtime(self, name: str) -> CpuTuning:
+        """Both heavy stages on one of the CPU_RUNTIMES (instances, threads, queues kept)."""
+        acoustic, vocoder = CPU_RUNTIMES[name]
+        return replace(self, acoustic=replace(self.acoustic, runtime=acoustic[0],
+                                              precision=acoustic[1]),
+                       vocoder=replace(self.vocoder, runtime=vocoder[0], precision=vocoder[1]))
+
 
 @dataclass(frozen=True)
 class GpuTuning(Tuning):
@@ -110,6 +132,15 @@ class GpuTuning(Tuning):
     warmup_phonemes: int = 128
     warmup_frames: int = 280
 
+
+# Named stage runtimes (`tritontts repository --runtime NAME`): (runtime, precision) of acoustic
+# and vocoder. openvino-bf16: the vocoder in bf16, acoustic mixed (its duration path f32); on a
+# CPU without native bf16 the stages run in f32 and the server log says so.
+CPU_RUNTIMES: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "onnxruntime": ((RUNTIME_ONNXRUNTIME, PRECISION_F32), (RUNTIME_ONNXRUNTIME, PRECISION_F32)),
+    "openvino": ((RUNTIME_OPENVINO, PRECISION_F32), (RUNTIME_OPENVINO, PRECISION_F32)),
+    "openvino-bf16": ((RUNTIME_OPENVINO, PRECISION_MIXED), (RUNTIME_OPENVINO, PRECISION_BF16)),
+}
 
 # Named cpu-profile settings (`tritontts repository --tuning NAME`). latency: each heavy stage
 # one instance on both cores, for the fastest single request. throughput: two single-threaded

@@ -120,17 +120,23 @@ def _batching(config: mc.ModelConfig, model: PythonModel | GraphModel | BackendM
 
 
 def _graph_config(config: mc.ModelConfig, model: GraphModel) -> mc.ModelConfig:
-    if model.platform not in ("tensorrt_plan", "onnxruntime_onnx"):
+    if model.platform not in ("tensorrt_plan", "onnxruntime_onnx", "openvino"):
         raise RenderError(f"{model.name}: unknown platform {model.platform!r}")
-    config.platform = model.platform
+    if model.platform == "openvino":  # a backend without a platform name
+        config.backend = model.platform
+    else:
+        config.platform = model.platform
     config.max_batch_size = model.max_batch_size
     config.default_model_filename = model.default_model_filename
     config.cc_model_filenames.update(model.cc_model_filenames)
     config.version_policy.latest.num_versions = 1
     if model.instances < 1:
         raise RenderError(f"{model.name}: instances must be >= 1")
-    config.instance_group.add(count=model.instances, kind=mc.ModelInstanceGroup.KIND_GPU)
+    config.instance_group.add(count=model.instances,
+                              kind=mc.ModelInstanceGroup.Kind.Value(model.kind))
     _batching(config, model)
+    for key, value in model.parameters.items():
+        config.parameters[key].string_value = value
     for warmup in model.warmup:
         sample = config.model_warmup.add(name=warmup.name, batch_size=warmup.batch_size)
         for name, (dtype, dims) in warmup.zeros.items():

@@ -114,10 +114,11 @@ class Warmup:
 
 @dataclass(frozen=True)
 class GraphModel:
-    """A stage graph served by a native backend: TensorRT plan or ONNX Runtime (gpu profile)."""
+    """A stage graph served by a native backend: TensorRT plan or ONNX Runtime (gpu profile),
+    or Triton's OpenVINO backend on CPU instances (ngc-cpu profile)."""
 
     name: str
-    platform: str  # "tensorrt_plan" or "onnxruntime_onnx"
+    platform: str  # "tensorrt_plan", "onnxruntime_onnx", or "openvino" (rendered as backend)
     inputs: tuple[Tensor, ...]
     outputs: tuple[Tensor, ...]
     max_batch_size: int
@@ -130,6 +131,9 @@ class GraphModel:
     warmup: tuple[Warmup, ...] = ()
     # CUDA graphs captured for these fixed shapes ({input: dims}, batch size 1 each).
     cuda_graph_shapes: tuple[Mapping[str, tuple[int, ...]], ...] = ()
+    kind: Literal["KIND_GPU", "KIND_CPU"] = "KIND_GPU"
+    # The backend's own string parameters (the OpenVINO backend's threads, streams, bf16 hint).
+    parameters: Mapping[str, str] = field(default_factory=dict)
 
 
 InstanceKind = Literal["KIND_CPU", "KIND_GPU", "KIND_MODEL"]

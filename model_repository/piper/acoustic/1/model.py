@@ -1,11 +1,17 @@
-"""Triton adapter for the acoustic stage (phoneme ids → latent frames) on ONNX Runtime, one
-session per voice of the repository."""
+"""Triton adapter for the acoustic stage (phoneme ids → latent frames) on ONNX Runtime or
+OpenVINO (its `runtime` and `precision` parameters), a compiled graph per voice of the
+repository."""
 
 import numpy as np
 
 from tritontts import contract as c
 from tritontts.piper.stages import AcousticStage, run_per_voice
-from tritontts.piper.triton import stage_threads_and_sub_batch, voices
+from tritontts.piper.triton import (
+    log_stage_runtime,
+    stage_runtime,
+    stage_threads_and_sub_batch,
+    voices,
+)
 from tritontts.serving.adapter import ModelArgs, run_batched_stage
 
 
@@ -13,9 +19,12 @@ class TritonPythonModel:
     def initialize(self, args):
         model = ModelArgs(args)
         threads, sub_batch = stage_threads_and_sub_batch(model)
+        runtime, precision = stage_runtime(model)
         self.stages = [AcousticStage(model.version_dir / voice[c.VOICE_GRAPH_FILE],
-                                     threads=threads, max_batch=sub_batch)
+                                     threads=threads, max_batch=sub_batch,
+                                     runtime=runtime, precision=precision)
                        for voice in voices(model)]
+        log_stage_runtime(model, [s.runner for s in self.stages])
         # A repository with a multi-speaker voice hands every chunk's vocoder an embedding
         # (zeros for the voices that have none).
         self.embedding_shape = next(

@@ -1,11 +1,17 @@
-"""Triton adapter for the vocoder stage (latent frames → waveform) on ONNX Runtime, one
-session per voice of the repository."""
+"""Triton adapter for the vocoder stage (latent frames → waveform) on ONNX Runtime or
+OpenVINO (its `runtime` and `precision` parameters), a compiled graph per voice of the
+repository."""
 
 import numpy as np
 
 from tritontts import contract as c
 from tritontts.piper.stages import VocoderStage, run_per_voice
-from tritontts.piper.triton import stage_threads_and_sub_batch, voices
+from tritontts.piper.triton import (
+    log_stage_runtime,
+    stage_runtime,
+    stage_threads_and_sub_batch,
+    voices,
+)
 from tritontts.serving.adapter import ModelArgs, run_batched_stage
 
 
@@ -13,14 +19,17 @@ class TritonPythonModel:
     def initialize(self, args):
         model = ModelArgs(args)
         threads, sub_batch = stage_threads_and_sub_batch(model)
+        runtime, precision = stage_runtime(model)
         self.stages = [
             VocoderStage(model.version_dir / voice[c.VOICE_GRAPH_FILE],
                          hop_length=int(voice[c.VOICE_HOP_LENGTH]), threads=threads,
                          max_batch=sub_batch,
                          latent_channels=int(voice[c.VOICE_LATENT_CHANNELS]),
                          speaker_embedding_channels=int(
-                             voice[c.VOICE_SPEAKER_EMBEDDING_CHANNELS]))
+                             voice[c.VOICE_SPEAKER_EMBEDDING_CHANNELS]),
+                         runtime=runtime, precision=precision)
             for voice in voices(model)]
+        log_stage_runtime(model, [s.runner for s in self.stages])
 
     def execute(self, requests):
         return run_batched_stage(requests, (c.LATENT.name,), self._compute,
