@@ -51,8 +51,10 @@ def runtime_parity(voice: ExportedVoice, acoustic: StageChoice, vocoder: StageCh
         batch = frontend.encode(text)
         for row, length in enumerate(batch.lengths.tolist()):
             ids, lengths = batch.ids[row : row + 1, :length], batch.lengths[row : row + 1]
-            latent, frames, _ = reference[0].run(ids, lengths, scales)
-            cand_latent, cand_frames, _ = candidate[0].run(ids, lengths, scales)
+            ref_out = reference[0].run(ids, lengths, scales)
+            cand_out = candidate[0].run(ids, lengths, scales)
+            latent, frames = ref_out.latent, ref_out.frame_lengths
+            cand_latent, cand_frames = cand_out.latent, cand_out.frame_lengths
             audio = reference[1].run(latent, frames)[0]
             vocoder_only = candidate[1].run(latent, frames)[0]
             snr = max_error = None
@@ -65,5 +67,7 @@ def runtime_parity(voice: ExportedVoice, acoustic: StageChoice, vocoder: StageCh
                 frames_candidate=int(cand_frames[0]),
                 vocoder_snr_db=snr_db(audio, vocoder_only),
                 vocoder_max_abs_error=float(np.abs(audio - vocoder_only).max()),
-                snr_db=snr, max_abs_error=max_error))
+                snr_db=snr, max_abs_error=max_error,
+                durations_match=np.array_equal(ref_out.phoneme_durations,
+                                               cand_out.phoneme_durations)))
     return ParityReport(tuple(chunks), tolerance)
