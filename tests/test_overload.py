@@ -33,8 +33,10 @@ BURST_S = 20.0
 MULTIPLE = 10
 DEADLINE_S = 5.0
 # How much later than its deadline a call may return: the client's own bookkeeping, with
-# 256 client threads and the server sharing two cores.
-DEADLINE_GRACE_S = 0.5
+# 256 client threads and the server sharing two cores. 0.5 s held on the earlier machine; on
+# this project's current 2-core machine (stages ~1.6x slower: unloaded p50 133-140 ms against
+# 83 ms) a quiet full-suite run saw a call return 0.75 s after its deadline.
+DEADLINE_GRACE_S = 1.0
 WORKERS = 256
 _numbers = itertools.count()
 
