@@ -494,19 +494,29 @@ def compare_stage_pairs(reference: StagePair, candidate: StagePair, voice: Piper
                     names, feeds)
                 audio = vocode(ref_vocoder, latent, embedding)
                 vocoder_only = vocode(cand_vocoder, latent, embedding)
-                snr = max_error = None
-                if cand_latent.shape == latent.shape:
-                    cand_audio = vocode(cand_vocoder, cand_latent, cand_embedding)
-                    snr = snr_db(audio, cand_audio)
-                    max_error = float(np.abs(audio - cand_audio).max())
-                chunks.append(ChunkParity(
-                    text=text, phoneme_ids=length, frames_reference=int(frames[0]),
-                    frames_candidate=int(cand_frames[0]),
-                    vocoder_snr_db=snr_db(audio, vocoder_only),
-                    vocoder_max_abs_error=float(np.abs(audio - vocoder_only).max()),
-                    snr_db=snr, max_abs_error=max_error, speaker=speaker,
-                    durations_match=bool(np.array_equal(durations, cand_durations))))
+                cand_audio = (vocode(cand_vocoder, cand_latent, cand_embedding)
+                              if cand_latent.shape == latent.shape else None)
+                chunks.append(chunk_parity(text, length, int(frames[0]), int(cand_frames[0]),
+                                           audio, vocoder_only, cand_audio,
+                                           bool(np.array_equal(durations, cand_durations)),
+                                           speaker))
     return ParityReport(tuple(chunks), tolerance)
+
+
+def chunk_parity(text: str, phoneme_ids: int, frames: int, cand_frames: int,
+                 audio: np.ndarray, vocoder_only: np.ndarray, cand_audio: np.ndarray | None,
+                 durations_match: bool, speaker: int | None = None) -> ChunkParity:
+    """One chunk's comparison: the candidate vocoder on the reference latent, and the whole
+    candidate chain when its frame count matched (`cand_audio`, else None)."""
+    snr = max_error = None
+    if cand_audio is not None:
+        snr = snr_db(audio, cand_audio)
+        max_error = float(np.abs(audio - cand_audio).max())
+    return ChunkParity(
+        text=text, phoneme_ids=phoneme_ids, frames_reference=frames,
+        frames_candidate=cand_frames, vocoder_snr_db=snr_db(audio, vocoder_only),
+        vocoder_max_abs_error=float(np.abs(audio - vocoder_only).max()),
+        snr_db=snr, max_abs_error=max_error, speaker=speaker, durations_match=durations_match)
 
 
 def fp16_parity(exported_voice_dir: Path, sentences: Iterable[str] = SAMPLE_SENTENCES,

@@ -16,9 +16,8 @@ from tritontts.export.optimize import (
     FP16_TOLERANCE,
     SAMPLE_SENTENCES,
     AudioTolerance,
-    ChunkParity,
     ParityReport,
-    snr_db,
+    chunk_parity,
 )
 from tritontts.piper.frontend import TextFrontend
 from tritontts.piper.stages import AcousticStage, VocoderStage
@@ -57,17 +56,10 @@ def runtime_parity(voice: ExportedVoice, acoustic: StageChoice, vocoder: StageCh
             cand_latent, cand_frames = cand_out.latent, cand_out.frame_lengths
             audio = reference[1].run(latent, frames)[0]
             vocoder_only = candidate[1].run(latent, frames)[0]
-            snr = max_error = None
-            if int(cand_frames[0]) == int(frames[0]):
-                cand_audio = candidate[1].run(cand_latent, cand_frames)[0]
-                snr = snr_db(audio, cand_audio)
-                max_error = float(np.abs(audio - cand_audio).max())
-            chunks.append(ChunkParity(
-                text=text, phoneme_ids=length, frames_reference=int(frames[0]),
-                frames_candidate=int(cand_frames[0]),
-                vocoder_snr_db=snr_db(audio, vocoder_only),
-                vocoder_max_abs_error=float(np.abs(audio - vocoder_only).max()),
-                snr_db=snr, max_abs_error=max_error,
-                durations_match=np.array_equal(ref_out.phoneme_durations,
-                                               cand_out.phoneme_durations)))
+            cand_audio = (candidate[1].run(cand_latent, cand_frames)[0]
+                          if int(cand_frames[0]) == int(frames[0]) else None)
+            chunks.append(chunk_parity(
+                text, length, int(frames[0]), int(cand_frames[0]), audio, vocoder_only,
+                cand_audio, bool(np.array_equal(ref_out.phoneme_durations,
+                                                cand_out.phoneme_durations))))
     return ParityReport(tuple(chunks), tolerance)
