@@ -54,10 +54,10 @@ from throughput import (
     summarize_throughput,
 )
 
-from tritontts.client import TTSClient
 from tritontts.export.voice import default_voice
 from tritontts.piper.baseline import PiperBaseline
 from tritontts.piper.tuning import CPU_RUNTIMES, CpuTuning
+from tritontts_client import TTSClient
 
 from common import PARAGRAPH_60_WORDS, RESULTS, save, start_server
 

@@ -17,7 +17,7 @@ import time
 import uuid
 from contextlib import ExitStack
 
-from tritontts.client import TTSClient
+from tritontts_client import TTSClient
 
 from common import SENTENCES, percentile, save, start_server
 

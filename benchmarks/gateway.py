@@ -24,9 +24,9 @@ from contextlib import ExitStack
 import httpx
 import numpy as np
 
-from tritontts.audio import FORMATS, encode_audio
-from tritontts.client import TTSClient
 from tritontts.serving.server import free_port
+from tritontts_client import TTSClient
+from tritontts_client.audio import FORMATS, encode_audio
 
 from common import SENTENCES, percentile, save, start_server
 

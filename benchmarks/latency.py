@@ -21,9 +21,9 @@ from typing import Any
 
 from cpu_meter import ForeignCpu, least_disturbed
 
-from tritontts.client import TTSClient
 from tritontts.export.voice import default_voice
 from tritontts.piper.baseline import PiperBaseline
+from tritontts_client import TTSClient
 
 from common import SENTENCES, save, start_server
 

@@ -20,7 +20,7 @@ import time  # noqa: E402
 
 from locust import HttpUser, User, between, events, tag, task  # noqa: E402
 
-from tritontts.client import NO_RETRY, TTSClient  # noqa: E402
+from tritontts_client import NO_RETRY, TTSClient  # noqa: E402
 
 SHORT = [  # up to ten words: what real-time voice interfaces mostly send
     "Your table is ready.",

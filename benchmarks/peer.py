@@ -29,10 +29,10 @@ import soundfile as sf
 from latency import DETERMINISTIC, Speak, direct_speaker, measure_latency, triton_speaker
 from throughput import DIRECT_SEQUENTIAL, TRITON, Side, measure_throughput
 
-from tritontts.client import TTSClient
 from tritontts.export.voice import default_voice
 from tritontts.piper.baseline import PiperBaseline
 from tritontts.serving.server import free_port
+from tritontts_client import TTSClient
 
 from common import SENTENCES, start_server
 

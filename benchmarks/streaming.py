@@ -21,7 +21,7 @@ from typing import Any
 
 from cpu_meter import PATIENCE, ForeignCpu
 
-from tritontts.client import TTSClient
+from tritontts_client import TTSClient
 
 from common import PARAGRAPH_60_WORDS, percentile, save, start_server
 

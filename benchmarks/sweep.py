@@ -22,10 +22,10 @@ from typing import Any
 from latency import Speak, direct_speaker, time_interleaved, triton_speaker, warm_up
 from throughput import DIRECT_SEQUENTIAL, Side, measure_throughput
 
-from tritontts.client import TTSClient
 from tritontts.piper.baseline import PiperBaseline
 from tritontts.piper.cpu import CPU_TUNINGS, CpuTuning
 from tritontts.piper.runtimes import cpu_features
+from tritontts_client import TTSClient
 
 from common import SENTENCES, start_server
 

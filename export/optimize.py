@@ -25,7 +25,11 @@ from onnxruntime.transformers import float16
 from polygraphy.backend.onnx import fold_constants as polygraphy_fold_constants
 from polygraphy.logger import G_LOGGER
 
-from tritontts.contract import (
+from tritontts.errors import MissingFileError, TritonTTSError
+from tritontts.piper.frontend import TextFrontend
+from tritontts.piper.stages import ort_session
+from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig, variant_path
+from tritontts_client.contract import (
     FRAME_LENGTHS,
     LATENT,
     PHONEME_DURATIONS,
@@ -37,10 +41,6 @@ from tritontts.contract import (
     STAGE_GRAPH_IO,
     TensorSpec,
 )
-from tritontts.errors import MissingFileError, TritonTTSError
-from tritontts.piper.frontend import TextFrontend
-from tritontts.piper.stages import ort_session
-from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig, variant_path
 
 # The serving contract of each stage graph: {stage: (inputs, outputs)}, each tensor with the name
 # of each dynamic axis (None: a static axis, such as the 3 columns of `scales`). Optional tensors

@@ -15,8 +15,8 @@ import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
 
-from tritontts.contract import PHONEME_DURATIONS
 from tritontts.errors import TritonTTSError
+from tritontts_client.contract import PHONEME_DURATIONS
 
 # Piper's exported input names and the names the stages expose instead.
 ACOUSTIC_INPUT_NAMES = {"input": "phoneme_ids", "input_lengths": "phoneme_lengths",

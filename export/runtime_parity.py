@@ -11,7 +11,6 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from tritontts import contract as c
 from tritontts.export.optimize import (
     FP16_TOLERANCE,
     SAMPLE_SENTENCES,
@@ -22,6 +21,7 @@ from tritontts.export.optimize import (
 from tritontts.piper.frontend import TextFrontend
 from tritontts.piper.stages import AcousticStage, VocoderStage
 from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
+from tritontts_client import contract as c
 
 StageChoice = tuple[str, str]  # (runtime, precision)
 REFERENCE: StageChoice = (c.RUNTIME_ONNXRUNTIME, c.PRECISION_F32)

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import onnx
 
-from tritontts.contract import MAYA1_SNAC_INPUTS, MAYA1_SNAC_OUTPUT, PLAN_FILENAME
 from tritontts.export.tensorrt import ShapeProfile, require_gpu, save_plan
 from tritontts.maya1.checkpoint import SnacCheckpoint
 from tritontts.maya1.tokens import CODEBOOK_SIZE, SAMPLES_PER_FRAME
 from tritontts.repository.engines import engine_filename
+from tritontts_client.contract import MAYA1_SNAC_INPUTS, MAYA1_SNAC_OUTPUT, PLAN_FILENAME
 
 INPUTS = MAYA1_SNAC_INPUTS
 OUTPUT = MAYA1_SNAC_OUTPUT

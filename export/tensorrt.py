@@ -32,8 +32,6 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
-from tritontts.contract import FRAME_LENGTHS, LATENT, PHONEME_DURATIONS, SPEAKER_EMBEDDING
-from tritontts.contract import PLAN_FILENAME as DEFAULT_MODEL_FILENAME
 from tritontts.errors import TritonTTSError
 from tritontts.export.optimize import (
     KEEP_FP32_OPS,
@@ -48,6 +46,8 @@ from tritontts.piper.frontend import GPU_LIMITS, FrontendLimits, TextFrontend
 from tritontts.piper.stages import ort_session
 from tritontts.piper.voice import ExportedVoice, OptionLimits, PiperVoiceConfig
 from tritontts.repository.engines import cc_model_filenames, engine_filename
+from tritontts_client.contract import FRAME_LENGTHS, LATENT, PHONEME_DURATIONS, SPEAKER_EMBEDDING
+from tritontts_client.contract import PLAN_FILENAME as DEFAULT_MODEL_FILENAME
 
 GPU_REQUIRED_MESSAGE = (
     "TensorRT engine builds need an NVIDIA GPU: run `make export ENGINES=1` on a GPU host "

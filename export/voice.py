@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from tritontts.contract import LATENT, SPEAKER_EMBEDDING
 from tritontts.errors import MissingFileError, TritonTTSError
 from tritontts.export.piper import split_piper_voice
 from tritontts.piper.frontend import TextFrontend
 from tritontts.piper.stages import AcousticStage, VocoderStage, ort_session
 from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
+from tritontts_client.contract import LATENT, SPEAKER_EMBEDDING
 
 DEFAULT_VOICE = "en_US-joe-medium"
 # Held-out sentence for the parity check (noise scales 0 make both paths deterministic).

@@ -17,7 +17,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, VariableRefresh
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
-from tritontts.contract import (
+from tritontts_client.contract import (
     ENTRY_MODELS,
     FRONTEND_MODEL,
     POSTPROCESS_MODEL,
@@ -25,7 +25,7 @@ from tritontts.contract import (
     STREAM_FIRST_AUDIO_MS,
     STREAM_IN_FLIGHT,
 )
-from tritontts.contract import STAGES as STAGE_MODELS
+from tritontts_client.contract import STAGES as STAGE_MODELS
 
 OUT = Path(__file__).resolve().parent / "tritontts" / "dashboards" / "tritontts.json"
 UID = "tritontts-serving"

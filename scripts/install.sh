@@ -10,7 +10,7 @@ python=${PYTHON:-python3}
 cd "$(dirname "$0")/.."
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -e ".${extras:+[$extras]}"
+"$venv/bin/python" -m pip install --quiet -e ./client -e ".${extras:+[$extras]}"
 # The wheel's tritonserver needs its python backend assembled for this interpreter; doing it
 # now means a server started later writes nothing into the venv (read-only root filesystems).
 "$venv/bin/python" -c "from tritontts.serving.server import locate_tritonserver; locate_tritonserver()"

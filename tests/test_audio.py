@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from tritontts.audio import (
+from tritontts_client.audio import (
     FORMATS,
     AudioEncoder,
     AudioFormatError,

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
-from tritontts.client import TTSClient
 from tritontts.serving.server import ServerOptions, TritonServer, free_port
+from tritontts_client import TTSClient
 
 from helpers import settled_metric
 

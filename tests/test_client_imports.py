@@ -18,7 +18,7 @@ sys.meta_path.insert(0, Blocker())
 
 def test_client_imports_without_torch_or_onnx() -> None:
     code = BLOCK_HEAVY + (
-        "from tritontts.client import TTSClient, Synthesis\n"
+        "from tritontts_client import TTSClient, Synthesis\n"
         "import tritontts.commands.speak\n"
         "TTSClient('localhost:1', 'grpc'); TTSClient('localhost:1', 'http')\n"
         "print('ok')\n")

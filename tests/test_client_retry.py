@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from tritontts.client import (
+from tritontts.serving.server import free_port
+from tritontts_client import (
     AccessDeniedError,
     AsyncTTSClient,
     DeadlineExceededError,
@@ -17,15 +18,14 @@ from tritontts.client import (
     ServerError,
     ServerUnavailableError,
 )
-from tritontts.client.errors import classify
-from tritontts.client.retry import (
+from tritontts_client.errors import classify
+from tritontts_client.retry import (
     Attempts,
     RetryLoop,
     RetryThrottle,
     call_with_retries,
     call_with_retries_async,
 )
-from tritontts.serving.server import free_port
 
 # Status and message pairs as tritonclient reports them from a 2.51 server (seen in this
 # project's overload, fault and security tests).

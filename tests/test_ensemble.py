@@ -10,10 +10,10 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from tritontts.client import InvalidRequestError, TTSClient
 from tritontts.export.voice import default_voice
 from tritontts.piper.baseline import PiperBaseline
 from tritontts.serving.server import TritonServer
+from tritontts_client import InvalidRequestError, TTSClient
 
 from helpers import assert_speech, max_abs_diff
 

@@ -20,7 +20,10 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
-from tritontts.client import (
+from tritontts.serving.processes import rss_bytes, stub_processes
+from tritontts.serving.recovery import MemoryLimit
+from tritontts.serving.server import ServerOptions, TritonServer, free_port
+from tritontts_client import (
     NO_RETRY,
     RetryPolicy,
     ServerUnavailableError,
@@ -28,9 +31,6 @@ from tritontts.client import (
     TTSClient,
     TTSError,
 )
-from tritontts.serving.processes import rss_bytes, stub_processes
-from tritontts.serving.recovery import MemoryLimit
-from tritontts.serving.server import ServerOptions, TritonServer, free_port
 
 from helpers import assert_speech
 

@@ -17,8 +17,8 @@ import httpx
 import openai
 import pytest
 
-from tritontts.client import TTSClient
 from tritontts.serving.server import TritonServer, free_port
+from tritontts_client import TTSClient
 
 from gateway_servers import running_gateway
 

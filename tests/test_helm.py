@@ -19,8 +19,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tritontts.client import TTSClient
 from tritontts.serving.server import DRAINED_EXIT_S, TritonServer
+from tritontts_client import TTSClient
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "tritontts"
@@ -631,7 +631,7 @@ def test_triton_admits_the_gateway_and_workers_to_grpc_only() -> None:
 
 
 def test_gateway_scales_on_requests_in_flight_and_workers_on_the_queue() -> None:
-    from tritontts.contract import JOBS_BROKER_NAMESPACE, JOBS_QUEUE
+    from tritontts_client.contract import JOBS_BROKER_NAMESPACE, JOBS_QUEUE
 
     objects = rendered("gateway-worker")
     values = load_values("gateway-worker")

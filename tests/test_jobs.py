@@ -21,12 +21,12 @@ import pytest
 import soundfile
 from num2words import num2words
 
-from tritontts.client import TTSClient
 from tritontts.gateway.keystore import add_key
 from tritontts.gateway.settings import ClientLimits, GatewaySettings
 from tritontts.jobs.assemble import wav_with_sizes
 from tritontts.jobs.chunks import split_job_text
 from tritontts.serving.server import TritonServer
+from tritontts_client import TTSClient
 
 from gateway_servers import running_gateway, running_redis
 from jobs_servers import running_seaweedfs, running_worker
@@ -184,7 +184,7 @@ def test_chunks_are_sentences_with_their_pauses() -> None:
 
 
 def test_wav_header_gets_real_sizes() -> None:
-    from tritontts.audio import AudioEncoder
+    from tritontts_client.audio import AudioEncoder
 
     encoder = AudioEncoder("wav", 22050, streaming=True)
     data = encoder.encode(np.zeros(22050, dtype=np.float32)) + encoder.finish()

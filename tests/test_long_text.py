@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tritontts.client import TTSClient
 from tritontts.serving.server import TritonServer
+from tritontts_client import TTSClient
 
 from helpers import assert_speech
 

@@ -18,9 +18,6 @@ import pytest
 import tritonclient.grpc as grpcclient
 from conftest import MAYA1_TEST_CHUNK_CHARS
 
-from tritontts import contract as c
-from tritontts.client import TTSClient
-from tritontts.client.errors import InvalidRequestError, ServerError
 from tritontts.maya1.codec import OnnxSnacDecoder, stream_audio
 from tritontts.maya1.gpu import Maya1GpuSetup, remote_stream_model, vllm_model
 from tritontts.maya1.llm_wire import CustomTokenReader, VllmWire
@@ -30,6 +27,9 @@ from tritontts.maya1.repository import speech_model
 from tritontts.maya1.sampling import SamplingSettings
 from tritontts.repository import PythonModel, write_repository
 from tritontts.serving.server import TritonServer
+from tritontts_client import TTSClient
+from tritontts_client import contract as c
+from tritontts_client.errors import InvalidRequestError, ServerError
 
 from helpers import running_server
 

@@ -15,15 +15,14 @@ import pytest
 import tritonclient.grpc as grpcclient
 from test_maya1 import Run
 
-from tritontts import contract
-from tritontts.client import TTSClient
-from tritontts.client.errors import InvalidRequestError
 from tritontts.maya1.checkpoint import Maya1Checkpoint
 from tritontts.maya1.codec import OnnxSnacDecoder, stream_audio
 from tritontts.maya1.generator import BatchedGenerator
 from tritontts.maya1.prompt import PromptBuilder
 from tritontts.maya1.sampling import SamplingSettings
 from tritontts.serving.server import TritonServer
+from tritontts_client import TTSClient, contract
+from tritontts_client.errors import InvalidRequestError
 
 pytestmark = pytest.mark.e2e
 DESCRIPTION = "Female voice in her 30s, warm, calm pacing"

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from tritonclient.grpc import model_config_pb2 as mc
 
-from tritontts import contract as c
 from tritontts.maya1.gpu import (
     Maya1GpuSetup,
     TensorrtLlmEngine,
@@ -42,6 +41,7 @@ from tritontts.maya1.tokens import (
 )
 from tritontts.piper.gpu import StagePlans
 from tritontts.repository import parse, render, write_repository
+from tritontts_client import contract as c
 
 DESCRIPTION = "Female voice in her 30s, warm, calm pacing"
 

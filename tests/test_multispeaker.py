@@ -13,7 +13,6 @@ import onnx
 import pytest
 from voices import SPEAKERS
 
-from tritontts.client import InvalidRequestError, TTSClient
 from tritontts.export.optimize import FP16_TOLERANCE
 from tritontts.export.tensorrt import FramesPerPhoneme, stage_profiles
 from tritontts.export.voice import PARITY_TOLERANCE, parity_max_abs_diff
@@ -25,6 +24,7 @@ from tritontts.piper.stages import AcousticStage
 from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
 from tritontts.repository import parse, write_repository
 from tritontts.serving.server import TritonServer
+from tritontts_client import InvalidRequestError, TTSClient
 
 from helpers import assert_speech, contract_io, graph_io, max_abs_diff, running_server
 

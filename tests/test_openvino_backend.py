@@ -11,11 +11,11 @@ import openvino as ov
 import pytest
 from tritonclient.grpc import model_config_pb2 as mc
 
-from tritontts import contract as c
 from tritontts.errors import UsageError
 from tritontts.piper.openvino_backend import OpenVinoBackendTuning, openvino_backend_models
 from tritontts.piper.voice import ExportedVoice
 from tritontts.repository import parse, render, write_repository
+from tritontts_client import contract as c
 
 
 def graphs(voice: ExportedVoice) -> dict[str, Path]:

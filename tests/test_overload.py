@@ -17,15 +17,15 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
-from tritontts.client import (
+from tritontts.piper.cpu import CpuTuning
+from tritontts.serving.server import TritonServer
+from tritontts_client import (
     DeadlineExceededError,
     OverloadedError,
     Synthesis,
     TTSClient,
     TTSError,
 )
-from tritontts.piper.cpu import CpuTuning
-from tritontts.serving.server import TritonServer
 
 pytestmark = pytest.mark.e2e
 

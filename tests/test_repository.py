@@ -157,7 +157,7 @@ def test_queue_policy_fields_render() -> None:
 
 def test_heavy_stages_serve_real_time_before_batch(repository: Path) -> None:
     """Two priority levels on the heavy stages only; a request naming none is real-time."""
-    from tritontts.contract import BATCH_PRIORITY, PRIORITY_LEVELS, REALTIME_PRIORITY
+    from tritontts_client.contract import BATCH_PRIORITY, PRIORITY_LEVELS, REALTIME_PRIORITY
 
     for name, config in configs(repository).items():
         batching = config.dynamic_batching

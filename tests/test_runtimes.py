@@ -11,8 +11,6 @@ import numpy as np
 import openvino as ov
 import pytest
 
-from tritontts import contract as c
-from tritontts.client import TTSClient
 from tritontts.errors import UsageError
 from tritontts.export.optimize import SAMPLE_SENTENCES
 from tritontts.export.runtime_parity import runtime_parity
@@ -30,6 +28,8 @@ from tritontts.piper.runtimes import (
 from tritontts.piper.tuning import CPU_RUNTIMES, CpuTuning
 from tritontts.piper.voice import ExportedVoice
 from tritontts.repository import parse, render, write_repository
+from tritontts_client import TTSClient
+from tritontts_client import contract as c
 
 from helpers import assert_speech, running_server
 

@@ -15,7 +15,8 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from tritontts.client import (
+from tritontts.serving.server import ServerOptions, ServerTLS, TritonServer, free_port
+from tritontts_client import (
     NO_RETRY,
     AccessDeniedError,
     AsyncTTSClient,
@@ -24,7 +25,6 @@ from tritontts.client import (
     TTSClient,
     TTSError,
 )
-from tritontts.serving.server import ServerOptions, ServerTLS, TritonServer, free_port
 
 from certs import Certificates, make_pki
 from helpers import assert_speech

@@ -13,13 +13,13 @@ import pytest
 import soundfile
 import tritonclient.grpc as grpcclient
 
-from tritontts.client import AsyncTTSClient, InvalidRequestError, TTSClient
-from tritontts.contract import STREAM_FIRST_AUDIO_MS, STREAM_MODEL
 from tritontts.piper.frontend import TextFrontend, encode_request
 from tritontts.piper.stages import AcousticStage, VocoderStage, join_with_pauses, pause_samples
 from tritontts.piper.streaming import WindowPlan, plan_windows, stream_chunks
 from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
 from tritontts.serving.server import TritonServer
+from tritontts_client import AsyncTTSClient, InvalidRequestError, TTSClient
+from tritontts_client.contract import STREAM_FIRST_AUDIO_MS, STREAM_MODEL
 
 from helpers import assert_speech
 
@@ -243,8 +243,8 @@ def test_sync_and_async_clients_read_streams_alike(server: TritonServer) -> None
 
 
 def test_async_client_reports_an_unreachable_server_as_unavailable() -> None:
-    from tritontts.client import ServerUnavailableError
     from tritontts.serving.server import free_port
+    from tritontts_client import ServerUnavailableError
 
     url = f"127.0.0.1:{free_port()}"
 

@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
-from tritontts.client import AsyncTTSClient, InvalidRequestError, TTSClient, WordTiming
-from tritontts.contract import ACOUSTIC_MODEL, FRAME_LENGTHS, PHONEME_DURATIONS
 from tritontts.piper.frontend import TextFrontend
 from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
 from tritontts.piper.words import (
@@ -22,6 +20,8 @@ from tritontts.piper.words import (
     written_words,
 )
 from tritontts.serving.server import TritonServer
+from tritontts_client import AsyncTTSClient, InvalidRequestError, TTSClient, WordTiming
+from tritontts_client.contract import ACOUSTIC_MODEL, FRAME_LENGTHS, PHONEME_DURATIONS
 
 DETERMINISTIC = {"noise_scale": 0.0, "noise_w": 0.0}
 BREAK_S = 2.0

@@ -8,13 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tritontts.client import TTSClient
 from tritontts.export.voice import default_voice
 from tritontts.piper.baseline import PiperBaseline
 from tritontts.piper.cpu import CPU_TUNINGS, cpu_models
 from tritontts.piper.voice import ExportedVoice
 from tritontts.repository import write_repository
 from tritontts.serving.server import TritonServer
+from tritontts_client import TTSClient
 
 from helpers import max_abs_diff, running_server
 

@@ -14,7 +14,6 @@ import pytest
 import tritonclient.grpc as grpcclient
 from voices import SPEAKERS
 
-from tritontts.client import InvalidRequestError, TTSClient
 from tritontts.export.voice import default_voice
 from tritontts.piper.baseline import PiperBaseline
 from tritontts.piper.cpu import cpu_models
@@ -24,6 +23,7 @@ from tritontts.piper.stages import run_per_voice
 from tritontts.piper.voice import ExportedVoice, InvalidInputError, PiperVoiceConfig, choose_voice
 from tritontts.repository import RenderError, parse, write_repository
 from tritontts.serving.server import TritonServer
+from tritontts_client import InvalidRequestError, TTSClient
 
 from helpers import assert_speech, max_abs_diff, running_server
 

@@ -2,7 +2,7 @@
 
 Each error's message says what to do; `tritontts` prints it as one line, with no traceback,
 and exits with the error's `exit_code`. The thin client has a hierarchy of its own
-(`tritontts.client.errors.TTSError`), for the services that call a deployment.
+(`tritontts_client.errors.TTSError`), for the services that call a deployment.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from tritontts.commands.worker import add_store_options, jobs_settings_from
-from tritontts.contract import API_KEY_ENV
 from tritontts.gateway.names import ALL_SCOPES, ENV_KEYS_FILE, ENV_REDIS_URL, ENV_TRITON_URL
+from tritontts_client.contract import API_KEY_ENV
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

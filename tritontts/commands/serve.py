@@ -9,9 +9,9 @@ import sys
 import threading
 from pathlib import Path
 
-from tritontts.contract import ADMIN_HEADER, ADMIN_KEY_ENV, API_KEY_ENV, API_KEY_HEADER
 from tritontts.errors import UsageError
 from tritontts.serving.server import ADMIN_APIS, ServerOptions, ServerTLS, TritonServer
+from tritontts_client.contract import ADMIN_HEADER, ADMIN_KEY_ENV, API_KEY_ENV, API_KEY_HEADER
 
 # 64 MiB holds about 12 minutes of 22 050 Hz float audio: hundreds of repeated prompts.
 DEFAULT_CACHE_BYTES = 64 << 20

@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from tritontts.audio import (
+from tritontts_client.audio import (
     FORMATS,
     AudioEncoder,
     AudioFormat,
@@ -19,9 +19,9 @@ from tritontts.audio import (
     encode_audio,
     format_for_path,
 )
-from tritontts.client.client import DEFAULT_URLS, AudioChunk, Synthesis, TLSConfig, TTSClient
-from tritontts.client.errors import TTSError
-from tritontts.contract import API_KEY_ENV, API_KEY_HEADER, TTS_MODEL
+from tritontts_client.client import DEFAULT_URLS, AudioChunk, Synthesis, TLSConfig, TTSClient
+from tritontts_client.contract import API_KEY_ENV, API_KEY_HEADER, TTS_MODEL
+from tritontts_client.errors import TTSError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
-from tritontts.contract import (
+from tritontts.errors import UsageError
+from tritontts_client.contract import (
     API_KEY_ENV,
     BATCH_PRIORITY,
     JOBS_ENV_REDIS_URL,
@@ -16,7 +17,6 @@ from tritontts.contract import (
     JOBS_ENV_S3_SECRET_KEY,
     JOBS_ENV_STORE_DIR,
 )
-from tritontts.errors import UsageError
 
 
 def add_store_options(parser: argparse.ArgumentParser, with_redis: bool = True) -> None:

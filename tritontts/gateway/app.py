@@ -17,8 +17,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tritontts.audio import FORMATS
-from tritontts.client import AsyncTTSClient, RetryPolicy, TTSError
 from tritontts.gateway.auth import (
     Authenticator,
     FileKeyStore,
@@ -36,6 +34,8 @@ from tritontts.gateway.names import CACHE_HEADER, SCOPE_MODELS, SCOPE_SPEECH
 from tritontts.gateway.schema import ResolvedSpeech, parse_speech_request, resolve
 from tritontts.gateway.settings import GatewaySettings
 from tritontts.gateway.speech import StreamTally, encoded_audio, sse_events, timestamped_json
+from tritontts_client import AsyncTTSClient, RetryPolicy, TTSError
+from tritontts_client.audio import FORMATS
 
 JOBS_ROUTE = "/v1/audio/jobs"  # tritontts.jobs.api serves it, with --jobs
 

@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from tritontts.client.errors import (
+from tritontts.gateway.names import RETRY_AFTER_HEADER
+from tritontts_client.errors import (
     AccessDeniedError,
     DeadlineExceededError,
     InvalidRequestError,
@@ -14,7 +15,6 @@ from tritontts.client.errors import (
     ServerUnavailableError,
     TTSError,
 )
-from tritontts.gateway.names import RETRY_AFTER_HEADER
 
 
 class APIError(Exception):

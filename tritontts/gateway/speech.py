@@ -10,9 +10,9 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from tritontts.audio import AudioEncoder
-from tritontts.client import AsyncTTSClient, ServerError, WordTiming
 from tritontts.gateway.schema import ResolvedSpeech
+from tritontts_client import AsyncTTSClient, ServerError, WordTiming
+from tritontts_client.audio import AudioEncoder
 
 
 @dataclass

@@ -21,7 +21,6 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from tritontts.audio import FORMATS
 from tritontts.errors import InvalidInputError
 from tritontts.gateway.errors import APIError, bad_request
 from tritontts.gateway.names import SCOPE_SPEECH
@@ -32,6 +31,7 @@ from tritontts.jobs.queue import enqueue, make_broker
 from tritontts.jobs.records import UNFINISHED, Job, JobBook, JobOptions
 from tritontts.jobs.settings import JobSettings
 from tritontts.jobs.store import LocalStore, ResultStore, job_prefix, open_store
+from tritontts_client.audio import FORMATS
 
 JOBS_ROUTE = "/v1/audio/jobs"
 IDEMPOTENCY_HEADER = "idempotency-key"

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tritontts.audio import AudioEncoder, audio_format
 from tritontts.jobs.chunks import Chunk
 from tritontts.jobs.store import PartBuffer, ResultStore, chunk_key, result_key
+from tritontts_client.audio import AudioEncoder, audio_format
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from tritontts.contract import JOBS_REDIS_PREFIX
 from tritontts.jobs.records import lease_key
+from tritontts_client.contract import JOBS_REDIS_PREFIX
 
 _BUDGET = JOBS_REDIS_PREFIX + "budget"  # sorted set: holder token -> lease end (ms)
 

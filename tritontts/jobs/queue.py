@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tritontts.contract import JOBS_ACTOR, JOBS_BROKER_NAMESPACE, JOBS_QUEUE
 from tritontts.jobs.settings import JobSettings
+from tritontts_client.contract import JOBS_ACTOR, JOBS_BROKER_NAMESPACE, JOBS_QUEUE
 
 
 def make_broker(settings: JobSettings) -> Any:

@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tritontts.contract import JOBS_REDIS_PREFIX
 from tritontts.jobs.chunks import Chunk
+from tritontts_client.contract import JOBS_REDIS_PREFIX
 
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 FINAL: tuple[Status, ...] = ("succeeded", "failed", "cancelled")

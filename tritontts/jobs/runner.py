@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from tritontts.client import InvalidRequestError, TTSClient, TTSError
 from tritontts.jobs.assemble import assemble
 from tritontts.jobs.chunks import Chunk
 from tritontts.jobs.leases import GlobalBudget, JobLease
@@ -27,6 +26,7 @@ from tritontts.jobs.queue import enqueue
 from tritontts.jobs.records import FINAL, Job, JobBook
 from tritontts.jobs.settings import JobSettings
 from tritontts.jobs.store import ResultStore, chunk_key, job_prefix
+from tritontts_client import InvalidRequestError, TTSClient, TTSError
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tritontts.contract import BATCH_PRIORITY
+from tritontts_client.contract import BATCH_PRIORITY
 
 MIB = 1 << 20
 

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from tritontts.contract import JOBS_STORE_PREFIX
 from tritontts.jobs.settings import StoreSettings
+from tritontts_client.contract import JOBS_STORE_PREFIX
 
 
 def job_prefix(job_id: str) -> str:

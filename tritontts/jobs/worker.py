@@ -14,7 +14,6 @@ import threading
 import time
 from typing import Any
 
-from tritontts.contract import JOBS_ACTOR, JOBS_QUEUE
 from tritontts.jobs.leases import GlobalBudget
 from tritontts.jobs.queue import make_broker
 from tritontts.jobs.records import JobBook
@@ -22,6 +21,7 @@ from tritontts.jobs.runner import JobRunner
 from tritontts.jobs.settings import JobSettings
 from tritontts.jobs.store import S3Store, open_store
 from tritontts.jobs.sweeper import sweep
+from tritontts_client.contract import JOBS_ACTOR, JOBS_QUEUE
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class JobWorker:
         import dramatiq
         import redis
 
-        from tritontts.client import TTSClient
+        from tritontts_client import TTSClient
 
         self.settings = settings
         self.stopping = threading.Event()

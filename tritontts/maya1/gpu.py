@@ -21,7 +21,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tritontts import contract as c
 from tritontts.maya1.checkpoint import CheckpointError
 from tritontts.maya1.prompt import PromptLimits
 from tritontts.maya1.repository import (
@@ -32,6 +31,7 @@ from tritontts.maya1.repository import (
 )
 from tritontts.piper.gpu import StagePlans
 from tritontts.repository import BackendModel, Batching, GraphModel, Model, PythonModel, Tensor
+from tritontts_client import contract as c
 
 TOKENIZER_FILE = "tokenizer.json"
 SNAC_MAX_BATCH = 16  # windows per SNAC call (the engine's profile: export.snac.snac_profiles)

@@ -25,9 +25,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tritontts import contract as c
 from tritontts.maya1.sampling import SamplingSettings
 from tritontts.maya1.tokens import CODE_END, CUSTOM_TOKEN_BASE, InvalidCodeError
+from tritontts_client import contract as c
 
 # `<custom_token_N>`, or the start of one cut off at the end of a piece.
 _CUSTOM_TOKEN = re.compile(r"<custom_token_(\d+)>")

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tritontts import contract
 from tritontts.maya1.checkpoint import Maya1Checkpoint
 from tritontts.maya1.prompt import PromptLimits
 from tritontts.repository import Batching, PythonModel, RenderError, Tensor
 from tritontts.repository.render import SOURCES
+from tritontts_client import contract
 
 SOURCE_DIR = SOURCES / "maya1"
 CHECKPOINT_FOLDER = "maya1"

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tritontts import contract as c
 from tritontts.piper.frontend import FrontendLimits
 from tritontts.piper.pipeline import (
     SOURCES,
@@ -24,6 +23,7 @@ from tritontts.piper.runtimes import check_choice
 from tritontts.piper.tuning import CPU_RUNTIMES, CPU_TUNINGS, CpuTuning
 from tritontts.piper.voice import ExportedVoice
 from tritontts.repository.schema import Batching, Model, PythonModel, RateLimit, Tensor
+from tritontts_client import contract as c
 
 __all__ = ["CPU_RUNTIMES", "CPU_TUNINGS", "CpuTuning", "cpu_models"]
 

@@ -22,8 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from tritontts import contract as c
-from tritontts.contract import ONNX_FILENAME, PLAN_FILENAME
 from tritontts.piper.frontend import GPU_LIMITS, FrontendLimits
 from tritontts.piper.pipeline import Deployment, pipeline_models
 from tritontts.piper.streaming import WindowPlan, plan_windows
@@ -31,6 +29,8 @@ from tritontts.piper.tuning import GpuTuning
 from tritontts.piper.voice import ExportedVoice
 from tritontts.repository.engines import cc_model_filenames
 from tritontts.repository.schema import Batching, GraphModel, Model, Tensor, Warmup
+from tritontts_client import contract as c
+from tritontts_client.contract import ONNX_FILENAME, PLAN_FILENAME
 
 __all__ = ["GpuTuning", "StagePlans", "find_plans", "gpu_models", "served_graphs",
            "stream_window_frames"]

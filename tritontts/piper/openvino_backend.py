@@ -22,13 +22,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tritontts import contract as c
 from tritontts.piper.frontend import GPU_LIMITS, FrontendLimits
 from tritontts.piper.gpu import gpu_models
 from tritontts.piper.runtimes import REDUCED_PRECISION_SCOPES, check_choice, write_mixed_ir
 from tritontts.piper.tuning import GpuTuning, StageTuning
 from tritontts.piper.voice import ExportedVoice
 from tritontts.repository.schema import GraphModel, Model
+from tritontts_client import contract as c
 
 __all__ = ["OpenVinoBackendTuning", "openvino_backend_models"]
 

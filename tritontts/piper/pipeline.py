@@ -9,11 +9,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tritontts import contract as c
 from tritontts.piper.frontend import FrontendLimits
 from tritontts.piper.tuning import Tuning
 from tritontts.piper.voice import ExportedVoice
 from tritontts.repository.schema import Ensemble, Model, PythonModel, RenderError, Step, Tensor
+from tritontts_client import contract as c
 
 # The python models' adapters: model_repository/piper/<model>/1/model.py.
 SOURCES = Path(__file__).resolve().parent.parent.parent / "model_repository" / "piper"

@@ -21,8 +21,8 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from tritontts import contract as c
 from tritontts.errors import UsageError
+from tritontts_client import contract as c
 
 Runtime = Literal["onnxruntime", "openvino"]
 Precision = Literal["f32", "bf16", "mixed"]

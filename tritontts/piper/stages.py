@@ -15,9 +15,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tritontts import contract as c
 from tritontts.errors import MissingFileError
 from tritontts.piper.runtimes import SPIN_US, Runner, make_runner, ort_session
+from tritontts_client import contract as c
 
 __all__ = ["SPIN_US", "AcousticStage", "VocoderStage", "join_chunks", "join_with_pauses",
            "ort_session", "pause_samples", "run_per_voice"]

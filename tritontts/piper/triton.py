@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tritontts import contract as c
 from tritontts.piper.frontend import FrontendLimits, TextFrontend, VoiceFrontends
 from tritontts.piper.voice import PiperVoiceConfig
 from tritontts.serving.adapter import ModelArgs, optional_scalar
 from tritontts.text import load_lexicon
+from tritontts_client import contract as c
 
 
 def voices(model: ModelArgs) -> list[dict[str, Any]]:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from tritontts.contract import (
+from tritontts.piper.frontend import SENTENCE_PAUSE_S
+from tritontts.piper.streaming import WindowPlan
+from tritontts_client.contract import (
     ACOUSTIC_MODEL,
     PRECISION_BF16,
     PRECISION_F32,
@@ -17,8 +19,6 @@ from tritontts.contract import (
     RUNTIME_OPENVINO,
     VOCODER_MODEL,
 )
-from tritontts.piper.frontend import SENTENCE_PAUSE_S
-from tritontts.piper.streaming import WindowPlan
 
 
 @dataclass(frozen=True)

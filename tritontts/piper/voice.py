@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tritontts.contract import ACOUSTIC_MODEL, VOCODER_MODEL
 from tritontts.errors import InvalidInputError, MissingFileError
+from tritontts_client.contract import ACOUSTIC_MODEL, VOCODER_MODEL
 
 __all__ = ["ExportedVoice", "InvalidInputError", "OptionLimits", "PiperVoiceConfig",
            "SynthesisOptions", "choose_voice", "speaker_id", "variant_path"]

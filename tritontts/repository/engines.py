@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tritontts.contract import ENGINE_FILENAME, ENGINE_GLOB, ENGINE_PATTERN
+from tritontts_client.contract import ENGINE_FILENAME, ENGINE_GLOB, ENGINE_PATTERN
 
 _ENGINE_NAME = re.compile(ENGINE_PATTERN)
 

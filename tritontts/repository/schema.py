@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from tritontts.contract import TensorSpec
 from tritontts.errors import TritonTTSError
+from tritontts_client.contract import TensorSpec
 
 
 class RenderError(TritonTTSError, ValueError):

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from tritontts.contract import INTERNAL, INVALID_ARG, STREAM_CODE_SEPARATOR, TEXT
 from tritontts.errors import InvalidInputError
+from tritontts_client.contract import INTERNAL, INVALID_ARG, STREAM_CODE_SEPARATOR, TEXT
 
 
 class ModelArgs:

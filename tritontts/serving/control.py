@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import tritonclient.http as httpclient
 
-from tritontts.contract import PARAM_RELOAD
+from tritontts_client.contract import PARAM_RELOAD
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from tritontts.contract import (
+from tritontts.errors import TritonTTSError
+from tritontts.serving.control import ModelControl
+from tritontts.serving.recovery import MemoryLimit, StubWatchdog
+from tritontts_client.contract import (
     ADMIN_HEADER,
     API_KEY_HEADER,
     CPU_RESOURCE,
@@ -44,9 +47,6 @@ from tritontts.contract import (
     TEXT_MODELS,
     grpc_header,
 )
-from tritontts.errors import TritonTTSError
-from tritontts.serving.control import ModelControl
-from tritontts.serving.recovery import MemoryLimit, StubWatchdog
 
 # How long a drained server gets to exit on its own before it is killed (unloading the
 # stage models takes a few seconds).

@@ -10,10 +10,10 @@ import asyncio
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from tritontts import contract
-from tritontts.contract import STREAM_CODE_SEPARATOR
 from tritontts.errors import InvalidInputError
 from tritontts.serving.adapter import error_response
+from tritontts_client import contract
+from tritontts_client.contract import STREAM_CODE_SEPARATOR
 
 REFUSAL = f"INVALID_ARG{STREAM_CODE_SEPARATOR}"
 

@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from tritontts import contract
 from tritontts.maya1.checkpoint import Maya1Checkpoint, load_tokenizer_file
 from tritontts.maya1.prompt import PromptBuilder, PromptLimits
 from tritontts.maya1.sampling import SamplingSettings
@@ -33,6 +32,7 @@ from tritontts.serving.adapter import (
     stream_model_call,
     text_input,
 )
+from tritontts_client import contract
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
 FIRST_AUDIO_BUCKETS = [10, 25, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000]

@@ -5,9 +5,9 @@ words with their ids (for word timestamps)."""
 
 import numpy as np
 
-from tritontts import contract as c
 from tritontts.piper.triton import load_frontends, request_options
 from tritontts.serving.adapter import ModelArgs, optional_text, respond_each, text_input
+from tritontts_client import contract as c
 
 
 class TritonPythonModel:

@@ -3,11 +3,11 @@ where each word lies in it (from the phoneme durations) → WORD_TIMES."""
 
 import numpy as np
 
-from tritontts import contract as c
 from tritontts.piper.stages import join_chunks, pause_samples
 from tritontts.piper.triton import voices
 from tritontts.piper.words import chunk_offsets, word_times
 from tritontts.serving.adapter import ModelArgs, optional_input, required_input, respond_each
+from tritontts_client import contract as c
 
 
 class TritonPythonModel:

@@ -13,7 +13,6 @@ import time
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from tritontts import contract as c
 from tritontts.piper.stages import pause_samples
 from tritontts.piper.streaming import WindowPlan, stream_chunks
 from tritontts.piper.triton import load_frontends, request_options, voices
@@ -25,6 +24,7 @@ from tritontts.serving.adapter import (
     optional_text,
     text_input,
 )
+from tritontts_client import contract as c
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
 

@@ -4,7 +4,6 @@ repository."""
 
 import numpy as np
 
-from tritontts import contract as c
 from tritontts.piper.stages import VocoderStage, run_per_voice
 from tritontts.piper.triton import (
     log_stage_runtime,
@@ -13,6 +12,7 @@ from tritontts.piper.triton import (
     voices,
 )
 from tritontts.serving.adapter import ModelArgs, run_batched_stage
+from tritontts_client import contract as c
 
 
 class TritonPythonModel:

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from tritontts import contract
 from tritontts.maya1.prompt import PREFIX, SUFFIX
 from tritontts.maya1.tokens import CODE_END, CODES_PER_FRAME, CUSTOM_TOKEN_BASE, slot_band
+from tritontts_client import contract
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
 STRAY_FRAME, STRAY_SLOT = 5, 3

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from tritontts.client.errors import DeadlineExceededError, ServerUnavailableError
+from tritontts_client.errors import DeadlineExceededError, ServerUnavailableError
 
 T = TypeVar("T")
 

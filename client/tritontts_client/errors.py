@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tritontts.contract import INVALID_ARG, STREAM_CODE_SEPARATOR
+from tritontts_client.contract import INVALID_ARG, STREAM_CODE_SEPARATOR
 
 
 class TTSError(Exception):

@@ -17,24 +17,7 @@ from typing import Any, Literal
 import numpy as np
 from tritonclient.utils import InferenceServerException
 
-from tritontts.client.errors import (
-    DeadlineExceededError,
-    InvalidRequestError,
-    ServerError,
-    ServerUnavailableError,
-    TTSError,
-    classify,
-    from_triton,
-)
-from tritontts.client.retry import (
-    Attempts,
-    RetryLoop,
-    RetryPolicy,
-    RetryThrottle,
-    call_with_retries,
-    call_with_retries_async,
-)
-from tritontts.contract import (
+from tritontts_client.contract import (
     API_KEY_HEADER,
     AUDIO,
     CACHED_TTS_MODEL,
@@ -52,6 +35,23 @@ from tritontts.contract import (
     WORD_TIMES,
     WORDS,
     grpc_header,
+)
+from tritontts_client.errors import (
+    DeadlineExceededError,
+    InvalidRequestError,
+    ServerError,
+    ServerUnavailableError,
+    TTSError,
+    classify,
+    from_triton,
+)
+from tritontts_client.retry import (
+    Attempts,
+    RetryLoop,
+    RetryPolicy,
+    RetryThrottle,
+    call_with_retries,
+    call_with_retries_async,
 )
 
 Protocol = Literal["grpc", "http"]

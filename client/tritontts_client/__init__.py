@@ -1,6 +1,6 @@
 """The tritontts client: `TTSClient(url, protocol).synthesize(text)` → `Synthesis`."""
 
-from tritontts.client.client import (
+from tritontts_client.client import (
     AsyncTTSClient,
     AudioChunk,
     Synthesis,
@@ -9,7 +9,7 @@ from tritontts.client.client import (
     TTSClient,
     WordTiming,
 )
-from tritontts.client.errors import (
+from tritontts_client.errors import (
     AccessDeniedError,
     DeadlineExceededError,
     InvalidRequestError,
@@ -18,7 +18,7 @@ from tritontts.client.errors import (
     ServerUnavailableError,
     TTSError,
 )
-from tritontts.client.retry import NO_RETRY, RetryPolicy, RetryThrottle
+from tritontts_client.retry import NO_RETRY, RetryPolicy, RetryThrottle
 
 __all__ = [
     "NO_RETRY",
