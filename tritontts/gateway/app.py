@@ -31,7 +31,13 @@ from tritontts.gateway.limits import Limits, limits_storage
 from tritontts.gateway.metrics import GatewayMetrics
 from tritontts.gateway.middleware import GatewayMiddleware
 from tritontts.gateway.names import CACHE_HEADER, SCOPE_MODELS, SCOPE_SPEECH
-from tritontts.gateway.schema import ResolvedSpeech, parse_speech_request, resolve
+from tritontts.gateway.schema import (
+    ResolvedSpeech,
+    SpeechRequest,
+    json_body,
+    parse_speech_request,
+    resolve,
+)
 from tritontts.gateway.settings import GatewaySettings
 from tritontts.gateway.speech import StreamTally, encoded_audio, sse_events, timestamped_json
 from tritontts_client import AsyncTTSClient, RetryPolicy, TTSError
@@ -145,10 +151,12 @@ def _add_routes(app: FastAPI, metrics: GatewayMetrics) -> None:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
+        """The gateway process is up (liveness)."""
         return {"status": "ok"}
 
     @app.get("/readyz")
     async def readyz(request: Request) -> JSONResponse:
+        """Ready only while Triton and its speech model are (readiness); 503 otherwise."""
         if await _gateway(request).client.is_ready():
             return JSONResponse({"status": "ready"})
         return APIError(503, "the speech server is not ready", "server_error",
@@ -156,10 +164,13 @@ def _add_routes(app: FastAPI, metrics: GatewayMetrics) -> None:
 
     @app.get("/metrics")
     async def prometheus() -> Response:
+        """The gateway's Prometheus metrics (text exposition format)."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/v1/models")
     async def models(request: Request) -> dict[str, Any]:
+        """The model names a request may give (scope `models`); all are served by the
+        repository's pipeline."""
         await _caller(request, SCOPE_MODELS)
         return {"object": "list",
                 "data": [{"id": name, "object": "model", "created": 0, "owned_by": "tritontts"}
@@ -167,6 +178,7 @@ def _add_routes(app: FastAPI, metrics: GatewayMetrics) -> None:
 
     @app.get("/v1/audio/voices")
     async def voices(request: Request) -> dict[str, Any]:
+        """The voices (OpenAI's names are aliases) and the audio formats (scope `models`)."""
         await _caller(request, SCOPE_MODELS)
         settings = _gateway(request).settings
         return {"voices": [{"id": name, "served_by": "the default voice"} if not target
@@ -175,8 +187,11 @@ def _add_routes(app: FastAPI, metrics: GatewayMetrics) -> None:
                 + [{"id": name, "served_by": name} for name in settings.voices],
                 "formats": list(FORMATS)}
 
-    @app.post("/v1/audio/speech")
+    @app.post("/v1/audio/speech", openapi_extra=json_body(SpeechRequest))
     async def speech(request: Request) -> Response:
+        """OpenAI's speech request (scope `speech`): audio streamed as it is synthesized, as a
+        file body (`stream_format: audio`) or server-sent events (`sse`). Unknown fields are
+        refused; errors come in OpenAI's envelope."""
         return await _speech(request)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -29,6 +29,14 @@ class SpeechRequest(BaseModel):
     # Not in OpenAI's schema (SDKs send it with `extra_body`): every word's start and end, as
     # JSON beside base64 audio, or as `speech.word` events on an SSE stream.
     timestamps: bool = False
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` for a route that reads its JSON body itself (to answer in OpenAI's error
+    envelope): the model's schema as the route's request body in the OpenAPI document, from
+    which the handbook's HTTP reference is generated."""
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": model.model_json_schema()}}}}
 
 
 def parse_speech_request(body: bytes) -> SpeechRequest:

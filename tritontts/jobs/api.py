@@ -24,7 +24,12 @@ from starlette.concurrency import run_in_threadpool
 from tritontts.errors import InvalidInputError
 from tritontts.gateway.errors import APIError, bad_request
 from tritontts.gateway.names import SCOPE_SPEECH
-from tritontts.gateway.schema import ResponseFormat, instructions_supported, validation_error
+from tritontts.gateway.schema import (
+    ResponseFormat,
+    instructions_supported,
+    json_body,
+    validation_error,
+)
 from tritontts.gateway.settings import GatewaySettings
 from tritontts.jobs.chunks import split_job_text
 from tritontts.jobs.queue import enqueue, make_broker
@@ -68,8 +73,10 @@ def mount_jobs(app: FastAPI, gateway: GatewaySettings, settings: JobSettings,
     app.state.jobs = service
     router = APIRouter()
 
-    @router.post(JOBS_ROUTE, status_code=202)
+    @router.post(JOBS_ROUTE, status_code=202, openapi_extra=json_body(JobRequest))
     async def submit(request: Request) -> JSONResponse:
+        """Submit a long text as a job (scope `speech`): 202 with the job; the same
+        idempotency key of the same caller answers 200 with the job made first."""
         owner = (await caller(request, SCOPE_SPEECH)).name
         job, created = await run_in_threadpool(
             _submit, service, owner, await request.body(),
@@ -79,6 +86,7 @@ def mount_jobs(app: FastAPI, gateway: GatewaySettings, settings: JobSettings,
     @router.get(JOBS_ROUTE)
     async def listing(request: Request, limit: int | None = None,
                       after: str | None = None) -> dict[str, Any]:
+        """This caller's jobs, newest first (`limit` at most 100, `after` a job id)."""
         owner = (await caller(request, SCOPE_SPEECH)).name
         size = min(max(1, limit or settings.limits.page_size), settings.limits.max_page_size)
         jobs, more = await run_in_threadpool(service.book.page, owner, size, after)
@@ -87,11 +95,13 @@ def mount_jobs(app: FastAPI, gateway: GatewaySettings, settings: JobSettings,
 
     @router.get(JOBS_ROUTE + "/{job_id}")
     async def status(request: Request, job_id: str) -> dict[str, Any]:
+        """A job's status, progress, result URL and sentence offsets."""
         job = await _owned(request, service, caller, job_id)
         return _view(service, job, request)
 
     @router.get(JOBS_ROUTE + "/{job_id}/audio")
     async def audio(request: Request, job_id: str) -> Response:
+        """The result itself (the URL given for the local store); 409 until it succeeded."""
         job = await _owned(request, service, caller, job_id)
         if job.status != "succeeded" or not job.result_key:
             raise APIError(409, f"job {job_id} has no audio (it is {job.status})",
@@ -101,6 +111,7 @@ def mount_jobs(app: FastAPI, gateway: GatewaySettings, settings: JobSettings,
 
     @router.delete(JOBS_ROUTE + "/{job_id}")
     async def delete(request: Request, job_id: str) -> dict[str, Any]:
+        """Cancel an unfinished job and delete its audio; a finished job is removed."""
         job = await _owned(request, service, caller, job_id)
         job = await run_in_threadpool(_delete, service, job)
         return {"id": job.id, "object": "audio.job.deleted", "deleted": True,
