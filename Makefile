@@ -29,7 +29,7 @@ RUNTIME ?= onnxruntime
 ENGINES ?=
 LEXICON ?=
 # MAYA1 / SNAC: local folders of the Maya1 snapshot and SNAC 24 kHz; both set: the repository
-# also serves maya1 and maya1_stream (README "Maya1").
+# also serves maya1 and maya1_stream (docs/maya1.md).
 MAYA1 ?=
 SNAC ?=
 # PROFILE=gpu: the LLM backend of maya1_lm (vllm default, or tensorrtllm with
@@ -57,7 +57,7 @@ GATEWAY_ARGS ?=
 WORKER_ARGS ?=
 
 .PHONY: help setup system-deps dashboard export repository serve demo test lint bench bench-cache \
-	bench-gateway bench-maya1 bench-jobs gateway worker load load-capacity clean
+	bench-gateway bench-maya1 bench-jobs docs gateway worker load load-capacity clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -65,7 +65,7 @@ help: ## list the targets
 setup: $(STAMP) ## create .venv with tritontts and its pinned dependencies
 
 $(STAMP): pyproject.toml scripts/install.sh
-	PYTHON=$(PYTHON) scripts/install.sh $(VENV) dev,bench,deploy,gateway,jobs,maya1
+	PYTHON=$(PYTHON) scripts/install.sh $(VENV) dev,bench,deploy,docs,gateway,jobs,maya1
 	@touch $@
 
 system-deps: ## install the Debian packages of system-packages.txt that are missing (apt-get, root)
@@ -107,9 +107,13 @@ demo: repository ## start Triton, speak DEMO_TEXT into out/demo.wav, stop Triton
 	$(BIN)/tritontts speak "$(DEMO_TEXT)" --url $(BIND):$(GRPC_PORT) --wait-ready 300 \
 		-o $(DEMO_OUT)
 
-test: $(STAMP) system-deps ## lint, then unit and end-to-end tests against a real tritonserver
+test: $(STAMP) system-deps ## lint, the handbook's strict build, then unit and end-to-end tests against a real tritonserver
 	$(BIN)/ruff check .
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+docs: $(STAMP) ## build the handbook (docs/, MkDocs) into site/; strict: a broken link fails
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 dashboard: $(STAMP) ## regenerate the chart's Grafana dashboard (helm/tritontts/dashboards/) from helm/dashboard.py
 	$(BIN)/python helm/dashboard.py
@@ -147,5 +151,5 @@ bench-cache: $(STAMP) ## response cache: hit vs miss latency p50/p95 on tts_cach
 bench-maya1: $(STAMP) ## Maya1 on tiny random checkpoints: tokens/s at concurrency 1 and 4, first vs full audio
 	$(BIN)/python benchmarks/maya1.py
 
-clean: ## remove build outputs (exported graphs, repository, demo audio)
-	rm -rf build out benchmarks/results
+clean: ## remove build outputs (exported graphs, repository, demo audio, the built handbook)
+	rm -rf build out benchmarks/results site
