@@ -564,13 +564,13 @@ def check_engines(voice: ExportedVoice, engines: dict[str, StageEngines], fp16: 
     polygraphy's comparator, on the sample sentences' batches (`calibration_batches`); raises
     EngineParityError for a stage outside its tolerance (FP16_ENGINE_TOLERANCE or
     FP32_ENGINE_TOLERANCE; frame counts and phoneme durations exactly). An INT8 vocoder is
-    judged by its SNR instead (README), so it is not compared here."""
+    judged by its SNR instead (docs/gpu.md), so it is not compared here."""
     require_gpu()
     tolerance = FP16_ENGINE_TOLERANCE if fp16 else FP32_ENGINE_TOLERANCE
     batches = calibration_batches(voice)
     for stage, built in engines.items():
         if stage == "vocoder" and int8_vocoder:
-            progress("[engine] vocoder is INT8: not compared (see the README for its SNR)")
+            progress("[engine] vocoder is INT8: not compared (see docs/gpu.md for its SNR)")
             continue
         feeds = deterministic(batches.acoustic if stage == "acoustic" else batches.vocoder)
         progress(f"[engine] comparing {built.plan} with ONNX Runtime on {built.graph.name}, "

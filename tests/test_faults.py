@@ -89,7 +89,7 @@ class Load:
 @pytest.fixture
 def own_server(repository: Path, tmp_path: Path) -> Iterator[TritonServer]:
     # A short exit timeout: after a stub crash the dead instance never finishes unloading
-    # in 2.51 (README, "Fault recovery"), so the final exit waits it out.
+    # in 2.51 (docs/faults.md), so the final exit waits it out.
     options = ServerOptions(repository, http_port=free_port(), grpc_port=free_port(),
                             metrics_port=free_port(), exit_timeout_s=5)
     server = TritonServer(options, log_file=tmp_path / "tritonserver.log").start()

@@ -287,7 +287,7 @@ VLLM_TEXT_OUTPUT = TensorSpec("text_output", "BYTES")
 VLLM_INPUTS = (VLLM_TEXT_INPUT, VLLM_STREAM, VLLM_SAMPLING_PARAMETERS,
                VLLM_EXCLUDE_INPUT_IN_OUTPUT)
 # vLLM's engine arguments file in the model's version folder, and the tokenizer folder beside
-# it that tritontts writes for vLLM (the snapshot's, without a BOS template: README "Maya1").
+# it that tritontts writes for vLLM (the snapshot's, without a BOS template: docs/maya1.md).
 VLLM_ENGINE_FILE = "model.json"
 VLLM_TOKENIZER_FOLDER = "tokenizer"
 

@@ -32,7 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engines-out", type=Path, default=Path("build/engines"),
                         help="folder for TensorRT engines (default: build/engines)")
     parser.add_argument("--int8-vocoder", action="store_true",
-                        help="INT8 vocoder engine (calibrated; below FP16 quality, see README)")
+                        help="INT8 vocoder engine (calibrated; below FP16 quality: docs/gpu.md)")
 
 
 def run(args: argparse.Namespace) -> int:

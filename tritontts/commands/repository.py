@@ -31,13 +31,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="cpu profile: latency (default) runs each heavy stage on all "
                              "cores for the fastest single request; throughput runs two "
                              "single-threaded instances per stage for more audio per second "
-                             "under concurrent load, each request slower (README, cpu profile)")
+                             "under concurrent load, each request slower (docs/architecture.md)")
     parser.add_argument("--runtime", choices=("onnxruntime", "openvino", "openvino-bf16"),
                         default="onnxruntime",
                         help="cpu profile: the library that runs the stage graphs; "
                              "openvino-bf16 runs the vocoder in bf16 and acoustic mixed (its "
                              "durations f32) where the CPU computes bf16 natively, f32 "
-                             "elsewhere (README, stage runtimes)")
+                             "elsewhere (docs/architecture.md)")
     parser.add_argument("--lexicon", type=Path, default=None,
                         help="pronunciation dictionary for this deployment (word<TAB>IPA lines)")
     parser.add_argument("--maya1", type=Path, default=None, metavar="DIR",
@@ -47,8 +47,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="the SNAC 24 kHz folder (config.json, pytorch_model.bin) Maya1 "
                              "decodes with; exported to ONNX under build/maya1/")
     parser.add_argument("--maya1-lm", choices=("vllm", "tensorrtllm"), default="vllm",
-                        help="gpu profile: the LLM backend maya1_lm runs on (README "
-                             "\"Maya1\"; default vllm)")
+                        help="gpu profile: the LLM backend maya1_lm runs on (docs/maya1.md; "
+                             "default vllm)")
     parser.add_argument("--maya1-trtllm-engine", default=None, metavar="DIR",
                         help="gpu profile with --maya1-lm tensorrtllm: the TensorRT-LLM engine "
                              "folder built from the snapshot, as the server sees it")

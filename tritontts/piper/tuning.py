@@ -1,6 +1,6 @@
 """How many instances, threads, queues and batches the Piper pipeline gets: one type for what
-both profiles set, one subclass each for what only one of them has. The README's "cpu profile"
-section has the measurements behind the cpu defaults."""
+both profiles set, one subclass each for what only one of them has. docs/architecture.md ("The cpu
+profile") has the measurements behind the cpu defaults."""
 
 from __future__ import annotations
 

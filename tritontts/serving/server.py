@@ -415,7 +415,7 @@ class TritonServer:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
             # Drained, nothing is in flight: the exit only unloads models, and a model whose
-            # unload hangs (README, "Graceful shutdown") must not hold it for the whole
+            # unload hangs (docs/operations.md, "Graceful shutdown") must not hold it for the whole
             # exit timeout. Otherwise in-flight requests get the exit timeout.
             wait_s = DRAINED_EXIT_S if drained else self.options.exit_timeout_s + 10
             try:
