@@ -79,9 +79,12 @@ def _value(action: argparse.Action) -> str:
 
 
 def _default(action: argparse.Action) -> str:
-    if action.nargs == 0 or action.default in (None, argparse.SUPPRESS):
+    default = action.default
+    if action.nargs == 0 or default in (None, argparse.SUPPRESS):
         return ""
-    return f"`{action.default}`"
+    if isinstance(default, list | tuple):
+        return " ".join(f"`{value}`" for value in default)
+    return f"`{default}`"
 
 
 # -- the HTTP gateway ------------------------------------------------------------------------
@@ -169,12 +172,17 @@ def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]
 
 
 def _escape(text: str) -> str:
-    """Help text as Markdown text: `<...>` placeholders outside code spans would otherwise be
-    read as HTML (inside a code span they are shown as written)."""
+    """Help text as Markdown text: outside code spans, `<...>` placeholders would be read as
+    HTML and `*` as emphasis (inside a code span both are shown as written)."""
     pieces = text.split("`")
-    return "`".join(piece if inside % 2 else piece.replace("<", "&lt;").replace(">", "&gt;")
+    return "`".join(piece if inside % 2 else
+                    piece.replace("<", "&lt;").replace(">", "&gt;").replace("*", "\\*")
                     for inside, piece in enumerate(pieces))
 
 
 def _cell(text: str) -> str:
-    return _escape(" ".join(text.split())).replace("|", "\\|")
+    """One table cell: a pipe outside code spans is escaped (inside one, the table extension
+    already keeps it in the cell)."""
+    pieces = _escape(" ".join(text.split())).split("`")
+    return "`".join(piece if inside % 2 else piece.replace("|", "\\|")
+                    for inside, piece in enumerate(pieces))
