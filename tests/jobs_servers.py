@@ -38,7 +38,10 @@ def running_seaweedfs(directory: Path) -> Iterator[str]:
         [binary, "server", "-dir", str(directory), "-ip", "127.0.0.1", "-ip.bind", "127.0.0.1",
          "-master.port", str(ports["master"]), "-volume.port", str(ports["volume"]),
          "-filer.port", str(ports["filer"]), "-s3", "-s3.port", str(ports["s3"]),
-         *grpc, "-master.volumeSizeLimitMB", "64", "-volume.max", "8"],
+         *grpc, "-master.volumeSizeLimitMB", "64", "-volume.max", "8",
+         # Its Iceberg and Lance catalogs would take fixed ports (8181, 9101), so a second
+         # SeaweedFS on the machine could not start: they are not used, so they are off.
+         "-s3.port.iceberg", "0", "-s3.port.lance", "0"],
         stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{ports['s3']}"
     try:

@@ -125,3 +125,55 @@ def test_serve_stops_cleanly_on_sigterm(repository: Path) -> None:
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
+
+
+# --- phone-line audio -------------------------------------------------------------------------
+
+STILL = ("--noise-scale", "0", "--noise-w", "0")  # the same text gives the same audio
+
+
+def test_speak_writes_g711_by_extension_and_by_name(server: TritonServer,
+                                                   tmp_path: Path) -> None:
+    """A `.ul` file is raw μ-law, `--format alaw_wav` a WAV of A-law: both 8 kHz, as long as
+    the voice's own audio and close to it resampled."""
+    from tritontts_client.audio import encode_audio
+
+    wide, mulaw, alaw = tmp_path / "voice.wav", tmp_path / "call.ul", tmp_path / "call.wav"
+    for out, extra in ((wide, ()), (mulaw, ()), (alaw, ("--format", "alaw_wav", "--stream"))):
+        result = tritontts("speak", TEXT, "-o", str(out), "--url", server.grpc_url, *STILL,
+                           *extra)
+        assert result.returncode == 0, result.stderr.decode()
+    assert b"of alaw_wav audio at 8000 Hz" in result.stderr
+    voice, voice_rate = soundfile.read(str(wide), dtype="float32")
+    reference = np.frombuffer(encode_audio(voice, voice_rate, "pcm", 8000), "<i2") / 32768.0
+    for path, raw, codec in ((mulaw, {"format": "mulaw", "options": {"sample_rate": "8000"}},
+                              "pcm_mulaw"), (alaw, {}, "pcm_alaw")):
+        with av.open(str(path), **raw) as container:
+            stream = container.streams.audio[0]
+            audio = np.concatenate([f.to_ndarray().reshape(-1)
+                                    for f in container.decode(stream)]) / 32768.0
+            assert (stream.codec_context.sample_rate, stream.codec_context.name) == (8000,
+                                                                                     codec)
+        assert abs(audio.size - voice.size * 8000 / voice_rate) <= 2
+        size = min(audio.size, reference.size)
+        error = audio[:size] - reference[:size]
+        assert 10 * np.log10(np.sum(reference[:size] ** 2) / np.sum(error ** 2)) > 30.0
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 24000, 48000])
+def test_speak_streams_pcm_at_a_chosen_rate(server: TritonServer, rate: int) -> None:
+    result = tritontts("speak", TEXT, "-o", "-", "--stream", "--sample-rate", str(rate),
+                       "--url", server.grpc_url)
+    assert result.returncode == 0, result.stderr.decode()
+    audio = np.frombuffer(result.stdout, dtype="<i2").astype(np.float32) / 32767.0
+    assert_speech(audio, rate, TEXT)
+    assert f"of pcm audio at {rate} Hz to stdout".encode() in result.stderr
+
+
+def test_speak_refuses_g711_at_another_rate_in_one_line(tmp_path: Path) -> None:
+    # Refused before any server is asked (the port is closed).
+    result = tritontts("speak", "Hi.", "-o", str(tmp_path / "call.al"), "--sample-rate",
+                       "16000", "--url", "127.0.0.1:1")
+    assert result.returncode == 2
+    lines = result.stderr.decode().strip().splitlines()
+    assert lines == ["tritontts speak: alaw cannot carry 16000 Hz; use one of 8000"], lines

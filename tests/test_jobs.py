@@ -193,6 +193,16 @@ def test_wav_header_gets_real_sizes() -> None:
     assert rate == 22050 and audio.size == 22050
 
 
+def test_g711_wav_header_gets_real_sizes() -> None:
+    from tritontts_client.audio import AudioEncoder
+
+    encoder = AudioEncoder("mulaw_wav", 22050, streaming=True)
+    data = encoder.encode(np.zeros(22050, dtype=np.float32)) + encoder.finish()
+    fixed = wav_with_sizes(data[:100], len(data)) + data[100:]
+    info = soundfile.info(io.BytesIO(fixed))
+    assert (info.samplerate, info.frames, info.subtype) == (8000, 8000, "ULAW")
+
+
 # --- end to end -------------------------------------------------------------------------------
 
 
@@ -347,6 +357,9 @@ def test_another_key_cannot_see_the_job(alice: Caller, bob: Caller) -> None:
     ({"input": "Fine.", "speed": 9}, "invalid_value"),
     ({"input": "Fine.", "colour": "blue"}, "unknown_parameter"),
     ({"input": "Fine.", "description": "a warm voice"}, "unsupported_parameter"),
+    ({"input": "Fine.", "response_format": "mulaw", "sample_rate": 16000},
+     "unsupported_sample_rate"),
+    ({"input": "Fine.", "response_format": "pcm", "sample_rate": 22050}, "invalid_value"),
 ])
 def test_bad_jobs_are_refused_at_submit(alice: Caller, body: dict[str, Any], code: str) -> None:
     response = alice.http.post("/v1/audio/jobs", json=body)
@@ -374,3 +387,30 @@ def test_local_directory_store_serves_the_result_to_its_key_only(
         assert audio.size == expected_samples(reference, 3, rate)
         assert bob.http.get(view["result"]["url"]).status_code == 404
         assert list((tmp_path / "results").rglob("audio.wav")), "the result is in the folder"
+
+
+def test_a_job_in_mulaw_is_8khz_phone_audio(server: TritonServer, alice: Caller,
+                                            worker_factory: Any, s3: tuple[str, Any]) -> None:
+    """Raw G.711 μ-law from a job: 8 kHz, as long as its sentences and pauses, stored with
+    RTP's media type and FFmpeg's extension."""
+    import av
+
+    with TTSClient(server.grpc_url) as client:
+        samples = [client.synthesize(s, noise_w=0.0).audio.size for s in SENTENCES[:3]]
+    worker_factory()
+    job = alice.submit(job_text(3), response_format="mulaw").json()
+    view = alice.wait(job["id"], succeeded)
+    assert (view["result"]["format"], view["result"]["sample_rate"]) == ("mulaw", 8000)
+    assert f"jobs/{job['id']}/audio.ul" in job_objects(s3, job["id"])
+    body = httpx.get(view["result"]["url"], timeout=30)
+    assert body.status_code == 200 and body.headers["content-type"] == "audio/PCMU"
+    with av.open(io.BytesIO(body.content), format="mulaw",
+                 options={"sample_rate": "8000"}) as container:
+        stream = container.streams.audio[0]
+        audio = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(stream)])
+        assert stream.codec_context.name == "pcm_mulaw"
+    assert len(body.content) == audio.size  # one byte a sample
+    voice_samples = sum(samples) + 2 * round(SENTENCE_PAUSE_S * 22050)
+    assert audio.size == pytest.approx(voice_samples * 8000 / 22050, abs=2)
+    assert view["result"]["duration_s"] == pytest.approx(voice_samples / 22050, abs=1e-3)
+    assert np.abs(audio).max() > 3000, "speech, not silence"

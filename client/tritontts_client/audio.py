@@ -1,9 +1,11 @@
 """Encoding synthesized audio into the common file and stream formats, through FFmpeg (PyAV).
 
-One encoder serves the CLI (`tritontts speak -o speech.mp3`) and the HTTP gateway: wav, raw PCM
-(s16le), flac, mp3, opus (in Ogg) and aac (ADTS), resampled to a requested rate. It is
-incremental: `AudioEncoder.encode` takes a stream's chunks one by one and returns the bytes
-ready so far, so a streamed response can leave with the first chunk.
+One encoder serves the CLI (`tritontts speak -o speech.mp3`), the HTTP gateway and the jobs:
+wav, raw PCM (s16le), flac, mp3, opus (in Ogg), aac (ADTS), and the phone line's G.711 (μ-law
+and A-law, 8 kHz), raw as telephony media streams carry it or in a WAV file; resampled to a
+requested rate by FFmpeg's resampler (through PyAV). It is incremental: `AudioEncoder.encode`
+takes a stream's chunks one by one and returns the bytes ready so far, so a streamed response
+can leave with the first chunk.
 
 Imports numpy at import time and PyAV only when an encoder is made (clients that never encode
 do not need it).
@@ -53,6 +55,12 @@ _MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 _AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200,
               96000)
 _FLUSH = {"flush_packets": "1"}
+# G.711 is defined at 8 kHz only (ITU-T G.711; RTP's PCMU/PCMA, RFC 3551).
+_G711: dict[str, Any] = {"rates": (8000,), "default_rate": 8000, "stream_options": _FLUSH}
+
+# The rates a request may ask for on the HTTP routes (`sample_rate`): telephony's narrow and
+# wide band, OpenAI's pcm rate and full band. A format may carry fewer (G.711: 8 kHz only).
+REQUEST_RATES = (8000, 16000, 24000, 48000)
 
 FORMATS: dict[str, AudioFormat] = {f.name: f for f in (
     AudioFormat("wav", "wav", "pcm_s16le", "audio/wav", (".wav",), stream_options=_FLUSH),
@@ -69,6 +77,15 @@ FORMATS: dict[str, AudioFormat] = {f.name: f for f in (
                 stream_options={**_FLUSH, "page_duration": "100000"}),
     AudioFormat("aac", "adts", "aac", "audio/aac", (".aac",), rates=_AAC_RATES,
                 bit_rate=64000, stream_options=_FLUSH),
+    # Headerless G.711 bytes, one per sample, as Twilio media streams and RTP carry them;
+    # the media types are RTP's (RFC 4856). The extensions are FFmpeg's and SoX's.
+    AudioFormat("mulaw", "mulaw", "pcm_mulaw", "audio/PCMU", (".ul", ".ulaw", ".mulaw"),
+                **_G711),
+    AudioFormat("alaw", "alaw", "pcm_alaw", "audio/PCMA", (".al", ".alaw"), **_G711),
+    # The same bytes in a WAV file (format tags 7 and 6), which players and IVR systems open;
+    # `.wav` alone means PCM, so these are asked for by name.
+    AudioFormat("mulaw_wav", "wav", "pcm_mulaw", "audio/wav", (".wav",), **_G711),
+    AudioFormat("alaw_wav", "wav", "pcm_alaw", "audio/wav", (".wav",), **_G711),
 )}
 
 
@@ -82,10 +99,10 @@ def audio_format(name: str) -> AudioFormat:
 
 def format_for_path(path: str | Path) -> AudioFormat:
     suffix = Path(path).suffix.lower()
-    for fmt in FORMATS.values():
+    for fmt in FORMATS.values():  # the first format of an extension wins: .wav is PCM
         if suffix in fmt.extensions:
             return fmt
-    known = ", ".join(e for f in FORMATS.values() for e in f.extensions)
+    known = ", ".join(dict.fromkeys(e for f in FORMATS.values() for e in f.extensions))
     raise AudioFormatError(f"cannot tell the audio format of {str(path)!r} from its extension "
                            f"(known: {known}); name one with --format")
 
@@ -174,3 +191,14 @@ def encode_audio(samples: np.ndarray, input_rate: int, fmt: AudioFormat | str,
     encoder = AudioEncoder(fmt, input_rate, output_rate)
     encoder.encode(samples)
     return encoder.finish()
+
+
+def save_audio(path: str | Path, samples: np.ndarray, input_rate: int,
+               fmt: AudioFormat | str | None = None, output_rate: int | None = None) -> Path:
+    """Write a whole utterance to a file, in `fmt` or the format of the path's extension."""
+    path = Path(path)
+    chosen = format_for_path(path) if fmt is None else fmt
+    data = encode_audio(samples, input_rate, chosen, output_rate)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path

@@ -134,6 +134,14 @@ class Synthesis:
         clipped = np.clip(self.audio, -1.0, 1.0)
         return (clipped * 32767.0).round().astype("<i2").tobytes()
 
+    def save(self, path: str | Path, format: str | None = None,
+             sample_rate: int | None = None) -> Path:
+        """Write the audio to a file: in `format` (e.g. "mulaw" for a phone line) or the one
+        of the path's extension, resampled to `sample_rate`. Needs the `formats` extra."""
+        from tritontts_client.audio import save_audio
+
+        return save_audio(path, self.audio, self.sample_rate, format, sample_rate)
+
 
 @dataclass(frozen=True)
 class AudioChunk:

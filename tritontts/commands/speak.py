@@ -16,8 +16,8 @@ from tritontts_client.audio import (
     AudioEncoder,
     AudioFormat,
     audio_format,
-    encode_audio,
     format_for_path,
+    save_audio,
 )
 from tritontts_client.client import DEFAULT_URLS, AudioChunk, Synthesis, TLSConfig, TTSClient
 from tritontts_client.contract import API_KEY_ENV, API_KEY_HEADER, TTS_MODEL
@@ -27,18 +27,20 @@ from tritontts_client.errors import TTSError
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Send TEXT to the `tts` model of a running server and write the audio. "
-        "A file is encoded by its extension (.wav, .flac, .mp3, .opus/.ogg, .aac, .pcm) or "
-        "by --format; `-o -` writes raw signed 16-bit little-endian mono PCM to standard "
-        "output (or --format), e.g. "
+        "A file is encoded by its extension (.wav, .flac, .mp3, .opus/.ogg, .aac, .pcm, and "
+        "G.711 for phone lines: .ul μ-law, .al A-law, 8 kHz) or by --format; `-o -` writes "
+        "raw signed 16-bit little-endian mono PCM to standard output (or --format), e.g. "
         "`tritontts speak 'Hello' -o - | aplay -f S16_LE -r 22050 -c 1`.")
     parser.add_argument("text", help="the text to speak; `-` reads it from standard input")
     parser.add_argument("-o", "--output", default="speech.wav",
                         help="output file, or `-` for raw PCM on stdout (default: speech.wav)")
     parser.add_argument("--format", default=None, metavar="NAME",
-                        help="audio format: wav, pcm, flac, mp3, opus, aac (default: from the "
-                             "output's extension; pcm for `-o -`)")
+                        help=f"audio format: {', '.join(FORMATS)} (default: from the "
+                             "output's extension; pcm for `-o -`); mulaw_wav and alaw_wav "
+                             "are G.711 in a .wav file")
     parser.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
-                        help="resample to HZ (default: the voice's rate; 48000 for opus)")
+                        help="resample to HZ (default: the voice's rate; 48000 for opus, "
+                             "8000 for G.711, the only rates those carry)")
     parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc")
     parser.add_argument("--url", default=None,
                         help=f"HOST:PORT of the server (default: {DEFAULT_URLS['grpc']} for "
@@ -126,10 +128,7 @@ def write_audio(synthesis: Synthesis, output: str, fmt: AudioFormat,
         writer.close()
         return
     # A whole file: encoded in memory so that headers carry the final sizes.
-    data = encode_audio(synthesis.audio, synthesis.sample_rate, fmt, sample_rate)
-    path = Path(output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    save_audio(output, synthesis.audio, synthesis.sample_rate, fmt, sample_rate)
 
 
 def write_stream(chunks: Iterator[AudioChunk], output: str, fmt: AudioFormat,

@@ -12,8 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tritontts.gateway.errors import APIError, bad_request
 from tritontts.gateway.settings import GatewaySettings
+from tritontts_client.audio import FORMATS, REQUEST_RATES, AudioFormatError
 
-ResponseFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
+# OpenAI's formats (mp3, opus, aac, flac, wav, pcm) and, beside them, the phone line's
+# (mulaw, alaw, mulaw_wav, alaw_wav): every format of the shared encoder, named as it names them.
+ResponseFormat = Literal[tuple(FORMATS)]  # type: ignore[valid-type]
+SampleRate = Literal[REQUEST_RATES]  # type: ignore[valid-type]
 
 
 class SpeechRequest(BaseModel):
@@ -25,6 +29,9 @@ class SpeechRequest(BaseModel):
     instructions: str | None = Field(default=None, max_length=4096)
     response_format: ResponseFormat = "mp3"
     speed: float = Field(default=1.0, ge=0.25, le=4.0)
+    # Not in OpenAI's schema: the rate of the audio (pcm: 24000 unless asked; G.711: 8000
+    # only; opus: 48000 only; the others: the voice's own unless asked).
+    sample_rate: SampleRate | None = None
     stream_format: Literal["audio", "sse"] = "audio"
     # Not in OpenAI's schema (SDKs send it with `extra_body`): every word's start and end, as
     # JSON beside base64 audio, or as `speech.word` events on an SSE stream.
@@ -108,5 +115,21 @@ def resolve(request: SpeechRequest, settings: GatewaySettings) -> ResolvedSpeech
         text=request.input, voice=voice or None, speed=request.speed,
         noise_scale=settings.noise_scale, noise_w=settings.noise_w,
         response_format=request.response_format,
-        sample_rate=settings.pcm_sample_rate if request.response_format == "pcm" else None,
+        sample_rate=output_rate(request.response_format, request.sample_rate, settings),
         sse=request.stream_format == "sse", timestamps=request.timestamps)
+
+
+def output_rate(response_format: str, requested: int | None,
+                settings: GatewaySettings) -> int | None:
+    """The rate a request's audio is encoded at (None: the format's default for the voice),
+    refused with a 400 when the format cannot carry it (G.711 at 16 kHz, opus at 8 kHz)."""
+    rate = requested
+    if rate is None and response_format == "pcm":
+        rate = settings.pcm_sample_rate  # headerless: OpenAI's clients assume 24 kHz
+    if rate is not None:
+        try:
+            FORMATS[response_format].output_rate(rate, rate)
+        except AudioFormatError as exc:
+            raise bad_request(f"{exc} (or leave sample_rate out)", "sample_rate",
+                              "unsupported_sample_rate") from None
+    return rate

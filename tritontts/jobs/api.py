@@ -26,8 +26,10 @@ from tritontts.gateway.errors import APIError, bad_request
 from tritontts.gateway.names import SCOPE_SPEECH
 from tritontts.gateway.schema import (
     ResponseFormat,
+    SampleRate,
     instructions_supported,
     json_body,
+    output_rate,
     validation_error,
 )
 from tritontts.gateway.settings import GatewaySettings
@@ -49,6 +51,7 @@ class JobRequest(BaseModel):
     voice: str = ""  # "" or an alias of it: the repository's default voice
     model: str | None = None
     response_format: ResponseFormat | None = None
+    sample_rate: SampleRate | None = None  # as on /v1/audio/speech
     speed: float = Field(default=1.0, ge=0.25, le=4.0)
     description: str | None = Field(default=None, max_length=4096)  # a Maya1 voice
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
@@ -160,8 +163,7 @@ def _submit(service: JobsService, owner: str, body: bytes,
     response_format = request.response_format or service.settings.default_format
     voice = gateway.voice_aliases.get(request.voice, request.voice) or None
     options = JobOptions(response_format=response_format, voice=voice, speed=request.speed,
-                         sample_rate=gateway.pcm_sample_rate if response_format == "pcm"
-                         else None)
+                         sample_rate=output_rate(response_format, request.sample_rate, gateway))
     key = header_key or request.idempotency_key
     job, created = service.book.create(owner, options, chunks, key,
                                        idempotency_ttl_s=service.settings.result_ttl_s)

@@ -54,9 +54,10 @@ def assemble(store: ResultStore, job_id: str, chunks: list[Chunk], voice_rate: i
         yield from buffer.rest()
 
     key = result_key(job_id, fmt.extensions[0])
-    # A streamed wav has its size fields marked unknown; the first part is rewritten with the
-    # real sizes once they are known, so that every reader gets a complete header.
-    fix = (lambda first: wav_with_sizes(first, sizes[0])) if fmt.name == "wav" else None
+    # A streamed wav (PCM or G.711) has its size fields marked unknown; the first part is
+    # rewritten with the real sizes once they are known, so that every reader gets a complete
+    # header.
+    fix = (lambda first: wav_with_sizes(first, sizes[0])) if fmt.container == "wav" else None
     parts = store.upload_parts(key, encoded_parts(), fmt.media_type, first_part=fix)
     return Assembled(key, sizes[0], parts, encoder.output_rate, total_samples / voice_rate,
                      offsets)
