@@ -37,6 +37,7 @@ import numpy as np
 from tritontts.export.voice import default_voice, export_piper_voice
 from tritontts.piper.cpu import CPU_RUNTIMES, CPU_TUNINGS, cpu_models
 from tritontts.piper.frontend import TextFrontend, encode_request
+from tritontts.piper.runtimes import cpu_features
 from tritontts.piper.stages import AcousticStage, VocoderStage, join_chunks, pause_samples
 from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
 from tritontts.repository import write_repository
@@ -124,11 +125,13 @@ def median_spans(pipeline: InProcess, sentences: list[str], rounds: int) -> dict
 
 
 def load_run(client_url: str, http_url: str, sentences: list[str], concurrency: int,
-             rounds: int) -> dict[str, Any]:
+             rounds: int, pipeline: InProcess) -> dict[str, Any]:
     """`rounds` passes over the sentences by `concurrency` clients; Triton's statistics over
-    exactly those requests."""
+    exactly those requests. With one client, each request is followed by the same work
+    in-process, so that both see the same machine (it may be shared)."""
     clients = [TTSClient(client_url) for _ in range(concurrency)]
     walls: list[float] = []
+    spans: dict[str, list[float]] = {stage: [] for stage in PIPELINE}
 
     def work(index: int) -> None:
         client = clients[index]
@@ -138,6 +141,9 @@ def load_run(client_url: str, http_url: str, sentences: list[str], concurrency: 
                 start = time.perf_counter()
                 client.synthesize(text, **DETERMINISTIC)
                 walls.append(time.perf_counter() - start)
+                if concurrency == 1:
+                    for stage, seconds in pipeline.spans(text).items():
+                        spans[stage].append(seconds)
 
     before = model_stats(http_url)
     started = time.perf_counter()
@@ -147,9 +153,13 @@ def load_run(client_url: str, http_url: str, sentences: list[str], concurrency: 
     delta = stats_delta(before, model_stats(http_url))
     for client in clients:
         client.close()
-    return {"concurrency": concurrency, "requests": len(walls), "wall_s": elapsed,
-            "requests_per_s": len(walls) / elapsed, "mean_wall_ms": statistics.fmean(walls) * 1e3,
-            "stats": delta}
+    result = {"concurrency": concurrency, "requests": len(walls), "wall_s": elapsed,
+              "mean_wall_ms": statistics.fmean(walls) * 1e3, "stats": delta}
+    # The in-process side's time is not the server's: requests/s only where nothing else ran.
+    result["requests_per_s"] = len(walls) / (elapsed - sum(map(sum, spans.values())))
+    if concurrency == 1:
+        result["compute_s"] = {stage: statistics.fmean(v) for stage, v in spans.items()}
+    return result
 
 
 def budget_rows(run: dict[str, Any], compute_s: dict[str, float]) -> list[tuple[str, float]]:
@@ -167,9 +177,12 @@ def budget_rows(run: dict[str, Any], compute_s: dict[str, float]) -> list[tuple[
         tensors = per_request_ms(model, "compute_input") + per_request_ms(model, "compute_output")
         infer = per_request_ms(model, "compute_infer")
         own = compute_s[model] * 1e3
+        # Triton charges a batch's whole execution to every request in it.
+        mates = own * (stats[model]["requests"] / max(stats[model]["executions"], 1) - 1)
         rows += [(f"{model}: queue", queue), (f"{model}: tensors in/out", tensors),
                  (f"{model}: compute (in-process)", own),
-                 (f"{model}: python backend (infer - compute)", infer - own)]
+                 (f"{model}: batch mates' compute", mates),
+                 (f"{model}: python backend + contention", infer - own - mates)]
         inside_steps += queue + tensors + infer
     rows.insert(1, ("ensemble hops (ensemble - steps)", ensemble_ms - inside_steps))
     return rows
@@ -178,7 +191,8 @@ def budget_rows(run: dict[str, Any], compute_s: dict[str, float]) -> list[tuple[
 def print_budget(result: dict[str, Any]) -> None:
     runs = result["runs"]
     header = "share".ljust(44) + "".join(f"{'c=' + str(r['concurrency']):>18}" for r in runs)
-    print(f"\nTime budget per request, ms (and % of the wall time), {result['setting']}")
+    print(f"\nTime budget per request, ms (and % of the wall time), {result['setting']}; "
+          f"CPU: {result['cpu']}")
     print(header)
     tables = [dict(budget_rows(run, result["compute_s"])) for run in runs]
     for share in tables[0]:
@@ -213,10 +227,11 @@ def measure_budget(setting: str, runtime: str, rounds: int,
             for text in SENTENCES:
                 client.synthesize(text, **DETERMINISTIC)
         median_spans(pipeline, SENTENCES, 1)
-        compute_s = median_spans(pipeline, SENTENCES, rounds)
-        runs = [load_run(server.grpc_url, server.http_url, SENTENCES, n, rounds)
-                for n in concurrencies]
+        runs = [load_run(server.grpc_url, server.http_url, SENTENCES, n, rounds, pipeline)
+                for n in sorted(set(concurrencies) | {1})]
+    compute_s = runs[0]["compute_s"]
     return {"setting": f"tuning {setting}, runtime {runtime}, {threads} threads per stage",
+            "cpu": cpu_features().describe(),
             "compute_s": compute_s, "runs": runs}
 
 
