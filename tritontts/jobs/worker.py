@@ -1,6 +1,6 @@
 """`tritontts worker`'s process: dramatiq workers rendering jobs, a heartbeat that renews this
-process's leases (its jobs', and its broker heartbeat, which the consumer alone does not send
-while every worker thread is busy), the sweeper, and the signals.
+process's leases (its budget slots', its jobs', and its broker heartbeat, which the consumer
+alone does not send while every worker thread is busy), the sweeper, and the signals.
 
 SIGTERM or SIGINT (a spot node being reclaimed, a rollout): no new chunks start; the chunks
 in flight finish and are recorded, the job goes back to the queue, and the process exits.
@@ -44,8 +44,11 @@ class JobWorker:
         worker = settings.worker
         self.client = TTSClient(worker.triton_url, model=worker.tts_model,
                                 deadline_s=worker.chunk_deadline_s, api_key=worker.triton_api_key)
-        self.budget = GlobalBudget(self.redis, worker.global_budget,
-                                   lease_s=worker.chunk_deadline_s + worker.lease_s)
+        # Budget slots live as long as this process's heartbeat renews them: a killed
+        # worker's slots are free within one lease, whatever the chunk deadline. A slot is
+        # held around one request, which ends by its deadline (+ one beat of grace).
+        self.budget = GlobalBudget(self.redis, worker.global_budget, lease_s=worker.lease_s,
+                                   overdue_s=worker.chunk_deadline_s + worker.lease_s / 3)
         self.runner = JobRunner(settings, self.book, self.store, self.broker, self.client,
                                 self.budget, self.stopping)
         dramatiq.Actor(self._render, broker=self.broker, actor_name=JOBS_ACTOR,
@@ -67,6 +70,7 @@ class JobWorker:
         next_sweep = 0.0
         while not self._beats_done.wait(interval):
             try:
+                self.budget.renew()
                 self.runner.renew_leases()
                 self.broker.do_qsize(JOBS_QUEUE)  # every broker command is a heartbeat
                 if time.monotonic() >= next_sweep and not self.stopping.is_set():
