@@ -38,6 +38,9 @@ def running_seaweedfs(directory: Path) -> Iterator[str]:
         [binary, "server", "-dir", str(directory), "-ip", "127.0.0.1", "-ip.bind", "127.0.0.1",
          "-master.port", str(ports["master"]), "-volume.port", str(ports["volume"]),
          "-filer.port", str(ports["filer"]), "-s3", "-s3.port", str(ports["s3"]),
+         # No Iceberg catalog: it listens on a fixed port (8181) that a second `weed` on
+         # the same machine cannot bind, and then the whole server exits.
+         "-s3.port.iceberg", "0",
          *grpc, "-master.volumeSizeLimitMB", "64", "-volume.max", "8"],
         stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{ports['s3']}"
