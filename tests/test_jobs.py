@@ -169,6 +169,16 @@ def job_objects(s3: tuple[str, Any], job_id: str) -> list[str]:
     return [item["Key"] for item in listing.get("Contents", [])]
 
 
+def wait_logged(worker: Any, text: str, timeout_s: float = 30) -> str:
+    """The worker's log once it holds `text`: a worker logs a job's outcome after cleaning up
+    its chunks, a moment after the job reads as succeeded."""
+    deadline = time.monotonic() + timeout_s
+    while text not in (log := worker.text()):
+        assert time.monotonic() < deadline, log[-3000:]
+        time.sleep(0.1)
+    return log
+
+
 # --- unit checks ------------------------------------------------------------------------------
 
 
@@ -246,17 +256,21 @@ def test_sigkill_worker_job_is_finished_by_another(alice: Caller, worker_factory
     job = alice.submit(job_text(40), response_format="wav").json()
     first = worker_factory()
     alice.wait(job["id"], lambda v: v["progress"]["chunks_done"] >= 6, timeout_s=120)
-    first.signal(signal.SIGKILL)
+    first.kill_group()
+    killed_at = time.monotonic()
     first.wait(10)
     done_at_kill = alice.job(job["id"]).json()["progress"]["chunks_done"]
     assert done_at_kill < 40, "the worker finished before it was killed"
     second = worker_factory()
+    alice.wait(job["id"], lambda v: v["progress"]["chunks_done"] > done_at_kill, timeout_s=60)
+    print(f"\nworker SIGKILL (lease 3 s): its job's next chunk "
+          f"{time.monotonic() - killed_at:.1f} s after the kill, from another worker")
     view = alice.wait(job["id"], succeeded, timeout_s=180)
     audio, rate = fetch_audio(view)
     # No chunk missing or doubled: the samples add up exactly to the 40 sentences.
     assert audio.size == expected_samples(reference, 40, rate)
     assert view["attempts"] >= 2
-    log = second.text()
+    log = wait_logged(second, f"{job['id']} succeeded (")
     rendered = int(log.split(f"{job['id']} succeeded (")[1].split(" chunks")[0])
     assert rendered <= 40 - done_at_kill + 4, (rendered, done_at_kill)  # +4 in flight
 
@@ -321,7 +335,7 @@ def test_sigterm_checkpoints_and_hands_back(alice: Caller, worker_factory: Any,
     view = alice.wait(job["id"], succeeded, timeout_s=180)
     audio, rate = fetch_audio(view)
     assert audio.size == expected_samples(reference, 40, rate)
-    assert f"{job['id']} succeeded ({40 - done} chunks rendered here)" in second.text()
+    wait_logged(second, f"{job['id']} succeeded ({40 - done} chunks rendered here)")
 
 
 def test_same_idempotency_key_same_job(alice: Caller, bob: Caller) -> None:
