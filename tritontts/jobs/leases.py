@@ -166,11 +166,14 @@ class GlobalBudget:
             held = dict(self._held)
         if not held:
             return
-        for lost in self._renew(keys=[BUDGET_KEY], args=[self.lease_ms, *held]):
+        lost = [token.decode() if isinstance(token, bytes) else token
+                for token in self._renew(keys=[BUDGET_KEY], args=[self.lease_ms, *held])]
+        with self._lock:  # a slot released since the look above is not lost
+            lost = [token for token in lost if self._held.pop(token, None) is not None]
+        for token in lost:
             # Beats came too late (a stalled process, a long Redis outage): the budget may be
             # overcommitted until this request ends.
-            log.warning("budget: slot %s lapsed while its request was in flight",
-                        lost.decode() if isinstance(lost, bytes) else lost)
+            log.warning("budget: slot %s lapsed while its request was in flight", token)
         if self.overdue_s is None:
             return
         now = time.monotonic()
