@@ -77,8 +77,17 @@ class WorkerProcess:
     def __init__(self, process: subprocess.Popen, log: Path) -> None:
         self.process, self.log = process, log
 
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
     def signal(self, signum: int) -> None:
         self.process.send_signal(signum)
+
+    def kill_group(self) -> None:
+        """SIGKILL to the worker's whole process group, as a container runtime's hard stop
+        or an OOM kill of the pod would end it."""
+        os.killpg(self.process.pid, signal.SIGKILL)
 
     def wait(self, timeout_s: float) -> int:
         return self.process.wait(timeout_s)
@@ -89,14 +98,17 @@ class WorkerProcess:
 
 @contextmanager
 def running_worker(triton_grpc_url: str, redis_url: str, store_args: list[str], log: Path,
-                   *extra: str) -> Iterator[WorkerProcess]:
+                   *extra: str, defaults: bool = False) -> Iterator[WorkerProcess]:
+    """A `tritontts worker` in a process group of its own; with `defaults`, the settings a
+    user gets (no WORKER_TEST_ARGS)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     environment = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    test_args = () if defaults else WORKER_TEST_ARGS
     with open(log, "wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "tritontts.cli", "worker", "--triton-url", triton_grpc_url,
-             "--redis-url", redis_url, *store_args, *WORKER_TEST_ARGS, *extra],
-            stdout=sink, stderr=subprocess.STDOUT, env=environment)
+             "--redis-url", redis_url, *store_args, *test_args, *extra],
+            stdout=sink, stderr=subprocess.STDOUT, env=environment, start_new_session=True)
     worker = WorkerProcess(process, log)
     try:
         yield worker

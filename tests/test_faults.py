@@ -5,6 +5,7 @@ Each test starts a server of its own: these tests kill things.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import signal
@@ -20,7 +21,13 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
-from tritontts.serving.processes import rss_bytes, stub_processes
+from tritontts.serving.processes import (
+    child_pids,
+    is_running,
+    process_name,
+    rss_bytes,
+    stub_processes,
+)
 from tritontts.serving.recovery import MemoryLimit
 from tritontts.serving.server import ServerOptions, TritonServer, free_port
 from tritontts_client import (
@@ -196,13 +203,11 @@ class Serving:
     exit_timeout_s: int
 
 
-@pytest.fixture
-def serving(repository: Path, tmp_path: Path) -> Iterator[Serving]:
-    """`tritontts serve` as a deployment runs it: the process that gets the SIGTERM."""
-    http, grpc, metrics = free_port(), free_port(), free_port()
-    exit_timeout_s = 20
-    log = tmp_path / "serve.log"
-    with open(log, "wb") as out:
+def start_serve(repository: Path, ports: tuple[int, int, int], log: Path,
+                exit_timeout_s: int) -> subprocess.Popen[bytes]:
+    """`tritontts serve` as a deployment runs it, once it answers ready."""
+    http, grpc, metrics = ports
+    with open(log, "ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "tritontts.cli", "serve", "--model-repository",
              str(repository), "--http-port", str(http), "--grpc-port", str(grpc),
@@ -215,11 +220,71 @@ def serving(repository: Path, tmp_path: Path) -> Iterator[Serving]:
             assert process.poll() is None, log.read_text()[-3000:]
             assert time.monotonic() < deadline, "server never became ready"
             time.sleep(0.2)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return process
+
+
+@pytest.fixture
+def serving(repository: Path, tmp_path: Path) -> Iterator[Serving]:
+    """`tritontts serve`: the process that gets the SIGTERM."""
+    http, grpc = free_port(), free_port()
+    exit_timeout_s = 20
+    process = start_serve(repository, (http, grpc, free_port()), tmp_path / "serve.log",
+                          exit_timeout_s)
+    try:
         yield Serving(process, f"127.0.0.1:{http}", f"127.0.0.1:{grpc}", exit_timeout_s)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def tritonserver_of(serve_pid: int) -> int:
+    """The pid of the tritonserver that `serve` started (its child)."""
+    children = [child for child in child_pids(serve_pid)
+                if process_name(child) == "tritonserver"]
+    assert len(children) == 1, children
+    return children[0]
+
+
+def test_sigkill_of_serve_ends_its_tritonserver_and_a_new_serve_takes_the_ports(
+        repository: Path, tmp_path: Path) -> None:
+    """The OOM killer, a container runtime's hard stop or a supervisor that gives up ends
+    `serve` with SIGKILL: no drain is possible, but nothing of it may stay behind holding
+    the ports, the memory and the GPU."""
+    ports = (free_port(), free_port(), free_port())
+    log = tmp_path / "serve.log"
+    first = start_serve(repository, ports, log, exit_timeout_s=5)
+    triton = tritonserver_of(first.pid)
+    stubs = [stub.pid for stub in stub_processes(triton)]
+    assert stubs
+    first.kill()
+    killed_at = time.monotonic()
+    first.wait()
+    left, gone_s = [triton, *stubs], {}
+    try:
+        while left and time.monotonic() < killed_at + 10:
+            time.sleep(0.01)
+            for pid in [pid for pid in left if not is_running(pid)]:
+                gone_s[pid] = time.monotonic() - killed_at
+                left.remove(pid)
+        assert triton in gone_s, "tritonserver still runs 10 s after `serve` was killed"
+        assert not left, f"stubs of the killed server still run: {left}"
+    finally:
+        for pid in left:  # never leave one behind, even when the test fails
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    print(f"\nserve SIGKILL: tritonserver gone {gone_s[triton]:.2f} s after the kill, its "
+          f"{len(stubs)} stubs {max(gone_s[pid] for pid in stubs):.2f} s after the kill")
+    second = start_serve(repository, ports, log, exit_timeout_s=5)  # the same ports
+    with TTSClient(f"127.0.0.1:{ports[1]}", retry=NO_RETRY, deadline_s=30) as client:
+        spoken = client.synthesize("A new server answers on the same ports.")
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(60) == 0
+    assert spoken.audio.size > 0
 
 
 def test_sigterm_lets_in_flight_requests_finish_and_refuses_new_ones(serving: Serving) -> None:

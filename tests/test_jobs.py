@@ -18,6 +18,7 @@ import boto3
 import httpx
 import numpy as np
 import pytest
+import redis
 import soundfile
 from num2words import num2words
 
@@ -25,6 +26,8 @@ from tritontts.gateway.keystore import add_key
 from tritontts.gateway.settings import ClientLimits, GatewaySettings
 from tritontts.jobs.assemble import wav_with_sizes
 from tritontts.jobs.chunks import split_job_text
+from tritontts.jobs.leases import GlobalBudget, holder_id
+from tritontts.jobs.settings import WorkerSettings
 from tritontts.serving.server import TritonServer
 from tritontts_client import TTSClient
 
@@ -103,10 +106,10 @@ def worker_factory(server: TritonServer, redis_url: str, store_args: list[str],
     with ExitStack() as stack:
         count = iter(range(100))
 
-        def start(*extra: str) -> Any:
+        def start(*extra: str, defaults: bool = False) -> Any:
             return stack.enter_context(running_worker(
                 server.grpc_url, redis_url, store_args, tmp_path / f"worker{next(count)}.log",
-                *extra))
+                *extra, defaults=defaults))
 
         yield start
 
@@ -164,6 +167,16 @@ def fetch_audio(view: dict[str, Any]) -> tuple[np.ndarray, int]:
 def job_objects(s3: tuple[str, Any], job_id: str) -> list[str]:
     listing = s3[1].list_objects_v2(Bucket=BUCKET, Prefix=f"jobs/{job_id}/")
     return [item["Key"] for item in listing.get("Contents", [])]
+
+
+def wait_logged(worker: Any, text: str, timeout_s: float = 30) -> str:
+    """The worker's log once it holds `text`: a worker logs a job's outcome after cleaning up
+    its chunks, a moment after the job reads as succeeded."""
+    deadline = time.monotonic() + timeout_s
+    while text not in (log := worker.text()):
+        assert time.monotonic() < deadline, log[-3000:]
+        time.sleep(0.1)
+    return log
 
 
 # --- unit checks ------------------------------------------------------------------------------
@@ -253,19 +266,67 @@ def test_sigkill_worker_job_is_finished_by_another(alice: Caller, worker_factory
     job = alice.submit(job_text(40), response_format="wav").json()
     first = worker_factory()
     alice.wait(job["id"], lambda v: v["progress"]["chunks_done"] >= 6, timeout_s=120)
-    first.signal(signal.SIGKILL)
+    first.kill_group()
+    killed_at = time.monotonic()
     first.wait(10)
     done_at_kill = alice.job(job["id"]).json()["progress"]["chunks_done"]
     assert done_at_kill < 40, "the worker finished before it was killed"
     second = worker_factory()
+    alice.wait(job["id"], lambda v: v["progress"]["chunks_done"] > done_at_kill, timeout_s=60)
+    print(f"\nworker SIGKILL (lease 3 s): its job's next chunk "
+          f"{time.monotonic() - killed_at:.1f} s after the kill, from another worker")
     view = alice.wait(job["id"], succeeded, timeout_s=180)
     audio, rate = fetch_audio(view)
     # No chunk missing or doubled: the samples add up exactly to the 40 sentences.
     assert audio.size == expected_samples(reference, 40, rate)
     assert view["attempts"] >= 2
-    log = second.text()
+    log = wait_logged(second, f"{job['id']} succeeded (")
     rendered = int(log.split(f"{job['id']} succeeded (")[1].split(" chunks")[0])
     assert rendered <= 40 - done_at_kill + 4, (rendered, done_at_kill)  # +4 in flight
+
+
+def test_sigkill_of_a_worker_holding_the_whole_budget_stalls_others_one_lease_at_most(
+        alice: Caller, bob: Caller, worker_factory: Any, redis_url: str) -> None:
+    """With the settings users get (lease 30 s, budget 4 = chunks at once): a worker that
+    holds every slot of the cluster-wide Triton budget is SIGKILLed (its process group), and
+    another worker's job renders its next chunk within one lease (+15 s)."""
+    defaults = WorkerSettings()
+    budget = GlobalBudget(redis.Redis.from_url(redis_url), defaults.global_budget,
+                          defaults.lease_s)
+    deadline = time.monotonic() + defaults.lease_s + 5  # an earlier test's killed worker
+    while budget.in_use():
+        assert time.monotonic() < deadline, budget.holders()
+        time.sleep(0.2)
+    hog_job = alice.submit(job_text(100), response_format="wav").json()
+    hog = worker_factory(defaults=True)
+    alice.wait(hog_job["id"], lambda v: v["progress"]["chunks_done"] >= 1, timeout_s=120)
+    other_job = bob.submit(job_text(60), response_format="wav").json()
+    other = worker_factory(defaults=True)
+    try:
+        bob.wait(other_job["id"], lambda v: v["status"] == "running", timeout_s=60)
+        # The other worker waits for slots while the first one takes them back as its chunks
+        # end: kill the first at a moment it holds them all.
+        hog_holds = [holder_id(hog.pid)] * defaults.global_budget
+        deadline = time.monotonic() + 60
+        while budget.holders() != hog_holds:
+            assert time.monotonic() < deadline, "the first worker never held every slot"
+            time.sleep(0.002)
+        hog.kill_group()
+        killed_at = time.monotonic()
+        assert budget.holders() == hog_holds  # nobody took a slot between look and kill
+        done_at_kill = bob.job(other_job["id"]).json()["progress"]["chunks_done"]
+        hog.wait(10)
+        view = bob.wait(other_job["id"],
+                        lambda v: v["progress"]["chunks_done"] > done_at_kill, timeout_s=240)
+        stalled_s = time.monotonic() - killed_at
+        print(f"\nworker SIGKILL holding {defaults.global_budget} of "
+              f"{defaults.global_budget} slots: the other worker's next chunk "
+              f"{stalled_s:.1f} s after the kill (lease {defaults.lease_s:.0f} s)")
+        assert view["status"] == "running" and other.process.poll() is None
+        assert stalled_s <= defaults.lease_s + 15, stalled_s
+    finally:
+        for job, caller in ((hog_job, alice), (other_job, bob)):
+            caller.http.delete(f"/v1/audio/jobs/{job['id']}")
 
 
 def test_sigterm_checkpoints_and_hands_back(alice: Caller, worker_factory: Any,
@@ -284,7 +345,7 @@ def test_sigterm_checkpoints_and_hands_back(alice: Caller, worker_factory: Any,
     view = alice.wait(job["id"], succeeded, timeout_s=180)
     audio, rate = fetch_audio(view)
     assert audio.size == expected_samples(reference, 40, rate)
-    assert f"{job['id']} succeeded ({40 - done} chunks rendered here)" in second.text()
+    wait_logged(second, f"{job['id']} succeeded ({40 - done} chunks rendered here)")
 
 
 def test_same_idempotency_key_same_job(alice: Caller, bob: Caller) -> None:

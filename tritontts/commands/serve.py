@@ -1,4 +1,5 @@
-"""`tritontts serve`: run tritonserver on a model repository until SIGINT or SIGTERM."""
+"""`tritontts serve`: run tritonserver on a model repository until SIGINT or SIGTERM; if
+`serve` itself is killed, tritonserver goes with it."""
 
 from __future__ import annotations
 
@@ -82,12 +83,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"tritontts serve: ready. gRPC {server.grpc_url}  HTTP {server.http_url}  "
           f"metrics {server.metrics_url}  (Ctrl-C stops)", file=sys.stderr, flush=True)
     assert server.process is not None
-    while not stop.wait(0.5):
-        if server.process.poll() is not None:
-            print(f"tritontts serve: tritonserver exited with {server.process.returncode}",
-                  file=sys.stderr)
-            return server.process.returncode or 1
-    print("tritontts serve: stopping: new requests are refused, in-flight ones finish",
-          file=sys.stderr, flush=True)
-    server.stop()
+    try:
+        while not stop.wait(0.5):
+            if server.process.poll() is not None:
+                print(f"tritontts serve: tritonserver exited with {server.process.returncode}",
+                      file=sys.stderr)
+                return server.process.returncode or 1
+        print("tritontts serve: stopping: new requests are refused, in-flight ones finish",
+              file=sys.stderr, flush=True)
+    finally:
+        # Every way out stops the server (an error here included; its stubs too when it
+        # exited on its own). What no finally sees (SIGKILL, a crash of the interpreter),
+        # the kernel's parent-death signal handles (tritontts.serving.tether).
+        server.stop()
     return 0

@@ -1,6 +1,7 @@
 """`tritontts worker`'s process: dramatiq workers rendering jobs, a heartbeat that renews this
-process's leases (its jobs', and its broker heartbeat, which the consumer alone does not send
-while every worker thread is busy), the sweeper, and the signals.
+process's leases (its budget slots', its jobs', and its broker heartbeat, which the consumer
+alone does not send while every worker thread is busy), the sweeper (on a thread of its own),
+and the signals.
 
 SIGTERM or SIGINT (a spot node being reclaimed, a rollout): no new chunks start; the chunks
 in flight finish and are recorded, the job goes back to the queue, and the process exits.
@@ -11,7 +12,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from typing import Any
 
 from tritontts.jobs.leases import GlobalBudget
@@ -44,8 +44,11 @@ class JobWorker:
         worker = settings.worker
         self.client = TTSClient(worker.triton_url, model=worker.tts_model,
                                 deadline_s=worker.chunk_deadline_s, api_key=worker.triton_api_key)
-        self.budget = GlobalBudget(self.redis, worker.global_budget,
-                                   lease_s=worker.chunk_deadline_s + worker.lease_s)
+        # Budget slots live as long as this process's heartbeat renews them: a killed
+        # worker's slots are free within one lease, whatever the chunk deadline. A slot is
+        # held around one request, which ends by its deadline (+ one beat of grace).
+        self.budget = GlobalBudget(self.redis, worker.global_budget, lease_s=worker.lease_s,
+                                   overdue_s=worker.chunk_deadline_s + worker.lease_s / 3)
         self.runner = JobRunner(settings, self.book, self.store, self.broker, self.client,
                                 self.budget, self.stopping)
         dramatiq.Actor(self._render, broker=self.broker, actor_name=JOBS_ACTOR,
@@ -64,16 +67,26 @@ class JobWorker:
 
     def _heartbeat(self) -> None:
         interval = self.settings.worker.lease_s / 3
-        next_sweep = 0.0
         while not self._beats_done.wait(interval):
             try:
+                self.budget.renew()
                 self.runner.renew_leases()
                 self.broker.do_qsize(JOBS_QUEUE)  # every broker command is a heartbeat
-                if time.monotonic() >= next_sweep and not self.stopping.is_set():
-                    sweep(self.book, self.store)
-                    next_sweep = time.monotonic() + self.settings.worker.sweep_interval_s
             except Exception:  # a Redis blip: the next beat tries again
                 log.exception("worker: heartbeat failed")
+
+    def _sweeper(self) -> None:
+        # A thread of its own: a long sweep (many results expiring at once) must not delay
+        # the beats, or this live worker's leases and budget slots would lapse.
+        pause = self.settings.worker.lease_s / 3
+        while not self._beats_done.wait(pause):
+            pause = self.settings.worker.sweep_interval_s
+            if self.stopping.is_set():
+                continue
+            try:
+                sweep(self.book, self.store)
+            except Exception:  # a Redis or store blip: the next sweep tries again
+                log.exception("worker: sweep failed")
 
     def run(self) -> int:
         import dramatiq
@@ -87,8 +100,10 @@ class JobWorker:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: done.set())
         self._beats_done = threading.Event()
-        beats = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
-        beats.start()
+        beats = [threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True),
+                 threading.Thread(target=self._sweeper, name="sweeper", daemon=True)]
+        for thread in beats:
+            thread.start()
         self._worker.start()
         log.info("worker: rendering jobs from %s (%d at once, %d chunks each, budget %d)",
                  self.settings.redis_url, jobs_at_once, self.settings.worker.chunks_at_once,
@@ -98,7 +113,8 @@ class JobWorker:
         self.stopping.set()
         self._worker.stop()  # waits for the actors, which hand their jobs back
         self._beats_done.set()
-        beats.join(5)
+        for thread in beats:
+            thread.join(5)
         self.client.close()
         log.info("worker: stopped")
         return 0

@@ -30,6 +30,35 @@ def _stat_fields(pid: int) -> list[str]:
     return text.rsplit(")", 1)[1].split()
 
 
+def is_running(pid: int) -> bool:
+    """Whether `pid` is a live process (not gone, not a zombie waiting to be reaped)."""
+    try:
+        return _stat_fields(pid)[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def process_name(pid: int) -> str:
+    """The kernel's name of a process (its executable's, at most 15 characters); "" if gone."""
+    try:
+        return (PROC / str(pid) / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def child_pids(parent_pid: int) -> list[int]:
+    """The processes whose parent is `parent_pid`."""
+    children = []
+    for entry in PROC.iterdir():
+        if entry.name.isdigit():
+            try:
+                if int(_stat_fields(int(entry.name))[1]) == parent_pid:
+                    children.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue  # exited while we looked
+    return children
+
+
 def stub_processes(server_pid: int) -> list[StubProcess]:
     """The stub processes whose parent is `server_pid`, zombies included."""
     stubs = []

@@ -37,6 +37,7 @@ from typing import Literal
 from tritontts.errors import TritonTTSError
 from tritontts.serving.control import ModelControl
 from tritontts.serving.recovery import MemoryLimit, StubWatchdog
+from tritontts.serving.tether import tethered_popen
 from tritontts_client.contract import (
     ADMIN_HEADER,
     API_KEY_HEADER,
@@ -310,7 +311,10 @@ class TritonServer:
                               "run `make repository` first")
         out = open(self.log_file, "ab") if self.log_file else None  # noqa: SIM115
         try:
-            self.process = subprocess.Popen(
+            # A session of its own (a terminal's Ctrl-C reaches this runner alone, which
+            # drains first), tethered: if this process dies without stopping it (SIGKILL,
+            # a crash), the kernel kills tritonserver, and its stubs follow their parent.
+            self.process = tethered_popen(
                 self.command(), env=self.environment(), stdout=out or None,
                 stderr=subprocess.STDOUT if out else None, start_new_session=True)
         finally:
