@@ -198,16 +198,18 @@ class PCMEncoder:
         if self._finished:
             raise RuntimeError("the encoder has finished")
         data = _int16(samples)
-        if self.format.name == "pcm":
+        if self.streaming:  # only pcm streams (check_encodable): bytes leave at once
             return data
-        self._pcm += data  # wav: the header carries the size, written at finish()
+        self._pcm += data  # a whole file: returned by finish(), as AudioEncoder does
         return b""
 
     def finish(self) -> bytes:
-        if self._finished or self.format.name == "pcm":
+        if self._finished or self.streaming:
             self._finished = True
             return b""
         self._finished = True
+        if self.format.name == "pcm":
+            return bytes(self._pcm)
         buffer = io.BytesIO()
         with wave.open(buffer, "wb") as wav:
             wav.setnchannels(1)
