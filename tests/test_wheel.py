@@ -18,7 +18,7 @@ from tritontts.repository.render import SOURCES
 from tritontts.serving.server import free_port
 
 from helpers import assert_speech
-from venvs import ROOT, clean_env, copy_sources, fresh_venv, pip_install, run
+from venvs import ROOT, clean_env, copy_sources, fresh_venv, pip_install, run, wheel_python
 
 TEXT = "Installed from the wheel, this server speaks."
 
@@ -63,7 +63,7 @@ def test_the_adapters_have_one_source() -> None:
 
 @pytest.fixture(scope="module")
 def installed(wheels: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    venv = fresh_venv(tmp_path_factory.mktemp("wheel-venv") / "venv")
+    venv = fresh_venv(tmp_path_factory.mktemp("wheel-venv") / "venv", wheel_python())
     pip_install(venv, wheels["server"], wheels["client"], cwd=venv.parent)
     return venv
 

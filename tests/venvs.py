@@ -17,6 +17,15 @@ NOT_SOURCES = shutil.ignore_patterns(".git", ".venv", "build", "dist", "out", "*
                                      ".hypothesis", "*.onnx", "*.wav")
 
 
+# The interpreter of the wheel test's venv (default: the one running the tests), so the same
+# test measures another Python: TRITONTTS_TEST_PYTHON=python3.12 pytest tests/test_wheel.py
+TEST_PYTHON_ENV = "TRITONTTS_TEST_PYTHON"
+
+
+def wheel_python() -> str:
+    return os.environ.get(TEST_PYTHON_ENV) or this_python()
+
+
 def this_python() -> str:
     """The interpreter behind the running virtualenv (a new venv is made from it)."""
     return getattr(sys, "_base_executable", sys.executable)
