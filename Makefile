@@ -56,7 +56,7 @@ GATEWAY_ARGS ?=
 # make worker: further `tritontts worker` options (Redis, store).
 WORKER_ARGS ?=
 
-.PHONY: help setup system-deps dashboard export repository serve demo test lint bench bench-cache \
+.PHONY: help setup system-deps dashboard export repository serve demo test lint wheels bench bench-cache \
 	bench-gateway bench-maya1 bench-jobs gateway worker load load-capacity clean
 
 help: ## list the targets
@@ -116,6 +116,12 @@ dashboard: $(STAMP) ## regenerate the chart's Grafana dashboard (helm/tritontts/
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .
+
+wheels: $(STAMP) ## build the tritontts and tritontts-client wheels into dist/ (docs/install.md)
+	@# pip builds in the tree: an older build/lib could carry files deleted since.
+	rm -rf build/lib build/bdist.* client/build
+	$(BIN)/pip wheel --no-deps --quiet -w dist . ./client
+	@ls -l dist/*.whl
 
 bench: $(STAMP) ## benchmarks vs the direct ONNX Runtime baseline, plots (HOST=host:grpcport to target one)
 	$(BIN)/python benchmarks/bench.py $(if $(HOST),--url $(HOST))
