@@ -64,7 +64,7 @@ help: ## list the targets
 
 setup: $(STAMP) ## create .venv with tritontts and its pinned dependencies
 
-$(STAMP): pyproject.toml scripts/install.sh
+$(STAMP): pyproject.toml client/pyproject.toml scripts/install.sh
 	PYTHON=$(PYTHON) scripts/install.sh $(VENV) dev,bench,deploy,gateway,jobs,maya1
 	@touch $@
 
