@@ -56,15 +56,15 @@ GATEWAY_ARGS ?=
 # make worker: further `tritontts worker` options (Redis, store).
 WORKER_ARGS ?=
 
-.PHONY: help setup system-deps dashboard export repository serve demo test lint bench bench-cache \
-	bench-gateway bench-maya1 bench-jobs docs gateway worker load load-capacity clean
+.PHONY: help setup system-deps dashboard export repository serve demo test lint wheels bench \
+	bench-cache bench-gateway bench-maya1 bench-jobs docs gateway worker load load-capacity clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## create .venv with tritontts and its pinned dependencies
 
-$(STAMP): pyproject.toml scripts/install.sh
+$(STAMP): pyproject.toml client/pyproject.toml scripts/install.sh
 	PYTHON=$(PYTHON) scripts/install.sh $(VENV) dev,bench,deploy,docs,gateway,jobs,maya1
 	@touch $@
 
@@ -120,6 +120,12 @@ dashboard: $(STAMP) ## regenerate the chart's Grafana dashboard (helm/tritontts/
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .
+
+wheels: $(STAMP) ## build the tritontts and tritontts-client wheels into dist/ (docs/install.md)
+	@# pip builds in the tree: an older build/lib could carry files deleted since.
+	rm -rf build/lib build/bdist.* client/build
+	$(BIN)/pip wheel --no-deps --quiet -w dist . ./client
+	@ls -l dist/*.whl
 
 bench: $(STAMP) ## benchmarks vs the direct ONNX Runtime baseline, plots (HOST=host:grpcport to target one)
 	$(BIN)/python benchmarks/bench.py $(if $(HOST),--url $(HOST))

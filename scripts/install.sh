@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create a virtualenv and install tritontts into it, from this source tree (editable: the
-# repository renderer copies model.py files from model_repository/). The one install step of
+# Create a virtualenv and install tritontts and its client into it, from this source tree
+# (editable: edits to tritontts/, export/, model_repository/ and client/ take effect without a
+# reinstall; the wheels carry the same files, docs/install.md). The one install step of
 # `make setup` (so CI runs it) and of both container images.
 # usage: scripts/install.sh VENV [EXTRAS]      e.g. scripts/install.sh .venv dev,bench,deploy
 set -euo pipefail

@@ -19,7 +19,7 @@ sys.meta_path.insert(0, Blocker())
 def test_client_imports_without_torch_or_onnx() -> None:
     code = BLOCK_HEAVY + (
         "from tritontts_client import TTSClient, Synthesis\n"
-        "import tritontts.commands.speak\n"
+        "import tritontts_client.speak\n"
         "TTSClient('localhost:1', 'grpc'); TTSClient('localhost:1', 'http')\n"
         "print('ok')\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -41,7 +41,7 @@ def modules_after(*argv: str) -> set[str]:
 
 def test_speak_help_imports_nothing_of_the_server() -> None:
     loaded = modules_after("speak", "--help")
-    assert "tritontts.commands.speak" in loaded and "tritontts_client" in loaded
+    assert "tritontts_client.speak" in loaded
     heavy = sorted(m for m in loaded if m.split(".")[0] in SERVER_SIDE or
                    any(m == s or m.startswith(s + ".") for s in SERVER_SIDE))
     assert heavy == [], heavy

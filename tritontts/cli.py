@@ -18,7 +18,8 @@ from tritontts.errors import TritonTTSError
 COMMANDS = {
     "serve": ("tritontts.commands.serve",
               "run tritonserver on the model repository until interrupted"),
-    "speak": ("tritontts.commands.speak",
+    # The client distribution's own command (`tritontts-speak`), one implementation.
+    "speak": ("tritontts_client.speak",
               "speak TEXT with a running tritontts server into an audio file (or raw PCM on "
               "stdout)"),
     "phonemize": ("tritontts.commands.phonemize",

@@ -8,14 +8,19 @@ takes a stream's chunks one by one and returns the bytes ready so far, so a stre
 can leave with the first chunk.
 
 Imports numpy at import time and PyAV only when an encoder is made (clients that never encode
-do not need it).
+do not need it). PyAV is the client's `formats` extra: without it, `encoder_for` still writes
+wav files and raw PCM at the voice's own rate (through the standard library's `wave`), and
+names the extra for everything else.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import io
+import wave
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -134,8 +139,6 @@ class AudioEncoder:
 
     def __init__(self, fmt: AudioFormat | str, input_rate: int,
                  output_rate: int | None = None, *, streaming: bool = False) -> None:
-        import io
-
         import av
 
         self.format = audio_format(fmt) if isinstance(fmt, str) else fmt
@@ -185,10 +188,89 @@ class AudioEncoder:
         return self._sink.take() if self.streaming else b""
 
 
+class Encoder(Protocol):
+    def encode(self, samples: np.ndarray) -> bytes: ...
+
+    def finish(self) -> bytes: ...
+
+
+FORMATS_EXTRA = "tritontts-client[formats]"
+
+
+def _int16(samples: np.ndarray) -> bytes:
+    audio = np.clip(np.asarray(samples, dtype=np.float32).reshape(-1), -1.0, 1.0)
+    return (audio * 32767.0).round().astype("<i2").tobytes()
+
+
+class PCMEncoder:
+    """Raw s16le PCM (streamed or whole) and whole wav files at the voice's own rate, without
+    PyAV: what a client without the `formats` extra can write."""
+
+    def __init__(self, fmt: AudioFormat, input_rate: int, *, streaming: bool = False) -> None:
+        self.format, self.input_rate, self.streaming = fmt, int(input_rate), streaming
+        self._pcm = bytearray()
+        self._finished = False
+
+    def encode(self, samples: np.ndarray) -> bytes:
+        if self._finished:
+            raise RuntimeError("the encoder has finished")
+        data = _int16(samples)
+        if self.streaming:  # only pcm streams (check_encodable): bytes leave at once
+            return data
+        self._pcm += data  # a whole file: returned by finish(), as AudioEncoder does
+        return b""
+
+    def finish(self) -> bytes:
+        if self._finished or self.streaming:
+            self._finished = True
+            return b""
+        self._finished = True
+        if self.format.name == "pcm":
+            return bytes(self._pcm)
+        buffer = io.BytesIO()
+        with wave.open(buffer, "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(self.input_rate)
+            wav.writeframes(bytes(self._pcm))
+        return buffer.getvalue()
+
+
+def has_pyav() -> bool:
+    return importlib.util.find_spec("av") is not None
+
+
+def encoder_for(fmt: AudioFormat | str, input_rate: int, output_rate: int | None = None, *,
+                streaming: bool = False) -> Encoder:
+    """PyAV's encoder where PyAV is installed; otherwise `PCMEncoder` for what it can write,
+    and an error naming the extra for the rest."""
+    fmt = audio_format(fmt) if isinstance(fmt, str) else fmt
+    if has_pyav():
+        return AudioEncoder(fmt, input_rate, output_rate, streaming=streaming)
+    check_encodable(fmt, streaming=streaming)
+    rate = fmt.output_rate(int(input_rate), output_rate)
+    if rate != int(input_rate):
+        _needs_pyav(f"{fmt.name} at {rate} Hz (the voice speaks at {input_rate} Hz)")
+    return PCMEncoder(fmt, input_rate, streaming=streaming)
+
+
+def check_encodable(fmt: AudioFormat, *, streaming: bool = False) -> None:
+    """Refuse, before any work, what cannot be written with the packages installed (a rate
+    the voice does not speak at is only known with its first audio)."""
+    if has_pyav() or fmt.name == "pcm" or (fmt.name == "wav" and not streaming):
+        return
+    _needs_pyav(f"{fmt.name} as a stream" if fmt.name == "wav" else fmt.name)
+
+
+def _needs_pyav(what: str) -> None:
+    raise AudioFormatError(f"writing {what} needs PyAV: pip install '{FORMATS_EXTRA}' "
+                           "(without it: wav files and raw pcm at the voice's own rate)")
+
+
 def encode_audio(samples: np.ndarray, input_rate: int, fmt: AudioFormat | str,
                  output_rate: int | None = None) -> bytes:
     """A whole utterance as one file's bytes."""
-    encoder = AudioEncoder(fmt, input_rate, output_rate)
+    encoder = encoder_for(fmt, input_rate, output_rate)
     encoder.encode(samples)
     return encoder.finish()
 

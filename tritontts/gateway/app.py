@@ -8,11 +8,11 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -46,7 +46,8 @@ from tritontts_client.audio import FORMATS
 JOBS_ROUTE = "/v1/audio/jobs"  # tritontts.jobs.api serves it, with --jobs
 
 log = logging.getLogger(__name__)
-STATIC = Path(__file__).parent / "static"
+# Package data (the wheel carries it), read through importlib.resources.
+PAGE = resources.files(__package__) / "static" / "index.html"
 
 
 @dataclass
@@ -146,8 +147,8 @@ async def _caller(request: Request, scope: str) -> Principal:
 
 def _add_routes(app: FastAPI, metrics: GatewayMetrics) -> None:
     @app.get("/", include_in_schema=False)
-    async def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html", media_type="text/html")
+    async def page() -> HTMLResponse:
+        return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

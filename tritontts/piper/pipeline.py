@@ -12,11 +12,12 @@ from pathlib import Path
 from tritontts.piper.frontend import FrontendLimits
 from tritontts.piper.tuning import Tuning
 from tritontts.piper.voice import ExportedVoice
+from tritontts.repository.render import SOURCES as ADAPTERS
 from tritontts.repository.schema import Ensemble, Model, PythonModel, RenderError, Step, Tensor
 from tritontts_client import contract as c
 
 # The python models' adapters: model_repository/piper/<model>/1/model.py.
-SOURCES = Path(__file__).resolve().parent.parent.parent / "model_repository" / "piper"
+SOURCES = ADAPTERS / "piper"
 
 ENTRY_INPUTS = tuple(Tensor.of(spec, (1,), optional=spec.optional) for spec in c.ENTRY_INPUTS)
 # Every word's text and [start, end) sample: sent to clients that ask for them.

@@ -3,13 +3,15 @@
 Rendering goes through the model-config protobuf schema that `tritonclient` ships, so a
 misspelt field or a wrong enum fails here. The `model.py` of each python model is copied from
 its source folder (`model_repository/<family>/<name>/1/`); exported graphs are linked in beside
-it.
+it. That folder installs as the package data of `tritontts.model_repository` (pyproject.toml maps
+it), so the same files are found from a checkout, an editable install and the wheel.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from importlib import resources
 from pathlib import Path
 
 from google.protobuf import text_format
@@ -26,7 +28,20 @@ from tritontts.repository.schema import (
     Tensor,
 )
 
-SOURCES = Path(__file__).resolve().parent.parent.parent / "model_repository"
+ADAPTERS_PACKAGE = "tritontts.model_repository"
+
+
+def _adapter_sources() -> Path:
+    root = resources.files(ADAPTERS_PACKAGE)
+    # pip installs a wheel as plain files, so this is a folder that shutil can copy from.
+    if not isinstance(root, Path):
+        raise RenderError(f"{ADAPTERS_PACKAGE} is not installed as plain files ({root!r}); "
+                          "install tritontts with pip")
+    return root
+
+
+# The Triton adapters (`<family>/<model>/1/model.py`), wherever tritontts is installed.
+SOURCES = _adapter_sources()
 
 
 def _tensor_proto(tensor: Tensor, message: type) -> object:

@@ -1,4 +1,6 @@
-"""`tritontts speak`: synthesize text with a running server into an audio file or stdout."""
+"""`tritontts-speak` (and `tritontts speak`, the same code): synthesize text with a running
+server into an audio file or stdout. Needs only this distribution; compressed formats and
+resampling need its `formats` extra (PyAV)."""
 
 from __future__ import annotations
 
@@ -13,9 +15,11 @@ import numpy as np
 
 from tritontts_client.audio import (
     FORMATS,
-    AudioEncoder,
     AudioFormat,
+    Encoder,
     audio_format,
+    check_encodable,
+    encoder_for,
     format_for_path,
     save_audio,
 )
@@ -25,12 +29,13 @@ from tritontts_client.errors import TTSError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(program=parser.prog)  # for messages: tritontts-speak or tritontts speak
     parser.description = (
         "Send TEXT to the `tts` model of a running server and write the audio. "
         "A file is encoded by its extension (.wav, .flac, .mp3, .opus/.ogg, .aac, .pcm, and "
         "G.711 for phone lines: .ul μ-law, .al A-law, 8 kHz) or by --format; `-o -` writes "
         "raw signed 16-bit little-endian mono PCM to standard output (or --format), e.g. "
-        "`tritontts speak 'Hello' -o - | aplay -f S16_LE -r 22050 -c 1`.")
+        "`tritontts-speak 'Hello' -o - | aplay -f S16_LE -r 22050 -c 1`.")
     parser.add_argument("text", help="the text to speak; `-` reads it from standard input")
     parser.add_argument("-o", "--output", default="speech.wav",
                         help="output file, or `-` for raw PCM on stdout (default: speech.wav)")
@@ -92,14 +97,14 @@ class AudioWriter:
 
     def __init__(self, output: str, fmt: AudioFormat, sample_rate: int | None) -> None:
         self.output, self.format, self.sample_rate = output, fmt, sample_rate
-        self._encoder: AudioEncoder | None = None
+        self._encoder: Encoder | None = None
         self._sink: BinaryIO | None = None
 
     def write(self, audio: np.ndarray, input_rate: int) -> None:
         if self._encoder is None:
             # Made on the first audio: only then is the voice's rate known.
-            self._encoder = AudioEncoder(self.format, input_rate, self.sample_rate,
-                                         streaming=True)
+            self._encoder = encoder_for(self.format, input_rate, self.sample_rate,
+                                        streaming=True)
             if self.output == "-":
                 self._sink = sys.stdout.buffer
             else:
@@ -162,8 +167,9 @@ def run(args: argparse.Namespace) -> int:
         fmt = output_format(args)
         if args.sample_rate is not None:
             fmt.output_rate(args.sample_rate, args.sample_rate)  # refused before any work
+        check_encodable(fmt, streaming=args.stream or args.output == "-")
     except ValueError as exc:
-        print(f"tritontts speak: {exc}", file=sys.stderr)
+        print(f"{args.program}: {exc}", file=sys.stderr)
         return 2
     try:
         with TTSClient(args.url, args.protocol, args.model, deadline_s=args.timeout, tls=tls,
@@ -178,9 +184,20 @@ def run(args: argparse.Namespace) -> int:
                 write_audio(synthesis, args.output, fmt, args.sample_rate)
                 seconds, rate = synthesis.duration_s, synthesis.sample_rate
     except (TTSError, ValueError) as exc:
-        print(f"tritontts speak: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"{args.program}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     where = "stdout" if args.output == "-" else args.output
     rate = fmt.output_rate(rate, args.sample_rate) if rate else rate
     print(f"wrote {seconds:.2f} s of {fmt.name} audio at {rate} Hz to {where}", file=sys.stderr)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `tritontts-speak` console script of the client distribution."""
+    parser = argparse.ArgumentParser(prog="tritontts-speak")
+    configure(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
