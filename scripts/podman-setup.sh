@@ -17,15 +17,16 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-missing=""
+missing=()
 for package in podman runc debootstrap; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
-        || missing="$missing $package"
+        || missing+=("$package")
 done
-if [ -n "$missing" ]; then
-    echo "podman-setup: installing$missing"
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "podman-setup: installing ${missing[*]}"
     apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+    # With the recommended packages (buildah, fuse-overlayfs, ...): the set seen working.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 fi
 
 # crun (Podman's default where installed) refuses hybrid cgroup hierarchies; an empty
