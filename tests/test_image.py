@@ -93,9 +93,8 @@ class Pod:
     volumes_dir: Path
     started: list[str] = field(default_factory=list)
 
-    def container(self, name: str, init: bool = False) -> dict:
-        containers = self.spec["initContainers" if init else "containers"]
-        return next(c for c in containers if c["name"] == name)
+    def container(self, name: str) -> dict:
+        return next(c for c in self.spec["containers"] if c["name"] == name)
 
     def run_args(self, container: dict, name: str, detach: bool = False) -> list[str]:
         security = {**self.spec.get("securityContext", {}),
@@ -105,7 +104,8 @@ class Pod:
         args += ["--detach"] if detach else ["--rm"]
         if "runAsUser" in security:
             group = security.get("runAsGroup")
-            args += ["--user", f"{security['runAsUser']}" + (f":{group}" if group else "")]
+            user = f"{security['runAsUser']}" + ("" if group is None else f":{group}")
+            args += ["--user", user]
         if "fsGroup" in security:
             args += ["--group-add", str(security["fsGroup"])]
         if security.get("readOnlyRootFilesystem"):
