@@ -55,9 +55,13 @@ GATEWAY_PORT ?= 8080
 GATEWAY_ARGS ?=
 # make worker: further `tritontts worker` options (Redis, store).
 WORKER_ARGS ?=
+# make image: the name:tag of the cpu image (docs/image.md); ENGINE=docker|podman chooses the
+# engine, PYTHON_IMAGE the base, CA_BUNDLE what pip trusts inside the build.
+IMAGE ?= tritontts:cpu
 
 .PHONY: help setup system-deps dashboard export repository serve demo test lint wheels bench \
-	bench-cache bench-gateway bench-maya1 bench-jobs docs gateway worker load load-capacity clean
+	bench-cache bench-gateway bench-maya1 bench-jobs docs gateway worker load load-capacity clean \
+	podman-setup image test-image
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -114,6 +118,15 @@ test: $(STAMP) system-deps ## lint, the handbook's strict build, then unit and e
 
 docs: $(STAMP) ## build the handbook (docs/, MkDocs) into site/; strict: a broken link fails
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+podman-setup: ## Podman, runc, debootstrap and a Debian base image for hosts without Docker (root)
+	scripts/podman-setup.sh
+
+image: ## build the image's cpu target with Docker, else Podman (IMAGE=name:tag), print its size
+	scripts/build-image.sh cpu $(IMAGE)
+
+test-image: $(STAMP) ## build the cpu image and run it as the Helm chart does: serve, gateway, worker
+	TRITONTTS_IMAGE=$(IMAGE) $(BIN)/pytest tests/test_image.py $(PYTEST_ARGS)
 
 dashboard: $(STAMP) ## regenerate the chart's Grafana dashboard (helm/tritontts/dashboards/) from helm/dashboard.py
 	$(BIN)/python helm/dashboard.py

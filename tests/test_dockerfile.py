@@ -1,6 +1,8 @@
 """The container images' Dockerfile and the chart's plain YAML, linted; the images install
-the project with the same script `make setup` (and so CI) runs. No image is built here: there
-is no container runtime on these machines."""
+the project with the same script `make setup` (and so CI) runs, take their base and CA bundle
+from the build's inputs, and are what the rendered chart runs. tests/test_image.py builds the
+cpu image and runs it; the gpu image's base comes from NGC's registry, so its build runs only
+where that image is present."""
 
 from __future__ import annotations
 
@@ -8,16 +10,22 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 import urllib.request
 from pathlib import Path
 
+import helm_python as helm
 import pytest
+import yaml
 
 from tritontts.serving.server import TritonServer
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DOCKERFILE = ROOT / "Dockerfile"
+CHART = ROOT / "helm" / "tritontts"
+CA_SECRET = "--mount=type=secret,id=ca-bundle"
+PIP_CACHE = "--mount=type=cache,target=/root/.cache/pip"
 # NGC release -> the Triton version inside it (NVIDIA's support matrix). The gpu image runs
 # the nvidia-pytriton wheel's Python 3.11 stub in NGC's python backend: same Triton version.
 NGC_TRITON_VERSIONS = {"24.10": "2.51.0"}
@@ -49,9 +57,16 @@ def stage(name: str) -> str:
     return match.group(1)
 
 
+def instructions(name: str) -> list[str]:
+    """The stage's instructions, continuation lines joined, comments left out."""
+    lines = [line for line in stage(name).splitlines() if not line.lstrip().startswith("#")]
+    return [i.strip() for i in re.sub(r"\\\n\s*", " ", "\n".join(lines)).splitlines()
+            if i.strip()]
+
+
 @pytest.mark.parametrize("target", ["gpu", "cpu"])
 def test_both_images_install_with_the_setup_script_and_start_tritontts_serve(target: str) -> None:
-    body = stage(target)
+    body = "\n".join(instructions(target))
     assert re.search(r"^RUN .*scripts/install\.sh /opt/venv", body, re.M)
     assert 'ENTRYPOINT ["tritontts", "serve"]' in body
     assert re.search(r"^USER 1000", body, re.M), "non-root, as the chart's securityContext"
@@ -77,3 +92,72 @@ def test_the_ngc_release_carries_the_tritonserver_version_of_the_wheel(
     with urllib.request.urlopen(f"http://{server.http_url}/v2", timeout=10) as response:
         version = json.loads(response.read())["version"]
     assert version == NGC_TRITON_VERSIONS[tag.group(1)]
+
+
+def test_the_cpu_base_is_a_build_argument_defaulting_to_the_public_python_image() -> None:
+    text = DOCKERFILE.read_text()
+    assert re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.M) == ["python:3.11-slim-bookworm"]
+    assert "FROM ${PYTHON_IMAGE} AS cpu" in text
+
+
+@pytest.mark.parametrize("target", ["gpu", "cpu"])
+def test_pip_runs_with_the_optional_ca_bundle_secret_and_its_cache_mounted(target: str) -> None:
+    runs = [i for i in instructions(target)
+            if i.startswith("RUN ") and re.search(r"\bpip\b|install\.sh", i)]
+    assert len(runs) == 2, runs  # the dependencies, then the code
+    for run in runs:
+        assert CA_SECRET in run and PIP_CACHE in run, run
+        # The bundle is trusted only where it was given, and only by that command.
+        assert "if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=" in run, run
+    body = instructions(target)
+    assert "ARG PIP_CONFIG_FILE=/dev/null" in body, "pip reads no configuration of its host"
+    assert not [i for i in body if re.match(r"(ENV|ARG) .*PIP_CERT", i)]
+    assert not [i for i in body if i.startswith(("COPY", "ADD")) and "ca-" in i]
+
+
+@pytest.mark.parametrize("target", ["gpu", "cpu"])
+def test_dependencies_install_before_the_code_is_copied(target: str) -> None:
+    body = instructions(target)
+    deps = next(n for n, i in enumerate(body) if "scripts/dependencies.py" in i and "RUN" in i)
+    code = body.index("COPY . .")
+    assert deps < code
+    copies = [i for i in body[:deps] if i.startswith("COPY")]
+    assert copies == ["COPY pyproject.toml ./", "COPY client/pyproject.toml client/",
+                      "COPY scripts/dependencies.py scripts/"]
+
+
+def test_the_dependency_list_is_the_pinned_requirements_without_local_distributions() -> None:
+    result = run(sys.executable, ROOT / "scripts" / "dependencies.py", "gateway,jobs")
+    assert result.returncode == 0, result.stderr
+    listed = result.stdout.splitlines()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    expected = [*project["dependencies"], *project["optional-dependencies"]["gateway"],
+                *project["optional-dependencies"]["jobs"]]
+    assert set(listed) >= {r for r in expected if not r.startswith("tritontts-client")}
+    assert not [r for r in listed if r.startswith(("tritontts", "torch"))], listed
+    refused = run(sys.executable, ROOT / "scripts" / "dependencies.py", "gateway,nonesuch")
+    assert refused.returncode != 0 and "nonesuch" in refused.stderr
+
+
+@pytest.mark.parametrize("profile", ["cpu", "gpu"])
+def test_the_chart_runs_each_image_as_the_image_is_built(profile: str) -> None:
+    """The rendered chart against the Dockerfile stage it deploys: user, command, HOME."""
+    values = yaml.safe_load((CHART / f"values-{profile}.yaml").read_text())
+    manifests = helm.Chart.load(CHART).render(values, name="tts", namespace="speech")
+    objects = [doc for text in manifests.values() for doc in yaml.safe_load_all(text) if doc]
+    pod = next(o for o in objects if o["kind"] == "Deployment"
+               and o["metadata"]["name"] == "tts-tritontts")["spec"]["template"]["spec"]
+    body = instructions(profile)
+    user = next(i for i in body if i.startswith("USER ")).split()[1]
+    assert f"{pod['securityContext']['runAsUser']}:{pod['securityContext']['runAsGroup']}" == user
+    assert re.search(r"^ENV .*\bHOME=/tmp\b", "\n".join(body), re.M)
+    entrypoint = json.loads(next(i for i in body if i.startswith("ENTRYPOINT "))[11:])
+    containers = pod.get("initContainers", []) + pod["containers"]
+    ours = [c for c in containers if c["image"].endswith(f"-{profile}")]
+    assert {c["name"] for c in ours} == {"export", "repository", "tritontts"}
+    for container in ours:
+        assert container["command"][0] == entrypoint[0], container["name"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert {"name": "HOME", "value": "/tmp"} in container["env"]
+    main = next(c for c in ours if c["name"] == "tritontts")
+    assert main["command"] == entrypoint
