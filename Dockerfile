@@ -1,6 +1,6 @@
 # tritontts images, both started by `tritontts serve` (stub watchdog, text-model memory
-# recycling, drain on SIGTERM), both installed by scripts/install.sh, the command `make setup`
-# and so CI run too.
+# recycling, drain on SIGTERM), both installed from the project's two wheels (built in the
+# `wheels` stage), the same wheels tests/test_wheel.py installs and serves from.
 #   docker build --target gpu -t tritontts:gpu .    NGC tritonserver, TensorRT engines
 #   docker build --target cpu -t tritontts:cpu .    tritonserver from the nvidia-pytriton wheel;
 #                                                   also the gateway's and the workers' image
@@ -20,6 +20,32 @@
 # runs the wheel's python backend stub for Python 3.11 inside NGC's 2.51 python backend.
 ARG TRITON_IMAGE_TAG=24.10-py3
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS cpu-base
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# A plain Debian base (hosts that reach no image registry import one: docs/image.md) gets
+# Debian's Python 3.11 and what the Python image has besides (CA certificates, netbase);
+# libpython3.11 is what the python backend stub links. Versions: the base release's, as above.
+# hadolint ignore=DL3008
+RUN if ! command -v python3.11 >/dev/null; then \
+        apt-get update \
+        && apt-get install -y --no-install-recommends python3.11 python3.11-venv \
+            libpython3.11 ca-certificates netbase \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi
+
+# The two wheels (tritontts, tritontts-client), built from the tree; only they reach the image.
+FROM cpu-base AS wheels
+# pip reads no configuration of the base image or the build host (ARGs end with a stage).
+ARG PIP_CONFIG_FILE=/dev/null
+ARG PIP_DISABLE_PIP_VERSION_CHECK=1
+ARG PIP_ROOT_USER_ACTION=ignore
+WORKDIR /src
+COPY . .
+RUN --mount=type=cache,target=/root/.cache/pip --mount=type=secret,id=ca-bundle \
+    if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \
+    && python3.11 -m venv /opt/build \
+    && /opt/build/bin/python -m pip wheel --no-deps -w /wheels ./client .
 
 FROM nvcr.io/nvidia/tritonserver:${TRITON_IMAGE_TAG} AS gpu
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -45,12 +71,16 @@ RUN --mount=type=cache,target=/root/.cache/pip --mount=type=secret,id=ca-bundle 
     && python3.11 scripts/dependencies.py gpu > /tmp/requirements.txt \
     && /opt/venv/bin/python -m pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
-COPY . .
-RUN --mount=type=cache,target=/root/.cache/pip --mount=type=secret,id=ca-bundle \
+# The code: the wheels of the `wheels` stage (below; any Python builds them).
+RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
+    --mount=type=cache,target=/root/.cache/pip --mount=type=secret,id=ca-bundle \
     if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \
-    && PYTHON=python3.11 scripts/install.sh /opt/venv gpu \
+    && /opt/venv/bin/python -m pip install /wheels/tritontts_client-*.whl \
+        "$(ls /wheels/tritontts-*.whl)[gpu]" \
+    && /opt/venv/bin/python -c "from tritontts.serving.server import locate_tritonserver; locate_tritonserver()" \
     && stub="$(/opt/venv/bin/python -c 'import pathlib, pytriton; print(pathlib.Path(pytriton.__file__).parent / "tritonserver/python_backend_stubs/3.11/triton_python_backend_stub")')" \
     && cp "$stub" /opt/tritonserver/backends/python/triton_python_backend_stub
+WORKDIR /tmp
 ENV PATH=/opt/venv/bin:${PATH} \
     HOME=/tmp \
     PYTHONDONTWRITEBYTECODE=1
@@ -59,21 +89,10 @@ EXPOSE 8000 8001 8002
 ENTRYPOINT ["tritontts", "serve"]
 CMD ["--model-repository", "/models", "--host", "0.0.0.0"]
 
-FROM ${PYTHON_IMAGE} AS cpu
-SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+FROM cpu-base AS cpu
 ARG PIP_CONFIG_FILE=/dev/null
 ARG PIP_DISABLE_PIP_VERSION_CHECK=1
 ARG PIP_ROOT_USER_ACTION=ignore
-# A plain Debian base (hosts that reach no image registry import one: docs/image.md) gets
-# Debian's Python 3.11 and what the Python image has besides (CA certificates, netbase);
-# libpython3.11 is what the python backend stub links. Versions: the base release's, as above.
-# hadolint ignore=DL3008
-RUN if ! command -v python3.11 >/dev/null; then \
-        apt-get update \
-        && apt-get install -y --no-install-recommends python3.11 python3.11-venv \
-            libpython3.11 ca-certificates netbase \
-        && rm -rf /var/lib/apt/lists/*; \
-    fi
 WORKDIR /opt/tritontts
 COPY pyproject.toml ./
 COPY client/pyproject.toml client/
@@ -85,11 +104,15 @@ RUN --mount=type=cache,target=/root/.cache/pip --mount=type=secret,id=ca-bundle 
     && python3.11 scripts/dependencies.py gateway,jobs > /tmp/requirements.txt \
     && /opt/venv/bin/python -m pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
-# The code: from the source tree, editable (the repository renderer reads model_repository/).
-COPY . .
-RUN --mount=type=cache,target=/root/.cache/pip --mount=type=secret,id=ca-bundle \
+# The code: the wheels (the Triton adapters and the page are package data), then the python
+# backend assembled for this interpreter, so that a server writes nothing into the venv.
+RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
+    --mount=type=cache,target=/root/.cache/pip --mount=type=secret,id=ca-bundle \
     if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \
-    && PYTHON=python3.11 scripts/install.sh /opt/venv gateway,jobs
+    && /opt/venv/bin/python -m pip install /wheels/tritontts_client-*.whl \
+        "$(ls /wheels/tritontts-*.whl)[gateway,jobs]" \
+    && /opt/venv/bin/python -c "from tritontts.serving.server import locate_tritonserver; locate_tritonserver()"
+WORKDIR /tmp
 ENV PATH=/opt/venv/bin:${PATH} \
     HOME=/tmp \
     PYTHONDONTWRITEBYTECODE=1

@@ -65,14 +65,21 @@ def instructions(name: str) -> list[str]:
 
 
 @pytest.mark.parametrize("target", ["gpu", "cpu"])
-def test_both_images_install_with_the_setup_script_and_start_tritontts_serve(target: str) -> None:
+def test_both_images_install_the_wheels_and_start_tritontts_serve(target: str) -> None:
+    """The images install what users install: the two wheels (tests/test_wheel.py serves from
+    them), built from the tree in the `wheels` stage; no source tree stays in an image."""
+    wheels = "\n".join(instructions("wheels"))
+    assert re.search(r"^RUN .*pip wheel --no-deps -w /wheels \./client \.$", wheels, re.M)
     body = "\n".join(instructions(target))
-    assert re.search(r"^RUN .*scripts/install\.sh /opt/venv", body, re.M)
+    install = re.search(r"^RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels .*"
+                        r"pip install /wheels/tritontts_client-\*\.whl\s+"
+                        r"\"\$\(ls /wheels/tritontts-\*\.whl\)\[(\w+(?:,\w+)*)\]\"", body, re.M)
+    assert install, body
+    line = body[install.start():].splitlines()[0]
+    assert "locate_tritonserver()" in line, "the python backend is assembled at build"
+    assert "COPY . ." not in body and "install.sh" not in body
     assert 'ENTRYPOINT ["tritontts", "serve"]' in body
     assert re.search(r"^USER 1000", body, re.M), "non-root, as the chart's securityContext"
-    # ... and `make setup` runs that same script.
-    makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^\t.*scripts/install\.sh \$\(VENV\)", makefile, re.M)
 
 
 def test_the_ngc_tag_is_pinned_once_and_used_by_the_gpu_stage() -> None:
@@ -105,6 +112,7 @@ def test_pip_runs_with_the_optional_ca_bundle_secret_and_its_cache_mounted(targe
     runs = [i for i in instructions(target)
             if i.startswith("RUN ") and re.search(r"\bpip\b|install\.sh", i)]
     assert len(runs) == 2, runs  # the dependencies, then the code
+    runs += [i for i in instructions("wheels") if i.startswith("RUN ")]
     for run in runs:
         assert CA_SECRET in run and PIP_CACHE in run, run
         # The bundle is trusted only where it was given, and only by that command.
@@ -119,7 +127,7 @@ def test_pip_runs_with_the_optional_ca_bundle_secret_and_its_cache_mounted(targe
 def test_dependencies_install_before_the_code_is_copied(target: str) -> None:
     body = instructions(target)
     deps = next(n for n, i in enumerate(body) if "scripts/dependencies.py" in i and "RUN" in i)
-    code = body.index("COPY . .")
+    code = next(n for n, i in enumerate(body) if "from=wheels" in i)
     assert deps < code
     copies = [i for i in body[:deps] if i.startswith("COPY")]
     assert copies == ["COPY pyproject.toml ./", "COPY client/pyproject.toml client/",
