@@ -98,13 +98,25 @@ def stream(server: TritonServer, text: str, max_new_tokens: int, seed: int) -> l
         client.close()
 
 
-def test_whole_speech_stops_at_the_token_limit(maya1_server: TritonServer) -> None:
+def chunk_ends(server: TritonServer, end: str) -> float:
+    with urllib.request.urlopen(server.metrics_url, timeout=5) as response:
+        text = response.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(contract.MAYA1_CHUNKS_TOTAL + "{") and f'end="{end}"' in line)
+
+
+def test_a_chunk_that_hits_the_token_limit_is_generated_again_in_halves(
+        maya1_server: TritonServer) -> None:
+    resplit, limit = chunk_ends(maya1_server, "resplit"), chunk_ends(maya1_server, "limit")
     with client_for(maya1_server) as client:
         synthesis = client.synthesize("Hello <laugh> there.", description=DESCRIPTION)
     assert synthesis.sample_rate == 24_000
-    # Random weights almost never draw CODE_END; one prompt runs to the 2048-token limit,
-    # whole frames of it: 292 frames.
-    assert len(synthesis.audio) == 292 * FRAME
+    # Random weights almost never draw CODE_END: the prompt runs to the 2048-token limit
+    # (292 frames), so it is generated again as "Hello <laugh>" and "there.", which run to
+    # the limit again and are kept (counted "limit"); each drops its warm-up frame.
+    assert len(synthesis.audio) == 2 * 291 * FRAME
+    assert chunk_ends(maya1_server, "resplit") == resplit + 1
+    assert chunk_ends(maya1_server, "limit") == limit + 2
     assert np.isfinite(synthesis.audio).all() and np.abs(synthesis.audio).max() <= 1.0
 
 
@@ -125,7 +137,7 @@ def test_streamed_audio_is_the_window_algorithm_on_the_generated_codes(
     expected = stream_audio(run.frames, OnnxSnacDecoder(snac_graph))
     assert len(run.frames) == 10
     assert [len(c) for c in chunks] == [len(c) for c in expected]
-    assert len(chunks[0]) == 2 * FRAME  # first audio once 4 frames exist
+    assert len(chunks[0]) == 3072  # first audio once 4 frames exist, the warm-up dropped
     np.testing.assert_allclose(np.concatenate(chunks), np.concatenate(expected), atol=1e-5)
 
 
@@ -134,7 +146,9 @@ def test_concurrent_requests_are_decoded_in_one_batch(maya1_server: TritonServer
     texts = ["One.", "Two words.", "Three words here."]
     with ThreadPoolExecutor(len(texts)) as pool:
         results = list(pool.map(lambda t: speak(maya1_server, t, max_new_tokens=140), texts))
-    assert all(len(audio) == 20 * FRAME for audio in results)
+    # 20 frames reach the limit: "One." cannot be cut, the others come back as two halves
+    # of 20 frames; every prompt drops its warm-up frame.
+    assert [len(audio) for audio in results] == [19 * FRAME, 2 * 19 * FRAME, 2 * 19 * FRAME]
     assert batched_steps_since(before, maya1_server, at_least=2) > 0
 
 
@@ -142,7 +156,7 @@ def test_a_long_texts_sentences_are_generated_in_one_batch(maya1_server: TritonS
     before = steps_by_batch_size(maya1_server)
     text = "The first sentence is here. A second one follows now. Is there a third one?"
     audio = speak(maya1_server, text, max_new_tokens=70)
-    assert len(audio) == 3 * 10 * FRAME  # three prompts of 10 frames each
+    assert len(audio) == 3 * 2 * 9 * FRAME  # three prompts at the limit, each in two halves
     assert batched_steps_since(before, maya1_server, at_least=3) > 0
 
 
@@ -153,4 +167,4 @@ def test_unknown_tag_is_invalid_arg_naming_the_known_ones(maya1_server: TritonSe
         with pytest.raises(InvalidRequestError, match=r"<giggles>.*<laugh>"):
             list(client.stream("Hello <giggles>", description=DESCRIPTION))
         # The server stays up.
-    assert len(speak(maya1_server, "Fine.", max_new_tokens=28)) == 4 * FRAME
+    assert len(speak(maya1_server, "Fine.", max_new_tokens=28)) == 3 * FRAME

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from vllm_schema import engine_fields
 
 from tritontts.maya1.checkpoint import Maya1Checkpoint
 from tritontts.maya1.codec import (
@@ -42,7 +43,6 @@ from tritontts.maya1.tokens import (
 )
 from tritontts.piper.voice import InvalidInputError
 from tritontts_client import contract as c
-from vllm_schema import engine_fields
 
 DESCRIPTION = "Realistic male voice in the 30s with an american accent, warm timbre"
 
@@ -353,6 +353,6 @@ def test_vllm_model_json_turns_prefix_caching_and_chunked_prefill_on(
         assert key in fields, f"{key} is not an engine argument of {source}"
         annotation = fields[key].replace(" ", "")
         allowed = [kinds[part] for part in annotation.split("|") if part in kinds]
-        assert value is None and "None" in annotation or isinstance(value, tuple(allowed)), (
+        assert (value is None and "None" in annotation) or isinstance(value, tuple(allowed)), (
             f"{key}={value!r} does not fit {fields[key]} ({source})")
     assert VllmEngine("m").enable_prefix_caching

@@ -39,8 +39,8 @@ def engine_fields() -> tuple[str, dict[str, str]]:
     try:
         import dataclasses
 
-        from vllm.engine.arg_utils import AsyncEngineArgs  # type: ignore[import-not-found]
         import vllm  # type: ignore[import-not-found]
+        from vllm.engine.arg_utils import AsyncEngineArgs  # type: ignore[import-not-found]
     except ImportError:
         table = json.loads(TABLE.read_text())
         return f"vllm {table['vllm_version']} ({SOURCE}, recorded)", table["fields"]
