@@ -50,12 +50,15 @@ def client_for(server: TritonServer) -> TTSClient:
     return TTSClient(server.grpc_url, deadline_s=120)
 
 
-def _inputs(text: str, batched: bool, max_new_tokens: int, seed: int | None) -> list:
+def _inputs(text: str, batched: bool, max_new_tokens: int, seed: int | None,
+            top_k: int | None = None) -> list:
     values = [(contract.TEXT.name, np.array([text.encode()], dtype=object), "BYTES"),
               (contract.DESCRIPTION.name, np.array([DESCRIPTION.encode()], dtype=object), "BYTES"),
               (contract.MAX_NEW_TOKENS.name, np.array([max_new_tokens], dtype=np.int32), "INT32")]
     if seed is not None:
         values.append((contract.SEED.name, np.array([seed], dtype=np.int64), "INT64"))
+    if top_k is not None:
+        values.append((contract.TOP_K.name, np.array([top_k], dtype=np.int32), "INT32"))
     inputs = []
     for name, array, dtype in values:
         array = array[None] if batched else array
@@ -75,14 +78,15 @@ def speak(server: TritonServer, text: str, max_new_tokens: int) -> np.ndarray:
         client.close()
 
 
-def stream(server: TritonServer, text: str, max_new_tokens: int, seed: int) -> list[np.ndarray]:
+def stream(server: TritonServer, text: str, max_new_tokens: int, seed: int,
+           top_k: int | None = None) -> list[np.ndarray]:
     """`maya1_stream`'s chunks for a seeded request with a token limit."""
     responses: queue.Queue = queue.Queue()
     client = grpcclient.InferenceServerClient(server.grpc_url)
     client.start_stream(callback=lambda result, error: responses.put((result, error)))
     try:
         client.async_stream_infer(contract.MAYA1_STREAM_MODEL,
-                                  _inputs(text, False, max_new_tokens, seed),
+                                  _inputs(text, False, max_new_tokens, seed, top_k),
                                   enable_empty_final_response=True)
         chunks = []
         while True:
@@ -168,3 +172,15 @@ def test_unknown_tag_is_invalid_arg_naming_the_known_ones(maya1_server: TritonSe
             list(client.stream("Hello <giggles>", description=DESCRIPTION))
         # The server stays up.
     assert len(speak(maya1_server, "Fine.", max_new_tokens=28)) == 3 * FRAME
+
+
+def test_top_k_reaches_the_sampler(maya1_server: TritonServer) -> None:
+    """TOP_K 1 draws the most likely id of each slot: the seed no longer matters."""
+    def audio(seed: int, top_k: int | None) -> np.ndarray:
+        return np.concatenate(stream(maya1_server, "Top k.", 42, seed, top_k))
+
+    np.testing.assert_array_equal(audio(1, 1), audio(2, 1))
+    assert not np.array_equal(audio(1, None), audio(2, None))
+    with pytest.raises(AssertionError, match="top_k must be an integer >= 0"):
+        stream(maya1_server, "Top k.", 42, 1, top_k=-1)
+    assert len(audio(3, None)) == 5 * FRAME  # and the server stays up

@@ -356,3 +356,20 @@ def test_vllm_model_json_turns_prefix_caching_and_chunked_prefill_on(
         assert (value is None and "None" in annotation) or isinstance(value, tuple(allowed)), (
             f"{key}={value!r} does not fit {fields[key]} ({source})")
     assert VllmEngine("m").enable_prefix_caching
+
+
+def test_continuity_and_top_k_reach_the_rendered_configs(maya1_checkpoint: Path,
+                                                         snac_graph: Path,
+                                                         tmp_path: Path) -> None:
+    from tritontts.maya1.repository import Maya1Setup, maya1_models
+    from tritontts.repository import parse, write_repository
+
+    setup = Maya1Setup(maya1_checkpoint, snac_graph, PromptLimits(continuity_frames=24))
+    repository = write_repository(maya1_models(setup), tmp_path / "repo")
+    configs = {folder.name: parse((folder / "config.pbtxt").read_text())
+               for folder in repository.iterdir()}
+    stream = configs[c.MAYA1_STREAM_MODEL]
+    assert stream.parameters[c.PARAM_CONTINUITY_FRAMES].string_value == "24"
+    assert stream.parameters[c.PARAM_CHUNK_CHARS].string_value == "180"
+    for name in (c.MAYA1_MODEL, c.MAYA1_STREAM_MODEL):
+        assert c.TOP_K.name in {i.name: i for i in configs[name].input}
