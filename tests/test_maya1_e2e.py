@@ -91,7 +91,7 @@ def stream(server: TritonServer, text: str, max_new_tokens: int, seed: int,
         chunks = []
         while True:
             result, error = responses.get(timeout=120)
-            assert error is None, error
+            assert error is None, str(error)
             audio = result.as_numpy(contract.AUDIO.name)
             if audio is not None:
                 chunks.append(audio)

@@ -44,7 +44,7 @@ _SPECIAL = (*PREFIX, *SUFFIX, CODE_END, END_OF_AI)
 _ANGLE = re.compile(r"<([^<>]*)>")
 _DESCRIPTION_FORBIDDEN = set('<>"')
 # Where a sentence too long for one chunk may be cut: after a clause mark and its space.
-_CLAUSE_END = re.compile(r"(?<=[,;:)\]])\s+|\s+(?=[-–—]\s)|(?<=[-–—])\s+")
+_CLAUSE_END = re.compile(r"(?<=[,;:)\]\-–—])\s+")  # the mark stays with the clause before
 
 
 class TextTokenizer(Protocol):
