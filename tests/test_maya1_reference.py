@@ -5,6 +5,7 @@ voice, and the vLLM serving settings; on tiny checkpoints in the real formats.""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -130,13 +131,15 @@ SNAC_24KHZ = {"sampling_rate": 24000, "encoder_dim": 48, "encoder_rates": [2, 4,
               "noise": True, "depthwise": True}
 
 
-def snac_decode(config: dict, seed: int) -> Callable[..., np.ndarray]:
+@functools.cache
+def snac_decode(seed: int) -> Callable[..., np.ndarray]:
+    """SNAC 24 kHz's architecture with random weights (seeded), zero noise as exported."""
     from snac import SNAC
 
     from tritontts.export.snac import deterministic_decoder
 
     torch.manual_seed(seed)
-    model = deterministic_decoder(SNAC(**config).eval())
+    model = deterministic_decoder(SNAC(**SNAC_24KHZ).eval())
 
     def decode(*codes: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
@@ -159,8 +162,8 @@ def test_the_streamed_slice_is_the_one_closest_to_the_whole_decode(seed: int) ->
     from snac import SNAC
 
     assert abs(sum(p.numel() for p in SNAC(**SNAC_24KHZ).parameters()) / 1e6 - 19.8) < 0.05
-    decode = snac_decode(SNAC_24KHZ, seed)
-    frames = random_frames(16, seed)
+    decode = snac_decode(seed)
+    frames = random_frames(10, seed)
     whole = whole_audio(frames, decode)  # the warm-up dropped: sample s is s + 2048
     full = np.concatenate([np.zeros(2048, np.float32), whole])
     rms = float(np.sqrt(np.mean(whole**2)))
@@ -181,9 +184,9 @@ def _codes(frames: Sequence[tuple[int, ...]]) -> tuple[np.ndarray, ...]:
     return frames_to_codes(frames)
 
 
-@pytest.mark.parametrize("count", [4, 5, 12])
+@pytest.mark.parametrize("count", [4, 9])
 def test_streamed_audio_is_the_whole_decode_within_the_bound(count: int) -> None:
-    decode = snac_decode(SNAC_24KHZ, 0)
+    decode = snac_decode(0)
     frames = random_frames(count, seed=count)
     chunks = stream_audio(frames, decode)
     streamed, whole = np.concatenate(chunks), whole_audio(frames, decode)
