@@ -376,3 +376,18 @@ def test_continuity_and_top_k_reach_the_rendered_configs(maya1_checkpoint: Path,
     assert stream.parameters[c.PARAM_CHUNK_CHARS].string_value == "180"
     for name in (c.MAYA1_MODEL, c.MAYA1_STREAM_MODEL):
         assert c.TOP_K.name in {i.name: i for i in configs[name].input}
+
+
+def test_the_repository_command_refuses_negative_continuity_frames(tmp_path: Path) -> None:
+    import argparse
+
+    from tritontts.commands import repository as command
+    from tritontts.errors import UsageError
+
+    parser = argparse.ArgumentParser()
+    command.configure(parser)
+    args = parser.parse_args(["--maya1", str(tmp_path), "--snac", str(tmp_path),
+                              "--maya1-continuity-frames", "-1"])
+    assert args.maya1_continuity_frames == -1
+    with pytest.raises(UsageError, match="continuity-frames must be >= 0"):
+        command._maya1_models(args)
