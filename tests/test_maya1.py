@@ -58,8 +58,9 @@ def test_prompt_ids_are_exactly_the_maya1_layout(tokenizer: Any) -> None:
     def text(piece: str) -> list[int]:
         return tokenizer.encode(piece, add_special_tokens=False).ids
 
-    assert ids == [128259, 128000, *text('<description="Warm voice"> Hi '), FIRST_TAG_ID,
-                   *text(" there."), 128009, 128260, 128261, 128257]
+    # The tokenizer's own BOS, then the reference string's SOH and BOS.
+    assert ids == [128000, 128259, 128000, *text('<description="Warm voice"> Hi '),
+                   FIRST_TAG_ID, *text(" there."), 128009, 128260, 128261, 128257]
 
 
 def test_every_emotion_tag_is_one_id(tokenizer: Any) -> None:
@@ -67,7 +68,7 @@ def test_every_emotion_tag_is_one_id(tokenizer: Any) -> None:
     for index, tag in enumerate(EMOTION_TAGS):
         ids = builder.prompt_ids("calm", f"<{tag}>")
         assert ids.count(FIRST_TAG_ID + index) == 1, tag
-        assert "<" not in tokenizer.decode(ids[2:-4][-1:], skip_special_tokens=True)
+        assert "<" not in tokenizer.decode(ids[3:-4][-1:], skip_special_tokens=True)
 
 
 def test_unknown_tag_is_refused_naming_the_known_ones(tokenizer: Any) -> None:
@@ -308,23 +309,25 @@ def random_frames(count: int, seed: int = 0) -> list[tuple[int, ...]]:
 
 
 @pytest.mark.parametrize("count", [9, 4, 5])
-def test_streamed_audio_is_the_reference_in_the_middle_and_loses_nothing_at_the_ends(
-        snac_graph: Path, count: int) -> None:
+def test_streamed_audio_is_the_window_middles_with_exact_ends(snac_graph: Path,
+                                                              count: int) -> None:
     decode = OnnxSnacDecoder(snac_graph)
     frames = random_frames(count)
     chunks = stream_audio(frames, decode)
     audio = np.concatenate(chunks)
-    assert len(audio) == 2048 * count
-    assert len(chunks[0]) == 2 * 2048  # first audio: frames 0 and 1, once 4 frames exist
-    reference = np.concatenate(reference_stream(frames, decode))  # frames 1 .. N-3
-    np.testing.assert_array_equal(audio[2048 : 2048 * (count - 2)], reference)
-    # The ends the reference drops are there, decoded from the first and last windows.
-    window = decode(*(level[None] for level in unpack_frames(
+    assert len(audio) == 2048 * (count - 1)  # the warm-up frame dropped, as the whole path
+    assert len(chunks[0]) == 3072  # first audio, once 4 frames exist
+    for p in range(1, count - 3):  # the middle: samples 3072:5120 of window [p, p + 4)
+        window = decode(*(level[None] for level in unpack_frames(
+            [t for f in frames[p : p + 4] for t in f])))[0]
+        np.testing.assert_array_equal(chunks[p], window[3072:5120])
+    first = decode(*(level[None] for level in unpack_frames(
         [t for f in frames[:4] for t in f])))[0]
-    np.testing.assert_array_equal(audio[:2048], window[:2048])
+    np.testing.assert_array_equal(audio[:3072], first[2048:5120])
     last = decode(*(level[None] for level in unpack_frames(
         [t for f in frames[-4:] for t in f])))[0]
-    np.testing.assert_array_equal(audio[-2 * 2048 :], last[2 * 2048 :])
+    np.testing.assert_array_equal(audio[-3072:], last[5120:])
+    assert len(reference_stream(frames, decode)) == count - 3
 
 
 @pytest.mark.parametrize("count", [1, 3])

@@ -144,16 +144,18 @@ def test_streamed_audio_decodes_exactly_the_codes_maya1_lm_returned(
     # the audio does not: every frame, nothing lost at the ends, no step at a seam.
     assert len(chunks) > 1
     np.testing.assert_allclose(np.concatenate(chunks), expected, atol=1e-5)
-    assert len(expected) == 10 * FRAME
+    assert len(expected) == 9 * FRAME  # the warm-up frame is not sent
 
 
 def test_whole_speech_over_bls_keeps_the_client_contract(bls_server: TritonServer) -> None:
     text = "The first sentence is here. A second one follows now."
     with TTSClient(bls_server.grpc_url, deadline_s=120) as client:
         synthesis = client.synthesize(text, description=DESCRIPTION)
-        # The double gives every prompt the full token limit: 292 frames each.
+        # The double gives every prompt the full token limit (292 frames): each sentence is
+        # generated again in two halves, which hit the limit again and are kept; each drops
+        # its warm-up frame.
         assert synthesis.sample_rate == 24_000
-        assert len(synthesis.audio) == 2 * 292 * FRAME
+        assert len(synthesis.audio) == 2 * 2 * 291 * FRAME
         with pytest.raises(InvalidRequestError, match=r"<giggles>.*<laugh>"):
             client.synthesize("Hello <giggles>", description=DESCRIPTION)
 
@@ -164,11 +166,12 @@ def test_a_stray_id_refuses_the_sequence_and_is_counted(bls_server: TritonServer
     chunks, error = stream_responses(bls_server, c.MAYA1_STREAM_MODEL,
                                      speech_inputs("A stray frame.", 140, seed=2), c.AUDIO.name)
     assert error is not None and "frame 5 slot 3" in error and "outside its band" in error
-    # Frames 0-4 were valid: their audio had been sent (frames 0-1, then frame 2).
-    assert sum(len(chunk) for chunk in chunks) == 3 * FRAME
+    # Frames 0-4 were valid: their audio had been sent (2048:5120 of window [0, 4), then
+    # 3072:5120 of window [1, 5)).
+    assert sum(len(chunk) for chunk in chunks) == 3072 + 2048
     assert refused_total(bls_server) == before + 1
     with TTSClient(bls_server.grpc_url, deadline_s=120) as client:
         with pytest.raises(ServerError, match="outside its band"):
             client.synthesize("Another stray one.", description=DESCRIPTION)
         # The server stays up and serves the next request.
-        assert len(client.synthesize("Fine.", description=DESCRIPTION).audio) == 292 * FRAME
+        assert len(client.synthesize("Fine.", description=DESCRIPTION).audio) == 291 * FRAME

@@ -50,12 +50,15 @@ def client_for(server: TritonServer) -> TTSClient:
     return TTSClient(server.grpc_url, deadline_s=120)
 
 
-def _inputs(text: str, batched: bool, max_new_tokens: int, seed: int | None) -> list:
+def _inputs(text: str, batched: bool, max_new_tokens: int, seed: int | None,
+            top_k: int | None = None) -> list:
     values = [(contract.TEXT.name, np.array([text.encode()], dtype=object), "BYTES"),
               (contract.DESCRIPTION.name, np.array([DESCRIPTION.encode()], dtype=object), "BYTES"),
               (contract.MAX_NEW_TOKENS.name, np.array([max_new_tokens], dtype=np.int32), "INT32")]
     if seed is not None:
         values.append((contract.SEED.name, np.array([seed], dtype=np.int64), "INT64"))
+    if top_k is not None:
+        values.append((contract.TOP_K.name, np.array([top_k], dtype=np.int32), "INT32"))
     inputs = []
     for name, array, dtype in values:
         array = array[None] if batched else array
@@ -75,19 +78,20 @@ def speak(server: TritonServer, text: str, max_new_tokens: int) -> np.ndarray:
         client.close()
 
 
-def stream(server: TritonServer, text: str, max_new_tokens: int, seed: int) -> list[np.ndarray]:
+def stream(server: TritonServer, text: str, max_new_tokens: int, seed: int,
+           top_k: int | None = None) -> list[np.ndarray]:
     """`maya1_stream`'s chunks for a seeded request with a token limit."""
     responses: queue.Queue = queue.Queue()
     client = grpcclient.InferenceServerClient(server.grpc_url)
     client.start_stream(callback=lambda result, error: responses.put((result, error)))
     try:
         client.async_stream_infer(contract.MAYA1_STREAM_MODEL,
-                                  _inputs(text, False, max_new_tokens, seed),
+                                  _inputs(text, False, max_new_tokens, seed, top_k),
                                   enable_empty_final_response=True)
         chunks = []
         while True:
             result, error = responses.get(timeout=120)
-            assert error is None, error
+            assert error is None, str(error)
             audio = result.as_numpy(contract.AUDIO.name)
             if audio is not None:
                 chunks.append(audio)
@@ -98,13 +102,25 @@ def stream(server: TritonServer, text: str, max_new_tokens: int, seed: int) -> l
         client.close()
 
 
-def test_whole_speech_stops_at_the_token_limit(maya1_server: TritonServer) -> None:
+def chunk_ends(server: TritonServer, end: str) -> float:
+    with urllib.request.urlopen(server.metrics_url, timeout=5) as response:
+        text = response.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(contract.MAYA1_CHUNKS_TOTAL + "{") and f'end="{end}"' in line)
+
+
+def test_a_chunk_that_hits_the_token_limit_is_generated_again_in_halves(
+        maya1_server: TritonServer) -> None:
+    resplit, limit = chunk_ends(maya1_server, "resplit"), chunk_ends(maya1_server, "limit")
     with client_for(maya1_server) as client:
         synthesis = client.synthesize("Hello <laugh> there.", description=DESCRIPTION)
     assert synthesis.sample_rate == 24_000
-    # Random weights almost never draw CODE_END; one prompt runs to the 2048-token limit,
-    # whole frames of it: 292 frames.
-    assert len(synthesis.audio) == 292 * FRAME
+    # Random weights almost never draw CODE_END: the prompt runs to the 2048-token limit
+    # (292 frames), so it is generated again as "Hello <laugh>" and "there.", which run to
+    # the limit again and are kept (counted "limit"); each drops its warm-up frame.
+    assert len(synthesis.audio) == 2 * 291 * FRAME
+    assert chunk_ends(maya1_server, "resplit") == resplit + 1
+    assert chunk_ends(maya1_server, "limit") == limit + 2
     assert np.isfinite(synthesis.audio).all() and np.abs(synthesis.audio).max() <= 1.0
 
 
@@ -125,7 +141,7 @@ def test_streamed_audio_is_the_window_algorithm_on_the_generated_codes(
     expected = stream_audio(run.frames, OnnxSnacDecoder(snac_graph))
     assert len(run.frames) == 10
     assert [len(c) for c in chunks] == [len(c) for c in expected]
-    assert len(chunks[0]) == 2 * FRAME  # first audio once 4 frames exist
+    assert len(chunks[0]) == 3072  # first audio once 4 frames exist, the warm-up dropped
     np.testing.assert_allclose(np.concatenate(chunks), np.concatenate(expected), atol=1e-5)
 
 
@@ -134,7 +150,9 @@ def test_concurrent_requests_are_decoded_in_one_batch(maya1_server: TritonServer
     texts = ["One.", "Two words.", "Three words here."]
     with ThreadPoolExecutor(len(texts)) as pool:
         results = list(pool.map(lambda t: speak(maya1_server, t, max_new_tokens=140), texts))
-    assert all(len(audio) == 20 * FRAME for audio in results)
+    # 20 frames reach the limit: "One." cannot be cut, the others come back as two halves
+    # of 20 frames; every prompt drops its warm-up frame.
+    assert [len(audio) for audio in results] == [19 * FRAME, 2 * 19 * FRAME, 2 * 19 * FRAME]
     assert batched_steps_since(before, maya1_server, at_least=2) > 0
 
 
@@ -142,7 +160,7 @@ def test_a_long_texts_sentences_are_generated_in_one_batch(maya1_server: TritonS
     before = steps_by_batch_size(maya1_server)
     text = "The first sentence is here. A second one follows now. Is there a third one?"
     audio = speak(maya1_server, text, max_new_tokens=70)
-    assert len(audio) == 3 * 10 * FRAME  # three prompts of 10 frames each
+    assert len(audio) == 3 * 2 * 9 * FRAME  # three prompts at the limit, each in two halves
     assert batched_steps_since(before, maya1_server, at_least=3) > 0
 
 
@@ -153,4 +171,16 @@ def test_unknown_tag_is_invalid_arg_naming_the_known_ones(maya1_server: TritonSe
         with pytest.raises(InvalidRequestError, match=r"<giggles>.*<laugh>"):
             list(client.stream("Hello <giggles>", description=DESCRIPTION))
         # The server stays up.
-    assert len(speak(maya1_server, "Fine.", max_new_tokens=28)) == 4 * FRAME
+    assert len(speak(maya1_server, "Fine.", max_new_tokens=28)) == 3 * FRAME
+
+
+def test_top_k_reaches_the_sampler(maya1_server: TritonServer) -> None:
+    """TOP_K 1 draws the most likely id of each slot: the seed no longer matters."""
+    def audio(seed: int, top_k: int | None) -> np.ndarray:
+        return np.concatenate(stream(maya1_server, "Top k.", 42, seed, top_k))
+
+    np.testing.assert_array_equal(audio(1, 1), audio(2, 1))
+    assert not np.array_equal(audio(1, None), audio(2, None))
+    with pytest.raises(AssertionError, match="top_k must be an integer >= 0"):
+        stream(maya1_server, "Top k.", 42, 1, top_k=-1)
+    assert len(audio(3, None)) == 5 * FRAME  # and the server stays up

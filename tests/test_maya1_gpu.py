@@ -36,6 +36,7 @@ from tritontts.maya1.tokens import (
     BOS,
     CODE_END,
     CUSTOM_TOKEN_BASE,
+    START_OF_HUMAN,
     InvalidCodeError,
     slot_band,
 )
@@ -179,7 +180,9 @@ def test_the_prompt_text_tokenizes_back_to_the_exact_ids_as_vllm_does(
     snapshot = llama3_like(maya1_checkpoint, tmp_path / "snapshot")
     ids = PromptBuilder(tokenizer).prompt_ids(DESCRIPTION, "Hi <laugh> there <sigh>.")
     text = prompt_text(ids, tokenizer)
-    # The snapshot's own tokenizer, as vLLM would use it, adds a second BOS in front.
+    # The ids carry the BOS the snapshot's tokenizer put in front; vLLM with that tokenizer
+    # would put a third.
+    assert ids[:3] == [BOS, START_OF_HUMAN, BOS]
     assert AutoTokenizer.from_pretrained(str(snapshot)).encode(text) == [BOS, *ids]
     served = tmp_path / "vllm-tokenizer"
     served.mkdir()

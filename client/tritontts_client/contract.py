@@ -240,6 +240,7 @@ DESCRIPTION = TensorSpec("DESCRIPTION", "BYTES")  # the voice, described in word
 MAX_NEW_TOKENS = TensorSpec("MAX_NEW_TOKENS", "INT32", optional=True)
 TEMPERATURE = TensorSpec("TEMPERATURE", "FP32", optional=True)
 TOP_P = TensorSpec("TOP_P", "FP32", optional=True)
+TOP_K = TensorSpec("TOP_K", "INT32", optional=True)  # 0: no top-k (the default)
 REPETITION_PENALTY = TensorSpec("REPETITION_PENALTY", "FP32", optional=True)
 SEED = TensorSpec("SEED", "INT64", optional=True)
 # maya1_stream only: decode each sentence in one SNAC call and send it whole (what `maya1`
@@ -255,6 +256,11 @@ PARAM_CHUNK_CHARS = "chunk_chars"
 # Steps of the batched decoder, labelled by how many sequences that step decoded together.
 MAYA1_DECODE_STEPS_TOTAL = "tritontts_maya1_decode_steps_total"
 MAYA1_FIRST_AUDIO_MS = "tritontts_maya1_first_audio_ms"
+# Chunks of speech by how they ended: label `end` = "code_end" (the model ended it),
+# "limit" (it ran into the token limit: cut speech), "resplit" (it hit the limit and was
+# generated again in two halves instead of being cut).
+MAYA1_CHUNKS_TOTAL = "tritontts_maya1_chunks_total"
+PARAM_CONTINUITY_FRAMES = "continuity_frames"
 
 # The LM stage behind maya1_stream: in-process PyTorch (cpu profile) or an LLM backend called
 # over BLS (gpu profile). maya1_stream's `lm_backend` parameter says which.
@@ -300,6 +306,7 @@ TRTLLM_PAD_ID = TensorSpec("pad_id", "INT32", optional=True)
 TRTLLM_STREAMING = TensorSpec("streaming", "BOOL", optional=True)
 TRTLLM_TEMPERATURE = TensorSpec("temperature", "FP32", optional=True)
 TRTLLM_TOP_P = TensorSpec("runtime_top_p", "FP32", optional=True)
+TRTLLM_TOP_K = TensorSpec("runtime_top_k", "INT32", optional=True)
 TRTLLM_REPETITION_PENALTY = TensorSpec("repetition_penalty", "FP32", optional=True)
 TRTLLM_MIN_LENGTH = TensorSpec("min_length", "INT32", optional=True)
 TRTLLM_RANDOM_SEED = TensorSpec("random_seed", "UINT64", optional=True)

@@ -52,6 +52,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--maya1-trtllm-engine", default=None, metavar="DIR",
                         help="gpu profile with --maya1-lm tensorrtllm: the TensorRT-LLM engine "
                              "folder built from the snapshot, as the server sees it")
+    parser.add_argument("--maya1-continuity-frames", type=int, default=0, metavar="K",
+                        help="Maya1 voice continuity across the chunks of a long text: each "
+                             "chunk is prompted after the previous one with its last K frames "
+                             "(7 K + 2 prompt tokens more, plus the previous prompt; chunks "
+                             "then run one after the other). Default 0: off")
     parser.add_argument("--maya1-snac-engines", type=Path, default=Path("build/engines/maya1_snac"),
                         metavar="DIR", help="gpu profile: SNAC TensorRT engines "
                         "(model_sm*.plan, from export.snac.build_snac_engine); without them "
@@ -112,16 +117,20 @@ def run(args: argparse.Namespace) -> int:
 def _maya1_models(args: argparse.Namespace) -> tuple[list, str]:
     from tritontts.export.snac import export_snac_decoder
     from tritontts.maya1.checkpoint import Maya1Checkpoint, SnacCheckpoint
+    from tritontts.maya1.prompt import PromptLimits
     from tritontts.maya1.repository import Maya1Setup, maya1_models
 
     if args.profile == "gpu" and args.maya1_lm == "tensorrtllm" and not args.maya1_trtllm_engine:
         raise UsageError("--maya1-lm tensorrtllm needs --maya1-trtllm-engine DIR (the engine "
                          "trtllm-build made from the snapshot)")
+    if args.maya1_continuity_frames < 0:
+        raise UsageError("--maya1-continuity-frames must be >= 0")
+    limits = PromptLimits(continuity_frames=args.maya1_continuity_frames)
     Maya1Checkpoint(args.maya1).check()  # a missing snapshot fails before the export
     SnacCheckpoint(args.snac).check()
     exported = export_snac_decoder(args.snac, Path("build/maya1/snac"))
     if args.profile == "cpu":
-        return (maya1_models(Maya1Setup(args.maya1, exported.graph)),
+        return (maya1_models(Maya1Setup(args.maya1, exported.graph, limits)),
                 "Maya1 (maya1, maya1_stream) on PyTorch + ONNX Runtime")
     from tritontts.maya1.gpu import Maya1GpuSetup, TensorrtLlmEngine, maya1_gpu_models
     from tritontts.piper.gpu import StagePlans
@@ -131,6 +140,7 @@ def _maya1_models(args: argparse.Namespace) -> tuple[list, str]:
         else {}
     setup = Maya1GpuSetup(
         args.maya1, exported.graph, repository_dir=args.out.resolve(), lm_backend=args.maya1_lm,
+        limits=limits,
         tensorrtllm=(TensorrtLlmEngine(args.maya1_trtllm_engine)
                      if args.maya1_trtllm_engine else None),
         snac_plans=StagePlans(args.maya1_snac_engines, engines) if engines else None)

@@ -39,7 +39,11 @@ SNAC_MAX_BATCH = 16  # windows per SNAC call (the engine's profile: export.snac.
 
 @dataclass(frozen=True)
 class VllmEngine:
-    """vLLM engine arguments (the backend's model.json)."""
+    """vLLM engine arguments (the backend's model.json, which Triton's vLLM backend hands to
+    vLLM's `AsyncEngineArgs`). Prefix caching and chunked prefill are on, as the model card
+    recommends for serving: every request starts with the same [BOS, SOH, BOS,
+    <description="...">] run for one voice, so requests with the same description share
+    its KV-cache blocks instead of prefilling them again."""
 
     model: str  # the snapshot folder as the serving container sees it
     tokenizer: str | None = None  # set by vllm_model: the BOS-free tokenizer folder
@@ -48,6 +52,8 @@ class VllmEngine:
     max_model_len: int = 4096
     max_num_seqs: int = 64
     enforce_eager: bool = False
+    enable_prefix_caching: bool = True
+    enable_chunked_prefill: bool = True
 
 
 @dataclass(frozen=True)
@@ -85,11 +91,13 @@ class Maya1GpuSetup:
 def vllm_tokenizer_files(checkpoint_dir: Path) -> dict[str, str]:
     """The snapshot's tokenizer for vLLM, with nothing added to an encoded text.
 
-    vLLM tokenizes `text_input` with add_special_tokens on (the backend has no switch), and a
-    Llama 3 tokenizer.json then prepends <|begin_of_text|> through its post-processor: the
-    prompt would start [BOS, SOH, BOS, ...]. Here the post-processor is dropped, and
-    tokenizer_config.json asks for no BOS / EOS, so the prompt text comes back as exactly
-    the prompt builder's ids (tested with transformers' AutoTokenizer, which vLLM uses)."""
+    The prompt builder's ids already are what the reference feeds the model: the reference
+    string tokenized by the snapshot's tokenizer, whose post-processor prepended one
+    <|begin_of_text|> ([BOS, SOH, BOS, ...]). maya1_stream sends those ids as text
+    (`llm_wire.prompt_text`, the leading BOS included); vLLM tokenizes `text_input` with
+    add_special_tokens on (the backend has no switch), so here the post-processor is dropped
+    and tokenizer_config.json asks for no BOS / EOS: the text comes back as exactly those
+    ids, no third BOS (tested with transformers' AutoTokenizer, which vLLM uses)."""
     source = Path(checkpoint_dir) / TOKENIZER_FILE
     if not source.is_file():
         raise CheckpointError(f"{checkpoint_dir} lacks {TOKENIZER_FILE} of the Maya1 snapshot")
@@ -138,7 +146,8 @@ def tensorrtllm_model(engine: TensorrtLlmEngine) -> BackendModel:
             Tensor.of(c.TRTLLM_REQUEST_OUTPUT_LEN, (1,)),
             *(Tensor.of(t, (1,), optional=True, **scalar) for t in (
                 c.TRTLLM_END_ID, c.TRTLLM_PAD_ID, c.TRTLLM_TEMPERATURE, c.TRTLLM_TOP_P,
-                c.TRTLLM_REPETITION_PENALTY, c.TRTLLM_MIN_LENGTH, c.TRTLLM_RANDOM_SEED)),
+                c.TRTLLM_TOP_K, c.TRTLLM_REPETITION_PENALTY, c.TRTLLM_MIN_LENGTH,
+                c.TRTLLM_RANDOM_SEED)),
             Tensor.of(c.TRTLLM_STREAMING, (1,), optional=True),
         ),
         outputs=(Tensor.of(c.TRTLLM_OUTPUT_IDS, (-1, -1)),

@@ -70,6 +70,8 @@ def sampling_parameters(settings: SamplingSettings) -> str:
     return json.dumps({
         "temperature": settings.temperature, "top_p": settings.top_p,
         "repetition_penalty": settings.repetition_penalty,
+        # vLLM's "no top-k" is -1 in older releases and 0 or -1 in newer ones: sent only when set.
+        **({"top_k": settings.top_k} if settings.top_k else {}),
         "max_tokens": settings.code_limit, "min_tokens": settings.min_new_tokens,
         "stop_token_ids": [CODE_END], "ignore_eos": True, "skip_special_tokens": False,
         **({} if settings.seed is None else {"seed": settings.seed})})
@@ -178,6 +180,7 @@ class TensorrtLlmWire:
             c.TRTLLM_STREAMING.name: scalar(True, bool),
             c.TRTLLM_TEMPERATURE.name: scalar(settings.temperature, np.float32),
             c.TRTLLM_TOP_P.name: scalar(settings.top_p, np.float32),
+            c.TRTLLM_TOP_K.name: scalar(settings.top_k, np.int32),  # 0: off
             c.TRTLLM_REPETITION_PENALTY.name: scalar(settings.repetition_penalty, np.float32),
             c.TRTLLM_MIN_LENGTH.name: scalar(settings.min_new_tokens, np.int32),
         }

@@ -25,6 +25,7 @@ INPUTS = (
     Tensor.of(contract.MAX_NEW_TOKENS, (1,), optional=True),
     Tensor.of(contract.TEMPERATURE, (1,), optional=True),
     Tensor.of(contract.TOP_P, (1,), optional=True),
+    Tensor.of(contract.TOP_K, (1,), optional=True),
     Tensor.of(contract.REPETITION_PENALTY, (1,), optional=True),
     Tensor.of(contract.SEED, (1,), optional=True),
 )
@@ -56,7 +57,8 @@ def stream_model(parameters: dict[str, str], files: dict[str, Path],
                     contract.PARAM_MAX_TEXT_CHARS: str(limits.max_text_chars),
                     contract.PARAM_MAX_DESCRIPTION_CHARS: str(limits.max_description_chars),
                     contract.PARAM_CHUNK_CHARS: str(limits.chunk_chars),
-                    contract.PARAM_MAX_CHUNKS: str(limits.max_chunks)},
+                    contract.PARAM_MAX_CHUNKS: str(limits.max_chunks),
+                    contract.PARAM_CONTINUITY_FRAMES: str(limits.continuity_frames)},
         files=files, source_dir=SOURCE_DIR / "stream")
 
 

@@ -1,8 +1,14 @@
 """Slot-band constrained sampling: at each step only the ids of the band the next slot of the
 frame needs can be drawn, or CODE_END at a frame boundary once the minimum length is reached.
 Every frame is valid by construction, for real weights as for random ones; the sampling
-itself is Maya1's (repetition penalty, temperature, nucleus), applied in that order as
-transformers' `generate` does.
+itself is Maya1's (repetition penalty, temperature, top-k, nucleus), applied in that order as
+transformers' `generate` and vLLM do.
+
+The defaults are the reference's: temperature 0.4, top_p 0.9, repetition_penalty 1.1,
+max_new_tokens 2048, min_new_tokens 28, CODE_END the only stop token, as in both of Maya
+Research's scripts. Top-k is off by default, as in the vLLM server (its SamplingParams set
+none), which is the path the model card recommends for serving; the card's `transformers`
+example samples with `generate`'s default top_k=50, which `top_k=50` reproduces.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from tritontts.maya1.tokens import CODE_END, CODEBOOK_SIZE, CODES_PER_FRAME, VOC
 class SamplingSettings:
     temperature: float = 0.4
     top_p: float = 0.9
+    top_k: int = 0  # 0: off (the vLLM reference); 50: the transformers example
     repetition_penalty: float = 1.1
     # The model card's limits. A partial frame cannot be decoded, so the limit rounds down to
     # whole frames (2048 -> 2044 tokens, 292 frames, ~25 s of audio).
@@ -31,6 +38,7 @@ class SamplingSettings:
         checks = (
             (math.isfinite(self.temperature) and self.temperature > 0, "temperature must be > 0"),
             (math.isfinite(self.top_p) and 0 < self.top_p <= 1, "top_p must be in (0, 1]"),
+            (isinstance(self.top_k, int) and self.top_k >= 0, "top_k must be an integer >= 0"),
             (math.isfinite(self.repetition_penalty) and self.repetition_penalty > 0,
              "repetition_penalty must be > 0"),
             (self.max_new_tokens >= CODES_PER_FRAME, "max_new_tokens must be >= 7 (a frame)"),
@@ -89,6 +97,14 @@ def top_p_filter(logits: torch.Tensor, top_p: torch.Tensor) -> torch.Tensor:
     return torch.full_like(logits, -math.inf).scatter(-1, order, sorted_logits)
 
 
+def top_k_filter(logits: torch.Tensor, top_k: torch.Tensor) -> torch.Tensor:
+    """Keep each row's `top_k` highest logits (0: keep all); ties at the k-th value stay, as
+    in transformers' TopKLogitsWarper."""
+    k = torch.where(top_k > 0, top_k, logits.shape[-1]).clamp(max=logits.shape[-1])
+    kth = torch.sort(logits, descending=True, dim=-1).values.gather(1, (k - 1)[:, None])
+    return logits.masked_fill(logits < kth, -math.inf)
+
+
 def candidates(generated: list[int]) -> torch.Tensor:
     """[B, 4097]: per sequence, the ids of its next slot's band and CODE_END (the last column,
     masked by `end_allowed`)."""
@@ -116,6 +132,7 @@ def sample_next(logits: torch.Tensor, masks: torch.Tensor, generated: list[int],
     end_allowed = masks[rows, CODE_END]
     scores[:, -1] = scores[:, -1].masked_fill(~end_allowed, -math.inf)
     scores = scores / torch.tensor([s.temperature for s in settings])[:, None]
+    scores = top_k_filter(scores, torch.tensor([s.top_k for s in settings]))
     scores = top_p_filter(scores, torch.tensor([s.top_p for s in settings]))
     probabilities = scores.softmax(dim=-1)
     return [int(ids[row, torch.multinomial(probabilities[row], 1, generator=generators[row])])

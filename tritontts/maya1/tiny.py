@@ -23,8 +23,9 @@ TINY_SNAC_CONFIG = {
 
 def write_tokenizer(path: Path) -> Path:
     """A byte-level BPE tokenizer (no merges: a byte per token at ids 0..255) with Llama 3's
-    and Maya1's special tokens at their ids, and every emotion tag as one token."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+    and Maya1's special tokens at their ids, every emotion tag as one token, and Llama 3's
+    post-processor: an encoded text gets <|begin_of_text|> in front unless asked not to."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
 
     alphabet = pre_tokenizers.ByteLevel.alphabet()
     vocab = {symbol: index for index, symbol in enumerate(sorted(alphabet))}
@@ -36,9 +37,16 @@ def write_tokenizer(path: Path) -> Path:
     tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<|begin_of_text|> $A", pair="<|begin_of_text|> $A <|begin_of_text|> $B:1",
+        special_tokens=[("<|begin_of_text|>", BOS)])
     tokenizer.add_special_tokens([AddedToken(token, special=True, normalized=False)
                                   for token in specials])
     tokenizer.save(str(path))
+    # What transformers' AutoTokenizer reads beside it (the reference loads it that way).
+    (path.parent / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<|begin_of_text|>",
+        "eos_token": "<|eot_id|>", "clean_up_tokenization_spaces": False}, indent=2))
     return path
 
 

@@ -22,6 +22,7 @@ CODE_END = 128_258  # the only stop token
 START_OF_HUMAN = 128_259  # SOH
 END_OF_HUMAN = 128_260  # EOH
 START_OF_AI = 128_261  # SOA
+END_OF_AI = 128_262  # EOA: closes a finished turn (only in a continuation prompt)
 CUSTOM_TOKEN_BASE = 128_256  # `<custom_token_N>` is id 128256 + N (vLLM returns text)
 CODE_BASE = 128_266  # first id of slot 0's band
 CODEBOOK_SIZE = 4096

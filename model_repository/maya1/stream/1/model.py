@@ -55,7 +55,8 @@ class TritonPythonModel:
             max_text_chars=int(model.param(contract.PARAM_MAX_TEXT_CHARS)),
             max_description_chars=int(model.param(contract.PARAM_MAX_DESCRIPTION_CHARS)),
             chunk_chars=int(model.param(contract.PARAM_CHUNK_CHARS)),
-            max_chunks=int(model.param(contract.PARAM_MAX_CHUNKS))))
+            max_chunks=int(model.param(contract.PARAM_MAX_CHUNKS)),
+            continuity_frames=int(model.param(contract.PARAM_CONTINUITY_FRAMES))))
         self.loop = None
         self.labels = {"model": model.name}
         self.steps_family = pb_utils.MetricFamily(
@@ -74,6 +75,12 @@ class TritonPythonModel:
             description="Sequences refused because the LM broke the token layout",
             kind=pb_utils.MetricFamily.COUNTER)
         self.refused = self.refused_family.Metric(labels=self.labels)
+        self.chunks_family = pb_utils.MetricFamily(
+            name=contract.MAYA1_CHUNKS_TOTAL,
+            description="Chunks of speech by how they ended (end: CODE_END, limit: cut at "
+                        "the token limit, resplit: generated again in two halves)",
+            kind=pb_utils.MetricFamily.COUNTER)
+        self.chunk_ends = {}
         if self.backend == contract.LM_BACKEND_PYTORCH:
             from tritontts.maya1.generator import BatchedGenerator  # torch: cpu profile only
 
@@ -91,13 +98,14 @@ class TritonPythonModel:
         if contract.PARAM_SNAC_MODEL in model.parameters:
             self.snac_model = model.param(contract.PARAM_SNAC_MODEL)
             self.snac_max_batch = int(model.param(contract.PARAM_SNAC_MAX_BATCH))
-            self.speaker = Speaker(self.generator, self._snac_over_bls)
+            self.speaker = Speaker(self.generator, self._snac_over_bls, builder=self.prompts)
         else:
             from tritontts.maya1.codec import OnnxSnacDecoder
 
             decoder = OnnxSnacDecoder(model.path(contract.PARAM_SNAC_ONNX),
                                       threads=int(model.param(contract.PARAM_THREADS)))
-            self.speaker = Speaker(self.generator, decoder, ThreadPoolExecutor(1, "maya1-snac"))
+            self.speaker = Speaker(self.generator, decoder, ThreadPoolExecutor(1, "maya1-snac"),
+                                   builder=self.prompts)
         self.rate = np.array([SAMPLE_RATE], dtype=np.int32)
 
     async def _lm_ids(self, prompt, settings):
@@ -124,6 +132,11 @@ class TritonPythonModel:
                                 for outputs in await asyncio.gather(*calls)])
         return np.clip(audio.reshape(audio.shape[0], -1), -1.0, 1.0).astype(np.float32)
 
+    def _count_chunk(self, end):  # on the event loop
+        if end not in self.chunk_ends:
+            self.chunk_ends[end] = self.chunks_family.Metric(labels={**self.labels, "end": end})
+        self.chunk_ends[end].increment(1)
+
     def _on_step(self, batch_size):  # on the generator's thread
         if self.loop is not None:
             self.loop.call_soon_threadsafe(self._count_step, batch_size)
@@ -143,13 +156,14 @@ class TritonPythonModel:
     async def _serve(self, request, arrived):
         sender = request.get_response_sender()
         try:
-            prompts = self.prompts.prompts(text_input(request, contract.DESCRIPTION.name),
+            prompts = self.prompts.plan(text_input(request, contract.DESCRIPTION.name),
                                            text_input(request, contract.TEXT.name))
             settings = _settings(request)
             whole = _flag(request, contract.WHOLE_SENTENCES.name)
             first = True
             async for audio in self.speaker.speak(prompts, settings, whole,
-                                                  cancelled=request.is_cancelled):
+                                                  cancelled=request.is_cancelled,
+                                                  on_chunk=self._count_chunk):
                 if request.is_cancelled():
                     break
                 if audio.size == 0:
@@ -189,6 +203,7 @@ def _settings(request):
         "max_new_tokens": _scalar(request, contract.MAX_NEW_TOKENS.name),
         "temperature": _scalar(request, contract.TEMPERATURE.name),
         "top_p": _scalar(request, contract.TOP_P.name),
+        "top_k": _scalar(request, contract.TOP_K.name),
         "repetition_penalty": _scalar(request, contract.REPETITION_PENALTY.name),
         "seed": _scalar(request, contract.SEED.name),
     }

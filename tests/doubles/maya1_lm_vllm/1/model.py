@@ -24,7 +24,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from tritontts.maya1.prompt import PREFIX, SUFFIX
-from tritontts.maya1.tokens import CODE_END, CODES_PER_FRAME, CUSTOM_TOKEN_BASE, slot_band
+from tritontts.maya1.tokens import BOS, CODE_END, CODES_PER_FRAME, CUSTOM_TOKEN_BASE, slot_band
 from tritontts_client import contract
 
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
@@ -68,9 +68,11 @@ class TritonPythonModel:
             raise ValueError("skip_special_tokens must be false: codes are special tokens")
         text = value(contract.VLLM_TEXT_INPUT).decode()
         ids = self.tokenizer.encode(text)  # as vLLM does: add_special_tokens left on
-        if ids[: len(PREFIX)] != list(PREFIX) or ids[-len(SUFFIX):] != list(SUFFIX):
+        # The reference's ids: the checkpoint tokenizer's BOS, then the string's SOH and BOS.
+        head = [BOS, *PREFIX]
+        if ids[: len(head)] != head or ids[-len(SUFFIX):] != list(SUFFIX):
             raise ValueError(f"the prompt text tokenizes to {ids[:4]} ... {ids[-4:]}, not "
-                             f"{list(PREFIX)} ... {list(SUFFIX)}")
+                             f"{head} ... {list(SUFFIX)}")
         rng = np.random.default_rng(parameters.get("seed"))
         tokens = []
         for frame in range(int(parameters["max_tokens"]) // CODES_PER_FRAME):
