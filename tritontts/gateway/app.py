@@ -17,6 +17,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tritontts.api.errors import APIError, from_tts_error
+from tritontts.api.scopes import SCOPE_MODELS, SCOPE_SPEECH
 from tritontts.gateway.auth import (
     Authenticator,
     FileKeyStore,
@@ -26,18 +28,24 @@ from tritontts.gateway.auth import (
     RedisKeyStore,
 )
 from tritontts.gateway.cache import ResponseCache
-from tritontts.gateway.errors import APIError, from_tts_error
 from tritontts.gateway.limits import Limits, limits_storage
 from tritontts.gateway.metrics import GatewayMetrics
 from tritontts.gateway.middleware import GatewayMiddleware
-from tritontts.gateway.names import CACHE_HEADER, SCOPE_MODELS, SCOPE_SPEECH
 from tritontts.gateway.schema import ResolvedSpeech, parse_speech_request, resolve
 from tritontts.gateway.settings import GatewaySettings
 from tritontts.gateway.speech import StreamTally, encoded_audio, sse_events, timestamped_json
 from tritontts_client import AsyncTTSClient, RetryPolicy, TTSError
 from tritontts_client.audio import FORMATS
-
-JOBS_ROUTE = "/v1/audio/jobs"  # tritontts.jobs.api serves it, with --jobs
+from tritontts_client.contract import (
+    CACHE_HEADER,
+    HEALTH_ROUTE,
+    JOBS_ROUTE,
+    METRICS_ROUTE,
+    MODELS_ROUTE,
+    READY_ROUTE,
+    SPEECH_ROUTE,
+    VOICES_ROUTE,
+)
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -74,7 +82,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     if settings.jobs is not None:
         from tritontts.jobs.api import mount_jobs
 
-        mount_jobs(app, settings, settings.jobs, _caller)
+        mount_jobs(app, settings.offer, settings.jobs, _caller)
     return app
 
 
@@ -143,29 +151,29 @@ def _add_routes(app: FastAPI, metrics: GatewayMetrics) -> None:
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
-    @app.get("/healthz")
+    @app.get(HEALTH_ROUTE)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get(READY_ROUTE)
     async def readyz(request: Request) -> JSONResponse:
         if await _gateway(request).client.is_ready():
             return JSONResponse({"status": "ready"})
         return APIError(503, "the speech server is not ready", "server_error",
                         code="not_ready").response()
 
-    @app.get("/metrics")
+    @app.get(METRICS_ROUTE)
     async def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/v1/models")
+    @app.get(MODELS_ROUTE)
     async def models(request: Request) -> dict[str, Any]:
         await _caller(request, SCOPE_MODELS)
         return {"object": "list",
                 "data": [{"id": name, "object": "model", "created": 0, "owned_by": "tritontts"}
                          for name in _gateway(request).settings.models]}
 
-    @app.get("/v1/audio/voices")
+    @app.get(VOICES_ROUTE)
     async def voices(request: Request) -> dict[str, Any]:
         await _caller(request, SCOPE_MODELS)
         settings = _gateway(request).settings
@@ -175,7 +183,7 @@ def _add_routes(app: FastAPI, metrics: GatewayMetrics) -> None:
                 + [{"id": name, "served_by": name} for name in settings.voices],
                 "formats": list(FORMATS)}
 
-    @app.post("/v1/audio/speech")
+    @app.post(SPEECH_ROUTE)
     async def speech(request: Request) -> Response:
         return await _speech(request)
 

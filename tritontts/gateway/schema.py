@@ -10,10 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tritontts.gateway.errors import APIError, bad_request
+from tritontts.api.errors import bad_request
+from tritontts.api.requests import ResponseFormat, instructions_supported, validation_error
 from tritontts.gateway.settings import GatewaySettings
-
-ResponseFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 
 
 class SpeechRequest(BaseModel):
@@ -38,20 +37,6 @@ def parse_speech_request(body: bytes) -> SpeechRequest:
         raise validation_error(exc) from None
 
 
-def validation_error(exc: ValidationError) -> APIError:
-    first = exc.errors()[0]
-    param = ".".join(str(p) for p in first.get("loc", ())) or None
-    kind = first.get("type", "")
-    if kind == "extra_forbidden":
-        return bad_request(f"Unrecognized request argument supplied: {param}", param,
-                           "unknown_parameter")
-    if kind == "json_invalid":
-        return bad_request("The request body is not valid JSON: "
-                           f"{first.get('msg', '')}", None, "invalid_json")
-    return bad_request(f"Invalid value for '{param}': {first.get('msg', '')}", param,
-                       "invalid_value")
-
-
 @dataclass(frozen=True)
 class ResolvedSpeech:
     """A request in this deployment's terms: what Triton is asked and how audio is encoded."""
@@ -74,31 +59,23 @@ class ResolvedSpeech:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def instructions_supported(settings: GatewaySettings) -> bool:
-    """The one switch for `instructions`: they become Maya1's voice description, so they are
-    taken only when the repository serves Maya1 models."""
-    return settings.maya1
-
-
 def resolve(request: SpeechRequest, settings: GatewaySettings) -> ResolvedSpeech:
-    if request.model not in settings.models:
-        raise APIError(404, f"The model '{request.model}' does not exist; this deployment "
-                            f"serves {', '.join(settings.models)}", "invalid_request_error",
-                       "model", "model_not_found")
+    offer = settings.offer
+    if request.model not in offer.models:
+        raise offer.unknown_model(request.model)
     if len(request.input) > settings.max_input_chars:
         raise bad_request(f"input is {len(request.input)} characters; at most "
                           f"{settings.max_input_chars} are accepted", "input",
                           "string_above_max_length")
     if not request.input.strip():
         raise bad_request("input is empty: give some words to speak", "input", "invalid_value")
-    if request.instructions is not None and not instructions_supported(settings):
+    if request.instructions is not None and not instructions_supported(offer):
         raise bad_request("instructions describe a Maya1 voice, and this deployment has no "
                           "Maya1 models; leave instructions out", "instructions",
                           "unsupported_parameter")
-    voice = settings.voice_aliases.get(request.voice, request.voice)
     return ResolvedSpeech(
-        text=request.input, voice=voice or None, speed=request.speed,
+        text=request.input, voice=offer.voice(request.voice), speed=request.speed,
         noise_scale=settings.noise_scale, noise_w=settings.noise_w,
         response_format=request.response_format,
-        sample_rate=settings.pcm_sample_rate if request.response_format == "pcm" else None,
+        sample_rate=offer.sample_rate(request.response_format),
         sse=request.stream_format == "sse", timestamps=request.timestamps)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tritontts.api.requests import SpeechOffer
 from tritontts.jobs.settings import JobSettings
 
 # OpenAI's voice names, so that unchanged OpenAI clients work: "" is the repository's default
@@ -88,6 +89,11 @@ class GatewaySettings:
     jobs: JobSettings | None = None
     # Bodies of job submissions may be this large (1 MiB of text, escaped into JSON).
     max_job_body_bytes: int = 8 << 20
+
+    @property
+    def offer(self) -> SpeechOffer:
+        """What requests may ask of this deployment (the speech and the jobs routes check it)."""
+        return SpeechOffer(self.models, self.voice_aliases, self.pcm_sample_rate, self.maya1)
 
     @property
     def auth_enabled(self) -> bool:
