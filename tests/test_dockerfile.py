@@ -55,9 +55,13 @@ def test_both_images_install_with_the_setup_script_and_start_tritontts_serve(tar
     assert re.search(r"^RUN .*scripts/install\.sh /opt/venv", body, re.M)
     assert 'ENTRYPOINT ["tritontts", "serve"]' in body
     assert re.search(r"^USER 1000", body, re.M), "non-root, as the chart's securityContext"
-    # ... and `make setup` runs that same script.
-    makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^\t.*scripts/install\.sh \$\(VENV\)", makefile, re.M)
+    # ... and `make setup` runs that same script into its virtualenv (make's dry run prints
+    # the commands the target would run).
+    venv = "/nonexistent/venv-for-a-dry-run"
+    dry = run("make", "--dry-run", "--always-make", "setup", f"VENV={venv}")
+    assert dry.returncode == 0, dry.stderr
+    assert re.search(rf"^(\S+=\S+ )*scripts/install\.sh {re.escape(venv)}( |$)", dry.stdout,
+                     re.M), dry.stdout
 
 
 def test_the_ngc_tag_is_pinned_once_and_used_by_the_gpu_stage() -> None:
