@@ -114,8 +114,9 @@ test: $(STAMP) system-deps ## lint, then unit and end-to-end tests against a rea
 dashboard: $(STAMP) ## regenerate the chart's Grafana dashboard (helm/tritontts/dashboards/) from helm/dashboard.py
 	$(BIN)/python helm/dashboard.py
 
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff, and the import rules between packages (pyproject.toml [tool.importlinter])
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: $(STAMP) ## benchmarks vs the direct ONNX Runtime baseline, plots (HOST=host:grpcport to target one)
 	$(BIN)/python benchmarks/bench.py $(if $(HOST),--url $(HOST))

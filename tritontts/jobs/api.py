@@ -1,4 +1,5 @@
-"""The jobs API on the gateway, with the gateway's keys and error envelope:
+"""The jobs API, mounted by the gateway with its authentication and OpenAI's error envelope
+(tritontts.api, which both share; this package never imports the gateway):
 
     POST   /v1/audio/jobs             submit (202: the job and its URL)
     GET    /v1/audio/jobs             this key's jobs, newest first (?limit=&after=)
