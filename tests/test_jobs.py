@@ -253,9 +253,19 @@ def test_sigkill_worker_job_is_finished_by_another(alice: Caller, worker_factory
     # No chunk missing or doubled: the samples add up exactly to the 40 sentences.
     assert audio.size == expected_samples(reference, 40, rate)
     assert view["attempts"] >= 2
-    log = second.text()
+    log = logged(second, f"{job['id']} succeeded (")
     rendered = int(log.split(f"{job['id']} succeeded (")[1].split(" chunks")[0])
     assert rendered <= 40 - done_at_kill + 4, (rendered, done_at_kill)  # +4 in flight
+
+
+def logged(worker: Any, line: str, timeout_s: float = 15) -> str:
+    """The worker's log once it holds `line`: the job's record turns "succeeded" a moment
+    before the worker writes that it did."""
+    deadline = time.monotonic() + timeout_s
+    while line not in (text := worker.text()):
+        assert time.monotonic() < deadline, text
+        time.sleep(0.1)
+    return text
 
 
 def test_sigterm_checkpoints_and_hands_back(alice: Caller, worker_factory: Any,
@@ -274,7 +284,8 @@ def test_sigterm_checkpoints_and_hands_back(alice: Caller, worker_factory: Any,
     view = alice.wait(job["id"], succeeded, timeout_s=180)
     audio, rate = fetch_audio(view)
     assert audio.size == expected_samples(reference, 40, rate)
-    assert f"{job['id']} succeeded ({40 - done} chunks rendered here)" in second.text()
+    assert f"{job['id']} succeeded ({40 - done} chunks rendered here)" in logged(
+        second, f"{job['id']} succeeded (")
 
 
 def test_same_idempotency_key_same_job(alice: Caller, bob: Caller) -> None:
