@@ -131,8 +131,9 @@ test-image: $(STAMP) ## build the cpu image and run it as the Helm chart does: s
 dashboard: $(STAMP) ## regenerate the chart's Grafana dashboard (helm/tritontts/dashboards/) from helm/dashboard.py
 	$(BIN)/python helm/dashboard.py
 
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff, and the import rules between packages (pyproject.toml [tool.importlinter])
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 wheels: $(STAMP) ## build the tritontts and tritontts-client wheels into dist/ (docs/install.md)
 	@# pip builds in the tree: an older build/lib could carry files deleted since.

@@ -27,6 +27,7 @@ import numpy as np
 from tritontts.serving.server import free_port
 from tritontts_client import TTSClient
 from tritontts_client.audio import FORMATS, encode_audio
+from tritontts_client.contract import READY_ROUTE, SPEECH_ROUTE
 
 from common import SENTENCES, percentile, save, start_server
 
@@ -48,7 +49,7 @@ def start_gateway(stack: ExitStack, triton_url: str) -> str:
     deadline = time.monotonic() + 60
     while True:
         try:
-            with urllib.request.urlopen(url + "/readyz", timeout=2):
+            with urllib.request.urlopen(url + READY_ROUTE, timeout=2):
                 return url
         except (urllib.error.URLError, ConnectionError):
             if process.poll() is not None or time.monotonic() > deadline:
@@ -65,7 +66,7 @@ def direct(client: TTSClient, text: str) -> float:
 
 def through_gateway(http: httpx.Client, text: str) -> float:
     started = time.perf_counter()
-    response = http.post("/v1/audio/speech", json={"model": "tts-1", "voice": "alloy",
+    response = http.post(SPEECH_ROUTE, json={"model": "tts-1", "voice": "alloy",
                                                     "input": text, "response_format": "pcm"})
     response.raise_for_status()
     assert len(response.content) > 0

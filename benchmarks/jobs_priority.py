@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from tritontts_client.contract import JOBS_ROUTE, SPEECH_ROUTE
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from common import SENTENCES, percentile, save, start_server
 from gateway_servers import running_gateway, running_redis
@@ -23,7 +25,7 @@ from jobs_servers import running_worker
 
 def speech_latency(http: httpx.Client, text: str) -> float:
     started = time.perf_counter()
-    response = http.post("/v1/audio/speech", json={"model": "tts-1", "voice": "alloy",
+    response = http.post(SPEECH_ROUTE, json={"model": "tts-1", "voice": "alloy",
                                                     "input": text, "response_format": "pcm"})
     response.raise_for_status()
     return time.perf_counter() - started
@@ -66,17 +68,17 @@ def main() -> int:
         results["no_job"] = summary(measure(http, args.requests, args.pause))
         print("no job:", results["no_job"], file=sys.stderr)
         for label, priority in (("job_same_priority", "0"), ("job_batch_priority", "2")):
-            job = http.post("/v1/audio/jobs", json={"input": job_text,
+            job = http.post(JOBS_ROUTE, json={"input": job_text,
                                                     "response_format": "mp3"}).json()
             with running_worker(server.grpc_url, redis_url, store, work / f"{label}.log",
                                 "--priority", priority):
-                while http.get(f"/v1/audio/jobs/{job['id']}").json()["progress"][
+                while http.get(f"{JOBS_ROUTE}/{job['id']}").json()["progress"][
                         "chunks_done"] < 4:
                     time.sleep(0.1)
                 values = measure(http, args.requests, args.pause)
-                view = http.get(f"/v1/audio/jobs/{job['id']}").json()
+                view = http.get(f"{JOBS_ROUTE}/{job['id']}").json()
                 assert view["status"] == "running", "the job ended during the measurement"
-                http.delete(f"/v1/audio/jobs/{job['id']}")
+                http.delete(f"{JOBS_ROUTE}/{job['id']}")
             results[label] = summary(values)
             print(f"{label}:", results[label], file=sys.stderr)
     save("jobs_priority.json", results)

@@ -21,6 +21,7 @@ import time  # noqa: E402
 from locust import HttpUser, User, between, events, tag, task  # noqa: E402
 
 from tritontts_client import NO_RETRY, TTSClient  # noqa: E402
+from tritontts_client.contract import AUDIO, TEXT, TTS_MODEL  # noqa: E402
 
 SHORT = [  # up to ten words: what real-time voice interfaces mostly send
     "Your table is ready.",
@@ -132,7 +133,7 @@ class KServeHttpUser(HttpUser):
     @tag("short")
     @task
     def short(self) -> None:
-        body = {"inputs": [{"name": "TEXT", "shape": [1], "datatype": "BYTES",
+        body = {"inputs": [{"name": TEXT.name, "shape": [1], "datatype": TEXT.dtype,
                             "data": [random.choice(SHORT)]}],
-                "outputs": [{"name": "AUDIO", "parameters": {"binary_data": True}}]}
-        self.client.post("/v2/models/tts/infer", json=body, name="http tts short")
+                "outputs": [{"name": AUDIO.name, "parameters": {"binary_data": True}}]}
+        self.client.post(f"/v2/models/{TTS_MODEL}/infer", json=body, name="http tts short")

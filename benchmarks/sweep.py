@@ -26,6 +26,7 @@ from tritontts.piper.baseline import PiperBaseline
 from tritontts.piper.cpu import CPU_TUNINGS, CpuTuning
 from tritontts.piper.runtimes import cpu_features
 from tritontts_client import TTSClient
+from tritontts_client.contract import STAGES
 
 from common import SENTENCES, start_server
 
@@ -96,7 +97,7 @@ def describe(tuning: CpuTuning) -> dict[str, Any]:
 def with_described(tuning: CpuTuning, fields: dict[str, Any]) -> CpuTuning:
     """`tuning` with some of the knobs `describe` names set to other values."""
     stages = {}
-    for stage in ("acoustic", "vocoder"):
+    for stage in STAGES:
         own = {knob: fields[f"{stage}_{knob}"]
                for knob in ("instances", "threads", "runtime", "precision")
                if f"{stage}_{knob}" in fields}

@@ -27,6 +27,7 @@ from polygraphy.logger import G_LOGGER
 
 from tritontts.errors import MissingFileError, TritonTTSError
 from tritontts.piper.frontend import TextFrontend
+from tritontts.piper.precision import KEEP_FULL_PRECISION_OPS, REDUCED_PRECISION_SCOPES
 from tritontts.piper.stages import ort_session
 from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig, variant_path
 from tritontts_client.contract import (
@@ -39,6 +40,7 @@ from tritontts_client.contract import (
     SPEAKER_EMBEDDING,
     SPEAKER_ID,
     STAGE_GRAPH_IO,
+    STAGES,
     TensorSpec,
 )
 
@@ -197,31 +199,8 @@ def _export(graph: gs.Graph, like: onnx.ModelProto) -> onnx.ModelProto:
 
 
 # ---- FP16 variant ----------------------------------------------------------------------------
-
-# Where FP16 goes, per stage: globs over node names. FP16 where the frame-rate compute is, the
-# HiFi-GAN vocoder and the convolutions of the flow's coupling layers; FP32 for the text encoder,
-# the duration predictor and the alignment between them (durations are ceil(exp(logw) *
-# length_scale): any rounding there can move a ceil and change the frame count), and for the
-# flow's residual stream (split, subtract, concat), which carries the latent itself. Measured with
-# fp16_parity on the 12 SAMPLE_SENTENCES at speeds 1, 0.25 and 4 (ONNX Runtime CPU, noise 0):
-#   whole acoustic graph FP16         4 of 12 frame counts differ at speed 1, 7 at 0.25
-#   encoder + whole flow FP16         2 of 12 differ at speed 0.25 (the encoder feeds the
-#                                     duration predictor); min SNR 24.5 dB
-#   whole flow FP16                   frames exact, min SNR 30.0 dB (at speed 0.25)
-#   flow convolutions FP16 (chosen)   frames exact, min SNR 41.4 dB over the 36 runs
-#   vocoder FP16 on FP32 latents      60.5–66.7 dB
-FP16_SCOPES: dict[str, tuple[str, ...]] = {
-    "acoustic": ("/flow/flows.*/enc/*", "/flow/flows.*/pre/*", "/flow/flows.*/post/*"),
-    "vocoder": ("*",),
-}
-
-# Ops kept in FP32 even inside an FP16 scope (on top of ONNX Runtime's default list: Range,
-# CumSum, Min, Max, Resize, ...); Piper's flow is mean-only and has none of them, other voices'
-# flows may. RandomNormalLike: the noise, drawn in FP32 like the original. Exp, Softplus, Log:
-# the exp of log-durations and log-scales, whose relative error FP16 multiplies.
-# CumSum, ReduceSum, Ceil: durations and frame counts, which must be exact.
-KEEP_FP32_OPS: tuple[str, ...] = ("RandomNormalLike", "Exp", "Softplus", "Log", "CumSum",
-                                  "ReduceSum", "Ceil")
+# Where FP16 goes, and the ops kept FP32 inside it: the measured split of
+# tritontts/piper/precision.py, which the bfloat16 runtimes read too.
 
 
 @dataclass(frozen=True)
@@ -302,8 +281,8 @@ def _is_cast_to(node: gs.Node, dtype: int) -> bool:
 
 
 def convert_fp16(path_in: Path, path_out: Path,
-                 scopes: Mapping[str, tuple[str, ...]] = FP16_SCOPES,
-                 keep_fp32_ops: Iterable[str] = KEEP_FP32_OPS) -> Fp16Report:
+                 scopes: Mapping[str, tuple[str, ...]] = REDUCED_PRECISION_SCOPES,
+                 keep_fp32_ops: Iterable[str] = KEEP_FULL_PRECISION_OPS) -> Fp16Report:
     """Write the FP16 variant of a (cleaned) stage graph; `scopes` by stage name."""
     model = onnx.load(str(path_in))
     converted, report = fp16_model(model, scopes[stage_name(model)], keep_fp32_ops)
@@ -326,7 +305,7 @@ def write_stage_variants(voice: ExportedVoice,
     """The cleaned (`*.opt.onnx`) and FP16 (`*.fp16.onnx`) graph of each stage, in the voice's
     folder, by stage name."""
     written: dict[str, StageVariants] = {}
-    for stage, stage_path in (("acoustic", voice.acoustic), ("vocoder", voice.vocoder)):
+    for stage, stage_path in zip(STAGES, (voice.acoustic, voice.vocoder), strict=True):
         cleaned, half = variant_path(stage_path, "opt"), variant_path(stage_path, "fp16")
         cleanup = optimize_stage(stage_path, cleaned)
         progress(f"[optimize] {cleanup.summary()}")

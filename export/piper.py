@@ -16,15 +16,19 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from tritontts.errors import TritonTTSError
+from tritontts.piper.voice import (
+    PIPER_PHONEME_IDS,
+    PIPER_PHONEME_LENGTHS,
+    PIPER_SCALES,
+    PIPER_SPEAKER_ID,
+)
+from tritontts_client import contract as c
 from tritontts_client.contract import PHONEME_DURATIONS
 
 # Piper's exported input names and the names the stages expose instead.
-ACOUSTIC_INPUT_NAMES = {"input": "phoneme_ids", "input_lengths": "phoneme_lengths",
-                        "scales": "scales", "sid": "speaker_id"}
-LATENT = "latent"
-FRAME_LENGTHS = "frame_lengths"
-SPEAKER_EMBEDDING = "speaker_embedding"
-WAVEFORM = "waveform"
+ACOUSTIC_INPUT_NAMES = {PIPER_PHONEME_IDS: c.PHONEME_IDS.name,
+                        PIPER_PHONEME_LENGTHS: c.PHONEME_LENGTHS.name,
+                        PIPER_SCALES: c.SCALES.name, PIPER_SPEAKER_ID: c.SPEAKER_ID.name}
 # The first layer of the HiFi-GAN decoder; its input is where the graph is cut.
 DECODER_WEIGHT = "dec.conv_pre.weight"
 
@@ -60,11 +64,11 @@ def split_piper_voice(model: onnx.ModelProto) -> StageGraphs:
     _batch_scales(acoustic)
     frame_lengths = _frame_lengths(acoustic, mask)
     durations = _phoneme_durations(acoustic)
-    latent.name = LATENT
+    latent.name = c.LATENT.name
     latent.dtype, latent.shape = np.float32, ["batch", latent_channels, "frames"]
     acoustic.outputs = [latent, frame_lengths, durations]
     if embedding:
-        embedding[0].name = SPEAKER_EMBEDDING
+        embedding[0].name = c.SPEAKER_EMBEDDING.name
         embedding[0].dtype, embedding[0].shape = np.float32, ["batch", "embedding", 1]
         acoustic.outputs.append(embedding[0])
     _finish(acoustic)
@@ -72,10 +76,10 @@ def split_piper_voice(model: onnx.ModelProto) -> StageGraphs:
     v_conv_pre = _decoder_entry(vocoder)
     v_latent = v_conv_pre.inputs[0]
     v_embedding = [t for t in _decoder_inputs(vocoder, v_conv_pre) if t is not v_latent]
-    v_latent.name = LATENT
+    v_latent.name = c.LATENT.name
     new_inputs = [v_latent]
     for tensor in v_embedding:
-        tensor.name = SPEAKER_EMBEDDING
+        tensor.name = c.SPEAKER_EMBEDDING.name
         new_inputs.append(tensor)
     for tensor in new_inputs:
         tensor.inputs.clear()
@@ -88,7 +92,7 @@ def split_piper_voice(model: onnx.ModelProto) -> StageGraphs:
     _finish(vocoder)
     _require_only_inputs(vocoder)
 
-    return StageGraphs(_export(acoustic, "acoustic"), _export(vocoder, "vocoder"),
+    return StageGraphs(_export(acoustic, c.ACOUSTIC_MODEL), _export(vocoder, c.VOCODER_MODEL),
                        latent_channels)
 
 
@@ -139,7 +143,7 @@ def _batch_scales(graph: gs.Graph) -> int:
     dynamic batcher, TensorRT engines). Each `Gather(scales, i)` scalar becomes that item's
     column, shaped [batch, 1, 1] to broadcast over the [batch, channels, time] tensors it scales.
     Returns how many reads were rewritten."""
-    scales = next((t for t in graph.inputs if t.name == "scales"), None)
+    scales = next((t for t in graph.inputs if t.name == c.SCALES.name), None)
     if scales is None:
         raise GraphSurgeryError("no `scales` input: not a Piper VITS graph")
     readers = [n for n in graph.nodes if n.op == "Gather" and n.inputs[0] is scales]
@@ -163,7 +167,7 @@ def _frame_lengths(graph: gs.Graph, mask: gs.Tensor) -> gs.Variable:
     summed = gs.Variable("frame_count_float", dtype=np.float32)
     graph.nodes.append(gs.Node("ReduceSum", "frame_count", attrs={"keepdims": 0},
                                inputs=[mask, axes], outputs=[summed]))
-    lengths = gs.Variable(FRAME_LENGTHS, dtype=np.int64, shape=["batch"])
+    lengths = gs.Variable(c.FRAME_LENGTHS.name, dtype=np.int64, shape=["batch"])
     graph.nodes.append(gs.Node("Cast", "frame_lengths_int64", attrs={"to": onnx.TensorProto.INT64},
                                inputs=[summed], outputs=[lengths]))
     return lengths
@@ -192,7 +196,7 @@ def _phoneme_durations(graph: gs.Graph) -> gs.Variable:
 def _flatten_waveform(graph: gs.Graph) -> gs.Variable:
     """Piper emits [B, 1, 1, samples]; the vocoder stage emits [B, samples]."""
     (original,) = graph.outputs
-    waveform = gs.Variable(WAVEFORM, dtype=np.float32, shape=["batch", "samples"])
+    waveform = gs.Variable(c.WAVEFORM.name, dtype=np.float32, shape=["batch", "samples"])
     graph.nodes.append(gs.Node("Flatten", "waveform_flatten", attrs={"axis": 1},
                                inputs=[original], outputs=[waveform]))
     return waveform

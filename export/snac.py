@@ -103,9 +103,9 @@ def export_snac_decoder(snac_dir: Path, out_dir: Path,
         torch.onnx.export(
             decoder, example, str(graph), dynamo=False, opset_version=OPSET,
             input_names=list(INPUTS), output_names=[OUTPUT],
-            dynamic_axes={"codes_0": {0: "batch", 1: "frames"},
-                          "codes_1": {0: "batch", 1: "frames_x2"},
-                          "codes_2": {0: "batch", 1: "frames_x4"},
+            dynamic_axes={INPUTS[0]: {0: "batch", 1: "frames"},
+                          INPUTS[1]: {0: "batch", 1: "frames_x2"},
+                          INPUTS[2]: {0: "batch", 1: "frames_x4"},
                           OUTPUT: {0: "batch", 2: "samples"}})
     onnx.checker.check_model(str(graph))
     worst = parity(snac, graph)

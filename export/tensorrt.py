@@ -34,7 +34,6 @@ from onnxruntime.quantization import (
 
 from tritontts.errors import TritonTTSError
 from tritontts.export.optimize import (
-    KEEP_FP32_OPS,
     SAMPLE_SENTENCES,
     AudioTolerance,
     convert_fp16,
@@ -43,9 +42,11 @@ from tritontts.export.optimize import (
     variant_path,
 )
 from tritontts.piper.frontend import GPU_LIMITS, FrontendLimits, TextFrontend
+from tritontts.piper.precision import KEEP_FULL_PRECISION_OPS
 from tritontts.piper.stages import ort_session
 from tritontts.piper.voice import ExportedVoice, OptionLimits, PiperVoiceConfig
 from tritontts.repository.engines import cc_model_filenames, engine_filename
+from tritontts_client import contract as c
 from tritontts_client.contract import FRAME_LENGTHS, LATENT, PHONEME_DURATIONS, SPEAKER_EMBEDDING
 from tritontts_client.contract import PLAN_FILENAME as DEFAULT_MODEL_FILENAME
 
@@ -181,8 +182,8 @@ def measure_frames_per_phoneme(acoustic: Path, voice: PiperVoiceConfig,
         for text in sentences:
             batch = frontend.encode(text)
             (frames,) = session.run([FRAME_LENGTHS.name], {
-                "phoneme_ids": batch.ids, "phoneme_lengths": batch.lengths,
-                "scales": np.tile(scales, (batch.chunks, 1))})
+                c.PHONEME_IDS.name: batch.ids, c.PHONEME_LENGTHS.name: batch.lengths,
+                c.SCALES.name: np.tile(scales, (batch.chunks, 1))})
             found.extend((frames / batch.lengths).tolist())
         return found
 
@@ -212,23 +213,23 @@ def stage_profiles(limits: FrontendLimits, frames_per_phoneme: FramesPerPhoneme,
     longest = max_frames(limits, frames_per_phoneme)
     frames = (1, min(longest, round(opt_phonemes * frames_per_phoneme.typical)), longest)
     profiles = {
-        "acoustic": [
-            ShapeProfile("phoneme_ids", (batch[0], phonemes[0]), (batch[1], phonemes[1]),
+        c.ACOUSTIC_MODEL: [
+            ShapeProfile(c.PHONEME_IDS.name, (batch[0], phonemes[0]), (batch[1], phonemes[1]),
                          (batch[2], phonemes[2])),
-            ShapeProfile("phoneme_lengths", (batch[0],), (batch[1],), (batch[2],)),
-            ShapeProfile("scales", (batch[0], 3), (batch[1], 3), (batch[2], 3)),
+            ShapeProfile(c.PHONEME_LENGTHS.name, (batch[0],), (batch[1],), (batch[2],)),
+            ShapeProfile(c.SCALES.name, (batch[0], 3), (batch[1], 3), (batch[2], 3)),
         ],
-        "vocoder": [
-            ShapeProfile("latent", (batch[0], latent_channels, frames[0]),
+        c.VOCODER_MODEL: [
+            ShapeProfile(LATENT.name, (batch[0], latent_channels, frames[0]),
                          (batch[1], latent_channels, frames[1]),
                          (batch[2], latent_channels, frames[2])),
         ],
     }
     if speaker_embedding_channels:
-        profiles["acoustic"].append(ShapeProfile("speaker_id", (batch[0],), (batch[1],),
-                                                 (batch[2],)))
-        profiles["vocoder"].append(ShapeProfile(
-            "speaker_embedding", *((n, speaker_embedding_channels, 1) for n in batch)))
+        profiles[c.ACOUSTIC_MODEL].append(ShapeProfile(c.SPEAKER_ID.name, (batch[0],),
+                                                         (batch[1],), (batch[2],)))
+        profiles[c.VOCODER_MODEL].append(ShapeProfile(
+            SPEAKER_EMBEDDING.name, *((n, speaker_embedding_channels, 1) for n in batch)))
     return profiles
 
 
@@ -279,10 +280,10 @@ def calibration_batches(voice: ExportedVoice, sentences: Iterable[str] = SAMPLE_
         for row, (sequence, length) in enumerate(group):
             ids[row, :length] = sequence
         lengths = np.array([length for _, length in group], dtype=np.int64)
-        feeds = {"phoneme_ids": ids, "phoneme_lengths": lengths,
-                 "scales": np.tile(scales, (batch_size, 1))}
+        feeds = {c.PHONEME_IDS.name: ids, c.PHONEME_LENGTHS.name: lengths,
+                 c.SCALES.name: np.tile(scales, (batch_size, 1))}
         if voice.num_speakers > 1:
-            feeds["speaker_id"] = np.arange(start, start + batch_size,
+            feeds[c.SPEAKER_ID.name] = np.arange(start, start + batch_size,
                                             dtype=np.int64) % voice.num_speakers
         acoustic.append(feeds)
 
@@ -293,8 +294,9 @@ def calibration_batches(voice: ExportedVoice, sentences: Iterable[str] = SAMPLE_
             [LATENT.name, FRAME_LENGTHS.name,
              *([SPEAKER_EMBEDDING.name] if voice.num_speakers > 1 else [])], feeds)
         for row, count in enumerate(frames.tolist()):
-            speaker = {"speaker_embedding": embedding[0][row : row + 1]} if embedding else {}
-            windows.extend({"latent": latent[row : row + 1, :, offset : offset + window_frames],
+            speaker = ({SPEAKER_EMBEDDING.name: embedding[0][row : row + 1]} if embedding
+                       else {})
+            windows.extend({LATENT.name: latent[row : row + 1, :, offset : offset + window_frames],
                             **speaker}
                            for offset in range(0, count - window_frames + 1, window_frames))
     vocoder = [{name: np.concatenate([w[name] for w in windows[start : start + batch_size]])
@@ -344,7 +346,7 @@ def quantize_vocoder_int8(path_in: Path, path_out: Path, calibration_cache: Path
     The acoustic stage is never quantized: it decides durations, which must not move.
     """
     model = onnx.load(str(path_in))
-    if stage_name(model) != "vocoder":
+    if stage_name(model) != c.VOCODER_MODEL:
         raise ValueError("INT8 is offered for the vocoder only: the acoustic stage decides "
                          "durations, which quantization would change")
     if feeds is None and not calibration_cache.exists():
@@ -385,7 +387,7 @@ def prepare_engine_onnx(onnx_path: Path, fp16: bool = True, int8: bool = False,
 
 
 # QuantizeLinear/DequantizeLinear keep their FP32 scales when the rest goes FP16.
-_QDQ_OPS = (*KEEP_FP32_OPS, "QuantizeLinear", "DequantizeLinear")
+_QDQ_OPS = (*KEEP_FULL_PRECISION_OPS, "QuantizeLinear", "DequantizeLinear")
 
 
 def build_engine(onnx_path: Path, plan_path: Path, profiles: Sequence[ShapeProfile],
@@ -408,7 +410,7 @@ def build_engine(onnx_path: Path, plan_path: Path, profiles: Sequence[ShapeProfi
     started = time.perf_counter()
     # TF32 rounds FP32 products to 10-bit mantissas: off for the acoustic stage, whose FP32
     # regions decide durations.
-    save_plan(graph, plan_path, profiles, timing_cache, tf32=stage == "vocoder")
+    save_plan(graph, plan_path, profiles, timing_cache, tf32=stage == c.VOCODER_MODEL)
     progress(f"[engine] wrote {plan_path} in {time.perf_counter() - started:.0f} s")
     return plan_path, graph
 
@@ -462,10 +464,11 @@ def build_voice_engines(voice: ExportedVoice, out_dir: Path, fp16: bool = True,
         progress("[engine] INT8 calibration data from the sample sentences")
         feeds = calibration_batches(voice).vocoder
     built: dict[str, StageEngines] = {}
-    for stage, onnx_path in (("acoustic", voice.acoustic), ("vocoder", voice.vocoder)):
+    for stage, onnx_path in ((c.ACOUSTIC_MODEL, voice.acoustic), (c.VOCODER_MODEL, voice.vocoder)):
         folder = out_dir / stage / "1"
+        int8 = int8_vocoder and stage == c.VOCODER_MODEL
         plan, graph = build_engine(onnx_path, folder / engine_filename(device.compute_capability),
-                            profiles[stage], fp16=fp16, int8=int8_vocoder and stage == "vocoder",
+                            profiles[stage], fp16=fp16, int8=int8,
                             calibration_cache=cache, timing_cache=timing_cache,
                             calibration_feeds=feeds, progress=progress)
         shutil.copyfile(plan, folder / DEFAULT_MODEL_FILENAME)
@@ -553,9 +556,9 @@ class EngineParityError(TritonTTSError):
 def deterministic(feeds: Sequence[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
     """Acoustic feeds with noise scales 0 (length scale 1), so that both runtimes draw nothing
     at random and must agree."""
-    return [{**f, "scales": np.tile(np.array([0.0, 1.0, 0.0], np.float32),
-                                    (len(f["phoneme_lengths"]), 1))}
-            if "scales" in f else f for f in feeds]
+    return [{**f, c.SCALES.name: np.tile(np.array([0.0, 1.0, 0.0], np.float32),
+                                         (len(f[c.PHONEME_LENGTHS.name]), 1))}
+            if c.SCALES.name in f else f for f in feeds]
 
 
 def check_engines(voice: ExportedVoice, engines: dict[str, StageEngines], fp16: bool = True,
@@ -569,10 +572,10 @@ def check_engines(voice: ExportedVoice, engines: dict[str, StageEngines], fp16: 
     tolerance = FP16_ENGINE_TOLERANCE if fp16 else FP32_ENGINE_TOLERANCE
     batches = calibration_batches(voice)
     for stage, built in engines.items():
-        if stage == "vocoder" and int8_vocoder:
+        if stage == c.VOCODER_MODEL and int8_vocoder:
             progress("[engine] vocoder is INT8: not compared (see docs/gpu.md for its SNR)")
             continue
-        feeds = deterministic(batches.acoustic if stage == "acoustic" else batches.vocoder)
+        feeds = deterministic(batches.acoustic if stage == c.ACOUSTIC_MODEL else batches.vocoder)
         progress(f"[engine] comparing {built.plan} with ONNX Runtime on {built.graph.name}, "
                  f"{len(feeds)} batches (atol {tolerance.atol}, rtol {tolerance.rtol})")
         if not compare_with_onnxruntime(built.graph, built.plan, feeds, tolerance):

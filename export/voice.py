@@ -14,7 +14,14 @@ from tritontts.errors import MissingFileError, TritonTTSError
 from tritontts.export.piper import split_piper_voice
 from tritontts.piper.frontend import TextFrontend
 from tritontts.piper.stages import AcousticStage, VocoderStage, ort_session
-from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
+from tritontts.piper.voice import (
+    PIPER_PHONEME_IDS,
+    PIPER_PHONEME_LENGTHS,
+    PIPER_SCALES,
+    PIPER_SPEAKER_ID,
+    ExportedVoice,
+    PiperVoiceConfig,
+)
 from tritontts_client.contract import LATENT, SPEAKER_EMBEDDING
 
 DEFAULT_VOICE = "en_US-joe-medium"
@@ -126,9 +133,9 @@ def parity_max_abs_diff(model_path: Path, exported: ExportedVoice, voice: PiperV
     scales = np.array([0.0, voice.length_scale, 0.0], dtype=np.float32)
 
     original = ort_session(model_path, threads=1)
-    feeds = {"input": first, "input_lengths": lengths, "scales": scales}
+    feeds = {PIPER_PHONEME_IDS: first, PIPER_PHONEME_LENGTHS: lengths, PIPER_SCALES: scales}
     if voice.num_speakers > 1:
-        feeds["sid"] = np.zeros(1, dtype=np.int64)
+        feeds[PIPER_SPEAKER_ID] = np.zeros(1, dtype=np.int64)
     reference = original.run(None, feeds)[0].reshape(-1)
 
     acoustic = AcousticStage(exported.acoustic)

@@ -11,10 +11,11 @@ import pytest
 from tritonclient.grpc import model_config_pb2 as mc
 
 from tritontts.piper.frontend import GPU_LIMITS, TextFrontend
-from tritontts.piper.gpu import GpuTuning, StagePlans, gpu_models, stream_window_frames
+from tritontts.piper.gpu import GpuTuning, gpu_models, stream_window_frames
 from tritontts.piper.streaming import WindowPlan
 from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
 from tritontts.repository import GraphModel, RenderError, parse, render, write_repository
+from tritontts.repository.engines import StagePlans
 
 
 def configs(models) -> dict[str, mc.ModelConfig]:

@@ -40,8 +40,8 @@ from tritontts.maya1.tokens import (
     InvalidCodeError,
     slot_band,
 )
-from tritontts.piper.gpu import StagePlans
 from tritontts.repository import parse, render, write_repository
+from tritontts.repository.engines import StagePlans
 from tritontts_client import contract as c
 
 DESCRIPTION = "Female voice in her 30s, warm, calm pacing"

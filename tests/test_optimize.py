@@ -12,7 +12,6 @@ import onnxruntime as ort
 import pytest
 
 from tritontts.export.optimize import (
-    FP16_SCOPES,
     FP16_TOLERANCE,
     SAMPLE_SENTENCES,
     GraphContractError,
@@ -26,6 +25,7 @@ from tritontts.export.optimize import (
     write_stage_variants,
 )
 from tritontts.piper.frontend import TextFrontend
+from tritontts.piper.precision import REDUCED_PRECISION_SCOPES
 from tritontts.piper.stages import ort_session
 from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
 
@@ -117,8 +117,9 @@ def test_fp16_only_inside_its_scopes(variants: dict[str, StageVariants], stage: 
     types = _tensor_types(model)
     producers = [n for n in model.graph.node
                  if any(types.get(o) == onnx.TensorProto.FLOAT16 for o in n.output)]
+    scopes = REDUCED_PRECISION_SCOPES[stage]
     in_scope = [n for n in producers
-                if any(fnmatch.fnmatchcase(n.name, scope) for scope in FP16_SCOPES[stage])]
+                if any(fnmatch.fnmatchcase(n.name, scope) for scope in scopes)]
     assert any(n.op_type == "Conv" for n in in_scope), "no convolution runs in FP16"
     # Outside the scopes only casts make FP16 tensors (into the scopes).
     assert {n.op_type for n in producers if n not in in_scope} <= {"Cast"}

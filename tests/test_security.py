@@ -177,13 +177,34 @@ def test_speak_over_mutual_tls(mtls_server: TritonServer, pki: Certificates,
 
 # --- admin APIs (the shared server restricts them with its own random key) ------------------
 
+# Each admin API, and what its answer must hold when the key is right (the gRPC client is
+# asked for JSON, so both protocols answer with dicts; gRPC wraps some in one more key).
 GRPC_ADMIN_CALLS = {
-    "model-repository index": lambda c, h: c.get_model_repository_index(headers=h),
-    "model-repository load": lambda c, h: c.load_model("postprocess", headers=h),
-    "model-config": lambda c, h: c.get_model_config("tts", headers=h),
-    "logging": lambda c, h: c.get_log_settings(headers=h),
-    "trace": lambda c, h: c.get_trace_settings(headers=h),
+    "model-repository index": lambda c, h, j: c.get_model_repository_index(headers=h, **j),
+    "model-repository load": lambda c, h, j: c.load_model("postprocess", headers=h),
+    "model-config": lambda c, h, j: c.get_model_config("tts", headers=h, **j),
+    "logging": lambda c, h, j: c.get_log_settings(headers=h, **j),
+    "trace": lambda c, h, j: c.get_trace_settings(headers=h, **j),
 }
+
+
+def _unwrap(answer: object, key: str) -> object:
+    return answer[key] if isinstance(answer, dict) and key in answer else answer
+
+
+def _check_admin_answer(api: str, answer: object, client: object) -> None:
+    if api == "model-repository index":
+        models = _unwrap(answer, "models")
+        assert {m["name"]: m.get("state") for m in models}["tts"] == "READY", models
+    elif api == "model-repository load":
+        assert client.is_model_ready("postprocess")  # (re)loaded, and serving
+    elif api == "model-config":
+        config = _unwrap(answer, "config")
+        assert config["name"] == "tts" and config["platform"] == "ensemble", config
+    elif api == "logging":
+        assert "log_info" in _unwrap(answer, "settings"), answer
+    else:
+        assert "trace_level" in _unwrap(answer, "settings"), answer
 
 
 @pytest.mark.parametrize("api", list(GRPC_ADMIN_CALLS))
@@ -191,17 +212,17 @@ GRPC_ADMIN_CALLS = {
 def test_admin_apis_need_the_admin_key(server: TritonServer, api: str, protocol: str) -> None:
     if protocol == "grpc":
         client = grpcclient.InferenceServerClient(server.grpc_url)
-        good = server.admin.grpc_headers()
+        good, as_json = server.admin.grpc_headers(), {"as_json": True}
     else:
         client = httpclient.InferenceServerClient(server.http_url)
-        good = server.admin.http_headers()
+        good, as_json = server.admin.http_headers(), {}
     call = GRPC_ADMIN_CALLS[api]
     wrong = {name: "not-the-key" for name in good}
     for headers in (None, wrong):
-        with pytest.raises(InferenceServerException, match="restricted") as caught:
-            call(client, headers)
-    print(f"{protocol} {api} without the key: {caught.value}")
-    call(client, good)  # accepted with it
-    # Inference, health and statistics stay open.
+        with pytest.raises(InferenceServerException, match="restricted"):
+            call(client, headers, as_json)
+    _check_admin_answer(api, call(client, good, as_json), client)
+    # Inference, health and statistics stay open: no key, and real answers.
     assert client.is_server_ready() and client.is_model_ready("tts")
-    assert client.get_inference_statistics("tts") is not None
+    stats = _unwrap(client.get_inference_statistics("tts", **as_json), "model_stats")
+    assert [s["name"] for s in stats] == ["tts"], stats

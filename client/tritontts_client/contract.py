@@ -194,6 +194,9 @@ API_KEY_HEADER = "tritontts-api-key"
 GRPC_HEADER_PREFIX = "triton-grpc-protocol-"
 ADMIN_KEY_ENV = "TRITONTTS_ADMIN_KEY"
 API_KEY_ENV = "TRITONTTS_API_KEY"
+# Where the gateway and the job workers find Triton (gRPC HOST:PORT) and Redis.
+TRITON_URL_ENV = "TRITONTTS_TRITON_URL"
+REDIS_URL_ENV = "TRITONTTS_REDIS_URL"
 # Triton's own request / response parameters for decoupled streams.
 ENABLE_EMPTY_FINAL_RESPONSE = "triton_enable_empty_final_response"
 FINAL_RESPONSE = "triton_final_response"
@@ -211,6 +214,39 @@ STREAM_CANCELLED_TOTAL = "tritontts_stream_cancelled_total"  # counter
 STREAM_IN_FLIGHT = "tritontts_stream_in_flight"  # gauge; the drain waits for 0
 # Buckets of the first-audio histogram, in ms.
 FIRST_AUDIO_BUCKETS_MS = (10, 25, 50, 75, 100, 150, 200, 300, 500, 1000, 2000, 5000)
+
+# --- the HTTP gateway (`tritontts gateway`) -------------------------------------------------
+
+REQUEST_ID_HEADER = "x-request-id"
+RETRY_AFTER_HEADER = "retry-after"
+CACHE_HEADER = "x-tritontts-cache"  # "hit" or "miss" on speech responses
+GATEWAY_KEYS_ENV = "TRITONTTS_GATEWAY_KEYS"
+# Its Prometheus metrics (the Helm chart scales on GATEWAY_IN_FLIGHT, its dashboard reads the
+# rest); counters are exposed with Prometheus' `_total` suffix.
+GATEWAY_METRIC_PREFIX = "tritontts_gateway_"
+GATEWAY_REQUESTS = GATEWAY_METRIC_PREFIX + "requests"  # counter: route, status
+GATEWAY_REQUEST_SECONDS = GATEWAY_METRIC_PREFIX + "request_seconds"  # histogram: route
+GATEWAY_FIRST_BYTE_SECONDS = GATEWAY_METRIC_PREFIX + "first_byte_seconds"  # histogram
+GATEWAY_AUDIO_BYTES = GATEWAY_METRIC_PREFIX + "audio_bytes"  # counter: format
+GATEWAY_REFUSALS = GATEWAY_METRIC_PREFIX + "refusals"  # counter: reason
+GATEWAY_CACHE_LOOKUPS = GATEWAY_METRIC_PREFIX + "cache_lookups"  # counter: result
+GATEWAY_IN_FLIGHT = GATEWAY_METRIC_PREFIX + "in_flight"  # gauge
+GATEWAY_CLIENT_DISCONNECTS = GATEWAY_METRIC_PREFIX + "client_disconnects"  # counter
+# Redis keys of the gateway (API keys, the response cache); every one starts with the prefix.
+GATEWAY_REDIS_PREFIX = "tritontts:gateway:"
+GATEWAY_REDIS_KEYS_HASH = GATEWAY_REDIS_PREFIX + "keys"  # key hash -> JSON key record
+GATEWAY_REDIS_CACHE_PREFIX = GATEWAY_REDIS_PREFIX + "cache:"
+# Routes: OpenAI's speech API, model and voice listings, the long-audio jobs (tritontts.jobs.api
+# serves them), and the probes and metrics the Helm chart points at.
+SPEECH_ROUTE = "/v1/audio/speech"
+MODELS_ROUTE = "/v1/models"
+VOICES_ROUTE = "/v1/audio/voices"
+JOBS_ROUTE = "/v1/audio/jobs"
+HEALTH_ROUTE = "/healthz"
+READY_ROUTE = "/readyz"
+METRICS_ROUTE = "/metrics"
+GATEWAY_ROUTES = (SPEECH_ROUTE, MODELS_ROUTE, VOICES_ROUTE, JOBS_ROUTE, HEALTH_ROUTE,
+                  READY_ROUTE, METRICS_ROUTE)
 
 # --- errors on streams ----------------------------------------------------------------------
 
@@ -332,7 +368,6 @@ JOBS_ACTOR = "render_job"
 # Objects in the result store: jobs/<id>/chunks/<index>.f32 (raw float32 samples of one chunk,
 # a deterministic key so a repeated chunk overwrites itself) and jobs/<id>/audio.<ext>.
 JOBS_STORE_PREFIX = "jobs/"
-JOBS_ENV_REDIS_URL = "TRITONTTS_REDIS_URL"
 JOBS_ENV_S3_ENDPOINT = "TRITONTTS_S3_ENDPOINT"
 JOBS_ENV_S3_BUCKET = "TRITONTTS_S3_BUCKET"
 JOBS_ENV_S3_ACCESS_KEY = "AWS_ACCESS_KEY_ID"

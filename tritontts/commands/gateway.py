@@ -8,9 +8,9 @@ import os
 import sys
 from pathlib import Path
 
+from tritontts.api.scopes import ALL_SCOPES
 from tritontts.commands.worker import add_store_options, jobs_settings_from
-from tritontts.gateway.names import ALL_SCOPES, ENV_KEYS_FILE, ENV_REDIS_URL, ENV_TRITON_URL
-from tritontts_client.contract import API_KEY_ENV
+from tritontts_client.contract import API_KEY_ENV, GATEWAY_KEYS_ENV, REDIS_URL_ENV, TRITON_URL_ENV
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -18,16 +18,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "Serve OpenAI's POST /v1/audio/speech (and /v1/models, /v1/audio/voices, /healthz, "
         "/readyz, /metrics, a page to try it at /) in front of a running tritontts server. "
         "With --add-key or --revoke-key it changes the key store and exits.")
-    parser.add_argument("--triton-url", default=os.environ.get(ENV_TRITON_URL,
+    parser.add_argument("--triton-url", default=os.environ.get(TRITON_URL_ENV,
                                                                "127.0.0.1:8001"),
-                        help=f"gRPC HOST:PORT of Triton (default: ${ENV_TRITON_URL} or "
+                        help=f"gRPC HOST:PORT of Triton (default: ${TRITON_URL_ENV} or "
                              "127.0.0.1:8001)")
     parser.add_argument("--triton-api-key", default=os.environ.get(API_KEY_ENV),
                         help="the inference key Triton wants, if any")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     auth = parser.add_argument_group("auth (none of these: the gateway is open)")
-    auth.add_argument("--keys-file", type=Path, default=os.environ.get(ENV_KEYS_FILE),
+    auth.add_argument("--keys-file", type=Path, default=os.environ.get(GATEWAY_KEYS_ENV),
                       help="JSON file of hashed API keys (re-read when it changes)")
     auth.add_argument("--keys-in-redis", action="store_true",
                       help="keep the API keys in Redis (--redis-url) instead")
@@ -37,9 +37,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     auth.add_argument("--jwt-issuer", help="the `iss` tokens must carry")
     auth.add_argument("--jwt-audience", help="the `aud` tokens must carry")
     limits = parser.add_argument_group("limits (per caller unless said otherwise)")
-    limits.add_argument("--redis-url", default=os.environ.get(ENV_REDIS_URL),
+    limits.add_argument("--redis-url", default=os.environ.get(REDIS_URL_ENV),
                         help="redis://HOST:PORT/DB: limits shared by replicas and the response "
-                             f"cache (default: ${ENV_REDIS_URL}; none: in-memory, no cache)")
+                             f"cache (default: ${REDIS_URL_ENV}; none: in-memory, no cache)")
     limits.add_argument("--rate", default="10/second", help="requests (default: 10/second)")
     limits.add_argument("--characters", action="append", metavar="LIMIT",
                         help="characters of input, repeatable (default: 20000/minute)")

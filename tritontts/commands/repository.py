@@ -133,8 +133,7 @@ def _maya1_models(args: argparse.Namespace) -> tuple[list, str]:
         return (maya1_models(Maya1Setup(args.maya1, exported.graph, limits)),
                 "Maya1 (maya1, maya1_stream) on PyTorch + ONNX Runtime")
     from tritontts.maya1.gpu import Maya1GpuSetup, TensorrtLlmEngine, maya1_gpu_models
-    from tritontts.piper.gpu import StagePlans
-    from tritontts.repository.engines import cc_model_filenames
+    from tritontts.repository.engines import StagePlans, cc_model_filenames
 
     engines = cc_model_filenames(args.maya1_snac_engines) if args.maya1_snac_engines.is_dir() \
         else {}

@@ -10,12 +10,13 @@ from tritontts.errors import UsageError
 from tritontts_client.contract import (
     API_KEY_ENV,
     BATCH_PRIORITY,
-    JOBS_ENV_REDIS_URL,
     JOBS_ENV_S3_ACCESS_KEY,
     JOBS_ENV_S3_BUCKET,
     JOBS_ENV_S3_ENDPOINT,
     JOBS_ENV_S3_SECRET_KEY,
     JOBS_ENV_STORE_DIR,
+    REDIS_URL_ENV,
+    TRITON_URL_ENV,
 )
 
 
@@ -24,9 +25,9 @@ def add_store_options(parser: argparse.ArgumentParser, with_redis: bool = True) 
     (the gateway has its --redis-url already)."""
     group = parser.add_argument_group("long-audio jobs: queue and result store")
     if with_redis:
-        group.add_argument("--redis-url", default=os.environ.get(JOBS_ENV_REDIS_URL),
+        group.add_argument("--redis-url", default=os.environ.get(REDIS_URL_ENV),
                            help=f"redis://HOST:PORT/DB of the queue (default: "
-                                f"${JOBS_ENV_REDIS_URL})")
+                                f"${REDIS_URL_ENV})")
     group.add_argument("--s3-endpoint", default=os.environ.get(JOBS_ENV_S3_ENDPOINT),
                        help="S3-compatible endpoint URL (MinIO, SeaweedFS; none with a bucket: "
                             f"AWS) (default: ${JOBS_ENV_S3_ENDPOINT})")
@@ -49,7 +50,7 @@ def jobs_settings_from(args: argparse.Namespace):  # -> JobSettings (imported la
     from tritontts.jobs.settings import JobSettings, StoreSettings, WorkerSettings
 
     if not args.redis_url:
-        raise ValueError(f"jobs need a Redis: --redis-url or ${JOBS_ENV_REDIS_URL}")
+        raise ValueError(f"jobs need a Redis: --redis-url or ${REDIS_URL_ENV}")
     worker = WorkerSettings(
         triton_url=getattr(args, "triton_url", "127.0.0.1:8001"),
         triton_api_key=getattr(args, "triton_api_key", None),
@@ -74,9 +75,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "Render long-audio jobs (POST /v1/audio/jobs on the gateway) from the Redis queue: "
         "chunks go to Triton at the batch priority, the result to the store. SIGTERM "
         "finishes the chunks in flight and hands the job back.")
-    parser.add_argument("--triton-url", default=os.environ.get("TRITONTTS_TRITON_URL",
+    parser.add_argument("--triton-url", default=os.environ.get(TRITON_URL_ENV,
                                                                "127.0.0.1:8001"),
-                        help="gRPC HOST:PORT of Triton (default: $TRITONTTS_TRITON_URL or "
+                        help=f"gRPC HOST:PORT of Triton (default: ${TRITON_URL_ENV} or "
                              "127.0.0.1:8001)")
     parser.add_argument("--triton-api-key", default=os.environ.get(API_KEY_ENV))
     parser.add_argument("--jobs-at-once", type=int, default=1,

@@ -17,6 +17,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tritontts.api.errors import APIError, from_tts_error
+from tritontts.api.requests import json_body
+from tritontts.api.scopes import SCOPE_MODELS, SCOPE_SPEECH
 from tritontts.gateway.auth import (
     Authenticator,
     FileKeyStore,
@@ -26,15 +29,12 @@ from tritontts.gateway.auth import (
     RedisKeyStore,
 )
 from tritontts.gateway.cache import ResponseCache
-from tritontts.gateway.errors import APIError, from_tts_error
 from tritontts.gateway.limits import Limits, limits_storage
 from tritontts.gateway.metrics import GatewayMetrics
 from tritontts.gateway.middleware import GatewayMiddleware
-from tritontts.gateway.names import CACHE_HEADER, SCOPE_MODELS, SCOPE_SPEECH
 from tritontts.gateway.schema import (
     ResolvedSpeech,
     SpeechRequest,
-    json_body,
     parse_speech_request,
     resolve,
 )
@@ -42,8 +42,16 @@ from tritontts.gateway.settings import GatewaySettings
 from tritontts.gateway.speech import StreamTally, encoded_audio, sse_events, timestamped_json
 from tritontts_client import AsyncTTSClient, RetryPolicy, TTSError
 from tritontts_client.audio import FORMATS
-
-JOBS_ROUTE = "/v1/audio/jobs"  # tritontts.jobs.api serves it, with --jobs
+from tritontts_client.contract import (
+    CACHE_HEADER,
+    HEALTH_ROUTE,
+    JOBS_ROUTE,
+    METRICS_ROUTE,
+    MODELS_ROUTE,
+    READY_ROUTE,
+    SPEECH_ROUTE,
+    VOICES_ROUTE,
+)
 
 log = logging.getLogger(__name__)
 # Package data (the wheel carries it), read through importlib.resources.
@@ -81,7 +89,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     if settings.jobs is not None:
         from tritontts.jobs.api import mount_jobs
 
-        mount_jobs(app, settings, settings.jobs, _caller)
+        mount_jobs(app, settings.offer, settings.jobs, _caller)
     return app
 
 
@@ -150,12 +158,12 @@ def _add_routes(app: FastAPI, metrics: GatewayMetrics) -> None:
     async def page() -> HTMLResponse:
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
-    @app.get("/healthz")
+    @app.get(HEALTH_ROUTE)
     async def healthz() -> dict[str, str]:
         """The gateway process is up (liveness)."""
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get(READY_ROUTE)
     async def readyz(request: Request) -> JSONResponse:
         """Ready only while Triton and its speech model are (readiness); 503 otherwise."""
         if await _gateway(request).client.is_ready():
@@ -163,12 +171,12 @@ def _add_routes(app: FastAPI, metrics: GatewayMetrics) -> None:
         return APIError(503, "the speech server is not ready", "server_error",
                         code="not_ready").response()
 
-    @app.get("/metrics")
+    @app.get(METRICS_ROUTE)
     async def prometheus() -> Response:
         """The gateway's Prometheus metrics (text exposition format)."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/v1/models")
+    @app.get(MODELS_ROUTE)
     async def models(request: Request) -> dict[str, Any]:
         """The model names a request may give (scope `models`); all are served by the
         repository's pipeline."""
@@ -177,7 +185,7 @@ def _add_routes(app: FastAPI, metrics: GatewayMetrics) -> None:
                 "data": [{"id": name, "object": "model", "created": 0, "owned_by": "tritontts"}
                          for name in _gateway(request).settings.models]}
 
-    @app.get("/v1/audio/voices")
+    @app.get(VOICES_ROUTE)
     async def voices(request: Request) -> dict[str, Any]:
         """The voices (OpenAI's names are aliases) and the audio formats (scope `models`)."""
         await _caller(request, SCOPE_MODELS)
@@ -188,7 +196,7 @@ def _add_routes(app: FastAPI, metrics: GatewayMetrics) -> None:
                 + [{"id": name, "served_by": name} for name in settings.voices],
                 "formats": list(FORMATS)}
 
-    @app.post("/v1/audio/speech", openapi_extra=json_body(SpeechRequest))
+    @app.post(SPEECH_ROUTE, openapi_extra=json_body(SpeechRequest))
     async def speech(request: Request) -> Response:
         """OpenAI's speech request (scope `speech`): audio streamed as it is synthesized, as a
         file body (`stream_format: audio`) or server-sent events (`sse`). Unknown fields are

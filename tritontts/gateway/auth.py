@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from tritontts.gateway.errors import forbidden, unauthorized
-from tritontts.gateway.names import ALL_SCOPES, REDIS_KEYS_HASH
+from tritontts.api.errors import forbidden, unauthorized
+from tritontts.api.scopes import ALL_SCOPES
 from tritontts.gateway.settings import ClientLimits, GatewaySettings, JWTSettings
+from tritontts_client.contract import GATEWAY_REDIS_KEYS_HASH
 
 KEY_PREFIX = "sk-tts-"
 
@@ -110,11 +111,12 @@ class RedisKeyStore:
         self.redis = redis
 
     async def lookup(self, key_hash: str) -> KeyRecord | None:
-        raw = await self.redis.hget(REDIS_KEYS_HASH, key_hash)
+        raw = await self.redis.hget(GATEWAY_REDIS_KEYS_HASH, key_hash)
         return None if raw is None else KeyRecord.from_dict(json.loads(raw))
 
     async def put(self, record: KeyRecord) -> None:
-        await self.redis.hset(REDIS_KEYS_HASH, record.key_hash, json.dumps(record.to_dict()))
+        await self.redis.hset(GATEWAY_REDIS_KEYS_HASH, record.key_hash,
+                              json.dumps(record.to_dict()))
 
 
 class JWTVerifier:

@@ -8,12 +8,12 @@ import time
 from typing import Any
 
 from tritontts.gateway.metrics import GatewayMetrics
-from tritontts.gateway.names import REDIS_CACHE_PREFIX
 from tritontts.gateway.settings import CacheSettings
+from tritontts_client.contract import GATEWAY_REDIS_CACHE_PREFIX
 
-_INDEX = REDIS_CACHE_PREFIX + "index"  # sorted set: entry key -> time stored
-_SIZES = REDIS_CACHE_PREFIX + "sizes"  # hash: entry key -> bytes
-_TOTAL = REDIS_CACHE_PREFIX + "total"  # bytes of all entries
+_INDEX = GATEWAY_REDIS_CACHE_PREFIX + "index"  # sorted set: entry key -> time stored
+_SIZES = GATEWAY_REDIS_CACHE_PREFIX + "sizes"  # hash: entry key -> bytes
+_TOTAL = GATEWAY_REDIS_CACHE_PREFIX + "total"  # bytes of all entries
 
 # Store one entry and evict the oldest until the total fits, in one atomic step, so that
 # replicas storing at the same time keep the count right. Entries that expired by TTL stay
@@ -46,14 +46,14 @@ class ResponseCache:
         self._put = redis.register_script(_PUT)
 
     async def get(self, key: str) -> bytes | None:
-        value = await self.redis.get(REDIS_CACHE_PREFIX + key)
+        value = await self.redis.get(GATEWAY_REDIS_CACHE_PREFIX + key)
         self.metrics.cache.labels("hit" if value is not None else "miss").inc()
         return value
 
     async def put(self, key: str, value: bytes) -> bool:
         if len(value) > self.settings.max_entry_bytes:
             return False
-        await self._put(keys=[REDIS_CACHE_PREFIX + key, _INDEX, _SIZES, _TOTAL],
+        await self._put(keys=[GATEWAY_REDIS_CACHE_PREFIX + key, _INDEX, _SIZES, _TOTAL],
                         args=[value, self.settings.ttl_s, time.time(), self.settings.max_bytes])
         return True
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from tritontts.api.scopes import ALL_SCOPES
 from tritontts.gateway.auth import (
     KeyRecord,
     RedisKeyStore,
@@ -12,8 +13,8 @@ from tritontts.gateway.auth import (
     read_key_file,
     write_key_file,
 )
-from tritontts.gateway.names import ALL_SCOPES, REDIS_KEYS_HASH
 from tritontts.gateway.settings import ClientLimits, GatewaySettings
+from tritontts_client.contract import GATEWAY_REDIS_KEYS_HASH
 
 
 def _check_scopes(scopes: tuple[str, ...]) -> None:
@@ -50,7 +51,7 @@ async def revoke_key(settings: GatewaySettings, name: str) -> None:
         redis = _redis(settings)
         try:
             found = False
-            for raw in (await redis.hgetall(REDIS_KEYS_HASH)).values():
+            for raw in (await redis.hgetall(GATEWAY_REDIS_KEYS_HASH)).values():
                 record = KeyRecord.from_dict(json.loads(raw))
                 if record.name == name:
                     found = True

@@ -14,8 +14,8 @@ from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
+from tritontts.api.errors import too_many
 from tritontts.gateway.auth import Principal
-from tritontts.gateway.errors import too_many
 from tritontts.gateway.metrics import GatewayMetrics
 
 NAMESPACE = "tritontts-gateway"

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from tritontts.gateway.names import METRIC_PREFIX
+from tritontts_client.contract import (
+    GATEWAY_AUDIO_BYTES,
+    GATEWAY_CACHE_LOOKUPS,
+    GATEWAY_CLIENT_DISCONNECTS,
+    GATEWAY_FIRST_BYTE_SECONDS,
+    GATEWAY_IN_FLIGHT,
+    GATEWAY_REFUSALS,
+    GATEWAY_REQUEST_SECONDS,
+    GATEWAY_REQUESTS,
+)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -12,23 +21,23 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 class GatewayMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        p, r = METRIC_PREFIX, self.registry
-        self.requests = Counter(p + "requests", "HTTP requests answered",
+        r = self.registry
+        self.requests = Counter(GATEWAY_REQUESTS, "HTTP requests answered",
                                 ["route", "status"], registry=r)
-        self.latency = Histogram(p + "request_seconds", "Time to the whole response",
+        self.latency = Histogram(GATEWAY_REQUEST_SECONDS, "Time to the whole response",
                                  ["route"], buckets=LATENCY_BUCKETS, registry=r)
-        self.first_byte = Histogram(p + "first_byte_seconds",
+        self.first_byte = Histogram(GATEWAY_FIRST_BYTE_SECONDS,
                                     "Time from a speech request to its first audio byte",
                                     ["format", "stream_format"], buckets=LATENCY_BUCKETS,
                                     registry=r)
-        self.audio_bytes = Counter(p + "audio_bytes", "Encoded audio bytes sent", ["format"],
+        self.audio_bytes = Counter(GATEWAY_AUDIO_BYTES, "Encoded audio bytes sent", ["format"],
                                    registry=r)
-        self.refusals = Counter(p + "refusals", "Requests refused, by reason", ["reason"],
+        self.refusals = Counter(GATEWAY_REFUSALS, "Requests refused, by reason", ["reason"],
                                 registry=r)
-        self.cache = Counter(p + "cache_lookups", "Response cache lookups", ["result"],
+        self.cache = Counter(GATEWAY_CACHE_LOOKUPS, "Response cache lookups", ["result"],
                              registry=r)
-        self.in_flight = Gauge(p + "in_flight", "Requests in progress in this replica",
+        self.in_flight = Gauge(GATEWAY_IN_FLIGHT, "Requests in progress in this replica",
                                registry=r)
-        self.disconnects = Counter(p + "client_disconnects",
+        self.disconnects = Counter(GATEWAY_CLIENT_DISCONNECTS,
                                    "Streams that ended before their audio did (the client "
                                    "left, or Triton failed)", registry=r)

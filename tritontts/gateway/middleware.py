@@ -8,13 +8,12 @@ import time
 import uuid
 from typing import Any
 
-from tritontts.gateway.errors import APIError
+from tritontts.api.errors import APIError
 from tritontts.gateway.metrics import GatewayMetrics
-from tritontts.gateway.names import REQUEST_ID_HEADER
+from tritontts_client.contract import GATEWAY_ROUTES, REQUEST_ID_HEADER
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-KNOWN_ROUTES = ("/v1/audio/speech", "/v1/audio/voices", "/v1/models", "/v1/audio/jobs",
-                "/healthz", "/readyz", "/metrics", "/")
+KNOWN_ROUTES = (*GATEWAY_ROUTES, "/")
 
 
 class GatewayMiddleware:

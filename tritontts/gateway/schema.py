@@ -6,18 +6,18 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tritontts.gateway.errors import APIError, bad_request
+from tritontts.api.errors import bad_request
+from tritontts.api.requests import (
+    ResponseFormat,
+    SampleRate,
+    instructions_supported,
+    validation_error,
+)
 from tritontts.gateway.settings import GatewaySettings
-from tritontts_client.audio import FORMATS, REQUEST_RATES, AudioFormatError
-
-# OpenAI's formats (mp3, opus, aac, flac, wav, pcm) and, beside them, the phone line's
-# (mulaw, alaw, mulaw_wav, alaw_wav): every format of the shared encoder, named as it names them.
-ResponseFormat = Literal[tuple(FORMATS)]  # type: ignore[valid-type]
-SampleRate = Literal[REQUEST_RATES]  # type: ignore[valid-type]
 
 
 class SpeechRequest(BaseModel):
@@ -38,33 +38,11 @@ class SpeechRequest(BaseModel):
     timestamps: bool = False
 
 
-def json_body(model: type[BaseModel]) -> dict[str, Any]:
-    """`openapi_extra` for a route that reads its JSON body itself (to answer in OpenAI's error
-    envelope): the model's schema as the route's request body in the OpenAPI document, from
-    which the handbook's HTTP reference is generated."""
-    return {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": model.model_json_schema()}}}}
-
-
 def parse_speech_request(body: bytes) -> SpeechRequest:
     try:
         return SpeechRequest.model_validate_json(body)
     except ValidationError as exc:
         raise validation_error(exc) from None
-
-
-def validation_error(exc: ValidationError) -> APIError:
-    first = exc.errors()[0]
-    param = ".".join(str(p) for p in first.get("loc", ())) or None
-    kind = first.get("type", "")
-    if kind == "extra_forbidden":
-        return bad_request(f"Unrecognized request argument supplied: {param}", param,
-                           "unknown_parameter")
-    if kind == "json_invalid":
-        return bad_request("The request body is not valid JSON: "
-                           f"{first.get('msg', '')}", None, "invalid_json")
-    return bad_request(f"Invalid value for '{param}': {first.get('msg', '')}", param,
-                       "invalid_value")
 
 
 @dataclass(frozen=True)
@@ -89,47 +67,24 @@ class ResolvedSpeech:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def instructions_supported(settings: GatewaySettings) -> bool:
-    """The one switch for `instructions`: they become Maya1's voice description, so they are
-    taken only when the repository serves Maya1 models."""
-    return settings.maya1
-
-
 def resolve(request: SpeechRequest, settings: GatewaySettings) -> ResolvedSpeech:
-    if request.model not in settings.models:
-        raise APIError(404, f"The model '{request.model}' does not exist; this deployment "
-                            f"serves {', '.join(settings.models)}", "invalid_request_error",
-                       "model", "model_not_found")
+    offer = settings.offer
+    if request.model not in offer.models:
+        raise offer.unknown_model(request.model)
     if len(request.input) > settings.max_input_chars:
         raise bad_request(f"input is {len(request.input)} characters; at most "
                           f"{settings.max_input_chars} are accepted", "input",
                           "string_above_max_length")
     if not request.input.strip():
         raise bad_request("input is empty: give some words to speak", "input", "invalid_value")
-    if request.instructions is not None and not instructions_supported(settings):
+    if request.instructions is not None and not instructions_supported(offer):
         raise bad_request("instructions describe a Maya1 voice, and this deployment has no "
                           "Maya1 models; leave instructions out", "instructions",
                           "unsupported_parameter")
-    voice = settings.voice_aliases.get(request.voice, request.voice)
     return ResolvedSpeech(
-        text=request.input, voice=voice or None, speed=request.speed,
+        text=request.input, voice=offer.voice(request.voice), speed=request.speed,
         noise_scale=settings.noise_scale, noise_w=settings.noise_w,
         response_format=request.response_format,
-        sample_rate=output_rate(request.response_format, request.sample_rate, settings),
+        sample_rate=offer.sample_rate(request.response_format, request.sample_rate),
         sse=request.stream_format == "sse", timestamps=request.timestamps)
 
-
-def output_rate(response_format: str, requested: int | None,
-                settings: GatewaySettings) -> int | None:
-    """The rate a request's audio is encoded at (None: the format's default for the voice),
-    refused with a 400 when the format cannot carry it (G.711 at 16 kHz, opus at 8 kHz)."""
-    rate = requested
-    if rate is None and response_format == "pcm":
-        rate = settings.pcm_sample_rate  # headerless: OpenAI's clients assume 24 kHz
-    if rate is not None:
-        try:
-            FORMATS[response_format].output_rate(rate, rate)
-        except AudioFormatError as exc:
-            raise bad_request(f"{exc} (or leave sample_rate out)", "sample_rate",
-                              "unsupported_sample_rate") from None
-    return rate

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tritontts.api.requests import SpeechOffer
 from tritontts.jobs.settings import JobSettings
+from tritontts_client.contract import STREAM_MODEL, TTS_MODEL
 
 # OpenAI's voice names, so that unchanged OpenAI clients work: "" is the repository's default
 # voice (its first speaker). Point them at `<voice>` or `<voice>/<speaker>` of the repository.
@@ -52,8 +54,8 @@ class CacheSettings:
 class GatewaySettings:
     triton_url: str = "127.0.0.1:8001"  # gRPC
     triton_api_key: str | None = None  # `tritontts serve --api-key`, when the server wants one
-    tts_model: str = "tts"
-    stream_model: str = "tts_stream"
+    tts_model: str = TTS_MODEL
+    stream_model: str = STREAM_MODEL
     host: str = "127.0.0.1"
     port: int = 8080
     # Auth: API keys (a JSON file, or Redis when `keys_in_redis`) and/or JWTs. With neither,
@@ -88,6 +90,11 @@ class GatewaySettings:
     jobs: JobSettings | None = None
     # Bodies of job submissions may be this large (1 MiB of text, escaped into JSON).
     max_job_body_bytes: int = 8 << 20
+
+    @property
+    def offer(self) -> SpeechOffer:
+        """What requests may ask of this deployment (the speech and the jobs routes check it)."""
+        return SpeechOffer(self.models, self.voice_aliases, self.pcm_sample_rate, self.maya1)
 
     @property
     def auth_enabled(self) -> bool:

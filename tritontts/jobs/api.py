@@ -1,4 +1,5 @@
-"""The jobs API on the gateway, with the gateway's keys and error envelope:
+"""The jobs API, mounted by the gateway with its authentication and OpenAI's error envelope
+(tritontts.api, which both share; this package never imports the gateway):
 
     POST   /v1/audio/jobs             submit (202: the job and its URL)
     GET    /v1/audio/jobs             this key's jobs, newest first (?limit=&after=)
@@ -21,26 +22,25 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from tritontts.errors import InvalidInputError
-from tritontts.gateway.errors import APIError, bad_request
-from tritontts.gateway.names import SCOPE_SPEECH
-from tritontts.gateway.schema import (
+from tritontts.api.errors import APIError, bad_request
+from tritontts.api.requests import (
     ResponseFormat,
     SampleRate,
+    SpeechOffer,
     instructions_supported,
     json_body,
-    output_rate,
     validation_error,
 )
-from tritontts.gateway.settings import GatewaySettings
+from tritontts.api.scopes import SCOPE_SPEECH
+from tritontts.errors import InvalidInputError
 from tritontts.jobs.chunks import split_job_text
 from tritontts.jobs.queue import enqueue, make_broker
 from tritontts.jobs.records import UNFINISHED, Job, JobBook, JobOptions
 from tritontts.jobs.settings import JobSettings
 from tritontts.jobs.store import LocalStore, ResultStore, job_prefix, open_store
 from tritontts_client.audio import FORMATS
+from tritontts_client.contract import JOBS_ROUTE
 
-JOBS_ROUTE = "/v1/audio/jobs"
 IDEMPOTENCY_HEADER = "idempotency-key"
 
 
@@ -60,18 +60,17 @@ class JobRequest(BaseModel):
 @dataclass
 class JobsService:
     settings: JobSettings
-    gateway: GatewaySettings
+    offer: SpeechOffer
     book: JobBook
     store: ResultStore
     broker: Any
 
 
-def mount_jobs(app: FastAPI, gateway: GatewaySettings, settings: JobSettings,
-               caller: Any) -> None:
-    """Add the jobs routes; `caller(request, scope)` is the gateway's authentication."""
+def mount_jobs(app: FastAPI, offer: SpeechOffer, settings: JobSettings, caller: Any) -> None:
+    """Add the jobs routes; `caller(request, scope)` is the mounting app's authentication."""
     import redis
 
-    service = JobsService(settings, gateway, JobBook(redis.Redis.from_url(settings.redis_url)),
+    service = JobsService(settings, offer, JobBook(redis.Redis.from_url(settings.redis_url)),
                           open_store(settings.store), make_broker(settings))
     app.state.jobs = service
     router = APIRouter()
@@ -138,17 +137,15 @@ def _submit(service: JobsService, owner: str, body: bytes,
         request = JobRequest.model_validate_json(body)
     except ValidationError as exc:
         raise validation_error(exc) from None
-    limits, gateway = service.settings.limits, service.gateway
+    limits, offer = service.settings.limits, service.offer
     size = len(request.input.encode("utf-8"))
     if size > limits.max_input_bytes:
         raise bad_request(f"input is {size} bytes; a job takes at most "
                           f"{limits.max_input_bytes} bytes of text or SSML", "input",
                           "string_above_max_length")
-    if request.model is not None and request.model not in gateway.models:
-        raise APIError(404, f"The model '{request.model}' does not exist; this deployment "
-                            f"serves {', '.join(gateway.models)}", "invalid_request_error",
-                       "model", "model_not_found")
-    if request.description is not None and not instructions_supported(gateway):
+    if request.model is not None and request.model not in offer.models:
+        raise offer.unknown_model(request.model)
+    if request.description is not None and not instructions_supported(offer):
         raise bad_request("description is a Maya1 voice, and this deployment has no Maya1 "
                           "models; leave it out", "description", "unsupported_parameter")
     try:
@@ -161,9 +158,9 @@ def _submit(service: JobsService, owner: str, body: bytes,
         raise bad_request(f"input has {len(chunks)} sentences; a job takes at most "
                           f"{limits.max_chunks}", "input", "too_many_sentences")
     response_format = request.response_format or service.settings.default_format
-    voice = gateway.voice_aliases.get(request.voice, request.voice) or None
-    options = JobOptions(response_format=response_format, voice=voice, speed=request.speed,
-                         sample_rate=output_rate(response_format, request.sample_rate, gateway))
+    options = JobOptions(response_format=response_format, voice=offer.voice(request.voice),
+                         speed=request.speed,
+                         sample_rate=offer.sample_rate(response_format, request.sample_rate))
     key = header_key or request.idempotency_key
     job, created = service.book.create(owner, options, chunks, key,
                                        idempotency_ttl_s=service.settings.result_ttl_s)

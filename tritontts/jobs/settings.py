@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tritontts_client.contract import BATCH_PRIORITY
+from tritontts_client.contract import BATCH_PRIORITY, TTS_MODEL
 
 MIB = 1 << 20
 
@@ -46,7 +46,7 @@ class JobLimits:
 class WorkerSettings:
     triton_url: str = "127.0.0.1:8001"
     triton_api_key: str | None = None
-    tts_model: str = "tts"
+    tts_model: str = TTS_MODEL
     # Jobs a worker process renders at once, and chunks of one job sent to Triton at once.
     jobs_at_once: int = 1
     chunks_at_once: int = 4

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from tritontts.maya1.tokens import SAMPLES_PER_FRAME, unpack_frames
+from tritontts_client.contract import MAYA1_SNAC_INPUTS, MAYA1_SNAC_OUTPUT
 
 WINDOW_FRAMES = 4
 WARMUP_SAMPLES = SAMPLES_PER_FRAME  # dropped from the start of an utterance
@@ -180,9 +181,10 @@ class OnnxSnacDecoder:
 
     def __call__(self, codes_0: np.ndarray, codes_1: np.ndarray,
                  codes_2: np.ndarray) -> np.ndarray:
-        (audio,) = self.session.run(["audio"], {
-            "codes_0": codes_0.astype(np.int64), "codes_1": codes_1.astype(np.int64),
-            "codes_2": codes_2.astype(np.int64)})
+        codes = (codes_0, codes_1, codes_2)
+        (audio,) = self.session.run([MAYA1_SNAC_OUTPUT], {
+            name: level.astype(np.int64)
+            for name, level in zip(MAYA1_SNAC_INPUTS, codes, strict=True)})
         return np.clip(audio.reshape(audio.shape[0], -1), -1.0, 1.0).astype(np.float32)
 
 

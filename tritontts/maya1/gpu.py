@@ -29,8 +29,8 @@ from tritontts.maya1.repository import (
     speech_model,
     stream_model,
 )
-from tritontts.piper.gpu import StagePlans
 from tritontts.repository import BackendModel, Batching, GraphModel, Model, PythonModel, Tensor
+from tritontts.repository.engines import StagePlans, graph_files
 from tritontts_client import contract as c
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -174,18 +174,11 @@ def tensorrtllm_model(engine: TensorrtLlmEngine) -> BackendModel:
 
 def snac_model(graph: Path, plans: StagePlans | None = None, instances: int = 1) -> GraphModel:
     codes = tuple(Tensor(name, "TYPE_INT64", (-1,)) for name in c.MAYA1_SNAC_INPUTS)
-    if plans is None:
-        platform, filename = "onnxruntime_onnx", c.ONNX_FILENAME
-        files = {c.ONNX_FILENAME: Path(graph)}
-        engines: dict[str, str] = {}
-    else:
-        platform, filename = "tensorrt_plan", c.PLAN_FILENAME
-        files = {name: plans.directory / name for name in plans.cc_model_filenames.values()}
-        files[c.PLAN_FILENAME] = plans.directory / c.PLAN_FILENAME
-        engines = dict(plans.cc_model_filenames)
+    served = graph_files(plans, graph)
     return GraphModel(
-        name=c.MAYA1_SNAC_MODEL, platform=platform, default_model_filename=filename,
-        files=files, cc_model_filenames=engines, inputs=codes,
+        name=c.MAYA1_SNAC_MODEL, platform=served.platform,
+        default_model_filename=served.filename, files=served.files,
+        cc_model_filenames=served.engines, inputs=codes,
         outputs=(Tensor(c.MAYA1_SNAC_OUTPUT, "TYPE_FP32", (1, -1)),),
         max_batch_size=SNAC_MAX_BATCH, instances=instances,
         # Windows of one size from different streams meet here; a short wait is enough.

@@ -14,7 +14,13 @@ import onnxruntime as ort
 
 from tritontts.piper.frontend import TextFrontend, encode_request
 from tritontts.piper.stages import join_with_pauses, pause_samples
-from tritontts.piper.voice import PiperVoiceConfig
+from tritontts.piper.voice import (
+    PIPER_PHONEME_IDS,
+    PIPER_PHONEME_LENGTHS,
+    PIPER_SCALES,
+    PIPER_SPEAKER_ID,
+    PiperVoiceConfig,
+)
 
 
 class PiperBaseline:
@@ -33,10 +39,10 @@ class PiperBaseline:
     def _chunks(self, ids: np.ndarray, lengths: np.ndarray, scales: np.ndarray,
                 speaker: int) -> Iterator[np.ndarray]:
         for row, length in enumerate(lengths):
-            feeds = {"input": ids[row : row + 1, :length],
-                     "input_lengths": lengths[row : row + 1], "scales": scales[row]}
+            feeds = {PIPER_PHONEME_IDS: ids[row : row + 1, :length],
+                     PIPER_PHONEME_LENGTHS: lengths[row : row + 1], PIPER_SCALES: scales[row]}
             if self.voice.num_speakers > 1:
-                feeds["sid"] = np.array([speaker], dtype=np.int64)
+                feeds[PIPER_SPEAKER_ID] = np.array([speaker], dtype=np.int64)
             yield self.session.run(None, feeds)[0].reshape(-1)
 
     def synthesize(self, text: str, speed: float | None = None,

@@ -17,7 +17,6 @@ This profile cannot run on a machine without a GPU; tests render and parse every
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,29 +26,16 @@ from tritontts.piper.pipeline import Deployment, pipeline_models
 from tritontts.piper.streaming import WindowPlan, plan_windows
 from tritontts.piper.tuning import GpuTuning
 from tritontts.piper.voice import ExportedVoice
-from tritontts.repository.engines import cc_model_filenames
+from tritontts.repository.engines import (
+    TENSORRT_PLATFORM,
+    StagePlans,
+    cc_model_filenames,
+    graph_files,
+)
 from tritontts.repository.schema import Batching, GraphModel, Model, Tensor, Warmup
 from tritontts_client import contract as c
-from tritontts_client.contract import ONNX_FILENAME, PLAN_FILENAME
 
-__all__ = ["GpuTuning", "StagePlans", "find_plans", "gpu_models", "served_graphs",
-           "stream_window_frames"]
-
-
-@dataclass(frozen=True)
-class StagePlans:
-    """TensorRT engines of one stage: the folder holding them and {capability: file}."""
-
-    directory: Path
-    cc_model_filenames: Mapping[str, str]
-
-
-def _files(plans: StagePlans | None, onnx_graph: Path) -> tuple[str, str, dict[str, Path]]:
-    if plans is None:
-        return "onnxruntime_onnx", ONNX_FILENAME, {ONNX_FILENAME: onnx_graph}
-    files = {name: plans.directory / name for name in plans.cc_model_filenames.values()}
-    files[PLAN_FILENAME] = plans.directory / PLAN_FILENAME
-    return "tensorrt_plan", PLAN_FILENAME, files
+__all__ = ["GpuTuning", "find_plans", "gpu_models", "served_graphs", "stream_window_frames"]
 
 
 def stream_window_frames(plan: WindowPlan, longest: int = 2048) -> list[int]:
@@ -79,12 +65,12 @@ def gpu_models(voice: ExportedVoice, onnx_graphs: Mapping[str, Path],
     speaker_embedding = ((Tensor.of(c.SPEAKER_EMBEDDING, (embedding, 1)),)
                          if embedding else ())
 
-    platform, filename, files = _files(plans.get(c.ACOUSTIC_MODEL), onnx_graphs[c.ACOUSTIC_MODEL])
+    graph = graph_files(plans.get(c.ACOUSTIC_MODEL), onnx_graphs[c.ACOUSTIC_MODEL])
     lengths = np.array([tuning.warmup_phonemes], dtype=np.int64)
     scales = np.array([0.667, 1.0, 0.8], dtype=np.float32)
     acoustic = GraphModel(
-        name=c.ACOUSTIC_MODEL, platform=platform, default_model_filename=filename, files=files,
-        cc_model_filenames=_engines(plans, c.ACOUSTIC_MODEL),
+        name=c.ACOUSTIC_MODEL, platform=graph.platform, default_model_filename=graph.filename,
+        files=graph.files, cc_model_filenames=graph.engines,
         inputs=(
             Tensor.of(c.PHONEME_IDS, (-1,)),
             Tensor.of(c.PHONEME_LENGTHS, (1,), reshape=()),
@@ -110,10 +96,10 @@ def gpu_models(voice: ExportedVoice, onnx_graphs: Mapping[str, Path],
                                            lengths.tobytes()),
                   c.SCALES.name: (c.SCALES.config_type, (3,), scales.tobytes())}),),
     )
-    platform, filename, files = _files(plans.get(c.VOCODER_MODEL), onnx_graphs[c.VOCODER_MODEL])
+    graph = graph_files(plans.get(c.VOCODER_MODEL), onnx_graphs[c.VOCODER_MODEL])
     vocoder = GraphModel(
-        name=c.VOCODER_MODEL, platform=platform, default_model_filename=filename, files=files,
-        cc_model_filenames=_engines(plans, c.VOCODER_MODEL),
+        name=c.VOCODER_MODEL, platform=graph.platform, default_model_filename=graph.filename,
+        files=graph.files, cc_model_filenames=graph.engines,
         inputs=(Tensor.of(c.LATENT, (channels, -1)), *speaker_embedding),
         outputs=(Tensor.of(c.WAVEFORM, (-1,)),),
         max_batch_size=limits.max_chunks,
@@ -129,13 +115,9 @@ def gpu_models(voice: ExportedVoice, onnx_graphs: Mapping[str, Path],
                                  **({c.SPEAKER_EMBEDDING.name: (embedding, 1)} if embedding
                                     else {})}
                                 for frames in stream_window_frames(windows))
-        if platform == "tensorrt_plan" else (),
+        if graph.platform == TENSORRT_PLATFORM else (),
     )
     return pipeline_models(voice, acoustic, vocoder, tuning, Deployment(limits, lexicon))
-
-
-def _engines(plans: Mapping[str, StagePlans], stage: str) -> dict[str, str]:
-    return dict(plans[stage].cc_model_filenames) if stage in plans else {}
 
 
 def served_graphs(voice: ExportedVoice) -> dict[str, Path]:

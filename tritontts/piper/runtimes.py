@@ -22,19 +22,13 @@ from typing import Literal, Protocol
 import numpy as np
 
 from tritontts.errors import UsageError
+from tritontts.piper.precision import KEEP_FULL_PRECISION_OPS, REDUCED_PRECISION_SCOPES
 from tritontts_client import contract as c
 
 Runtime = Literal["onnxruntime", "openvino"]
 Precision = Literal["f32", "bf16", "mixed"]
 
-# Where a "mixed" stage computes in bfloat16: globs over node names, the same split the FP16
-# export measured (export/optimize.py): the flow's coupling convolutions of the acoustic stage,
-# the whole vocoder. Everything else (text encoder, duration predictor, the alignment, the
-# flow's residual stream) stays f32.
-REDUCED_PRECISION_SCOPES: dict[str, tuple[str, ...]] = {
-    c.ACOUSTIC_MODEL: ("/flow/flows.*/enc/*", "/flow/flows.*/pre/*", "/flow/flows.*/post/*"),
-    c.VOCODER_MODEL: ("*",),
-}
+# Where a "mixed" stage computes in bfloat16: the same scopes as the FP16 export (precision.py).
 # The precisions each stage may be described with. acoustic: not bf16 as a whole, which moved
 # durations (OpenVINO bf16 made 338 frames where f32 made 340 for 120 ids); vocoder: its graph
 # is all frame-rate convolutions, so "mixed" would be bf16 under another name.
@@ -42,10 +36,6 @@ STAGE_PRECISIONS: dict[str, tuple[str, ...]] = {
     c.ACOUSTIC_MODEL: (c.PRECISION_F32, c.PRECISION_MIXED),
     c.VOCODER_MODEL: (c.PRECISION_F32, c.PRECISION_BF16),
 }
-# Ops kept f32 even inside a scope: the noise, the exp / log of log-durations and log-scales
-# (whose relative error low precision multiplies), and what sums durations into frame counts.
-KEEP_F32_OPS: tuple[str, ...] = ("RandomNormalLike", "Exp", "Softplus", "Log", "CumSum",
-                                 "ReduceSum", "Ceil")
 # OpenVINO's runtime attribute that keeps a node in its own precision when the model is
 # compiled for a lower inference precision (ov::disable_compression_to). Python cannot attach
 # it to a node; the IR reader builds it from the layer's rt_info, so a "mixed" graph is written
@@ -165,14 +155,14 @@ class OnnxRuntimeRunner:
 
 
 def stays_f32(name: str, op_type: str, scopes: Sequence[str],
-              keep_ops: Sequence[str] = KEEP_F32_OPS) -> bool:
+              keep_ops: Sequence[str] = KEEP_FULL_PRECISION_OPS) -> bool:
     return op_type in keep_ops or not any(fnmatch.fnmatchcase(name, s) for s in scopes)
 
 
 def write_mixed_ir(onnx_path: str | Path, xml_path: Path, scopes: Sequence[str]) -> int:
     """The ONNX graph as OpenVINO IR (xml_path and its .bin) with every layer outside `scopes`
-    (or of a KEEP_F32_OPS type) kept f32 under a bf16 inference precision; returns how many
-    layers may run in bf16."""
+    (or of a KEEP_FULL_PRECISION_OPS type) kept f32 under a bf16 inference precision; returns
+    how many layers may run in bf16."""
     import xml.etree.ElementTree as ET
 
     import openvino as ov

@@ -10,10 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from tritontts.errors import InvalidInputError, MissingFileError
-from tritontts_client.contract import ACOUSTIC_MODEL, VOCODER_MODEL
+from tritontts_client.contract import ACOUSTIC_MODEL, NOISE_SCALE, NOISE_W, SPEED, VOCODER_MODEL
 
 __all__ = ["ExportedVoice", "InvalidInputError", "OptionLimits", "PiperVoiceConfig",
            "SynthesisOptions", "choose_voice", "speaker_id", "variant_path"]
+
+
+# The inputs of a Piper voice's own (uncut) graph, as Piper exports them; the stage graphs
+# rename them into the contract's names (export/piper.py).
+PIPER_PHONEME_IDS = "input"
+PIPER_PHONEME_LENGTHS = "input_lengths"
+PIPER_SCALES = "scales"
+PIPER_SPEAKER_ID = "sid"
 
 
 @dataclass(frozen=True)
@@ -116,11 +124,11 @@ class SynthesisOptions:
                 noise_scale: float | None = None, noise_w: float | None = None,
                 limits: OptionLimits = OptionLimits()) -> SynthesisOptions:
         """Voice defaults overridden by whatever the request sent, each checked against limits."""
-        speed = 1.0 if speed is None else _checked("SPEED", speed, limits.speed)
+        speed = 1.0 if speed is None else _checked(SPEED.name, speed, limits.speed)
         if noise_scale is not None:
-            noise_scale = _checked("NOISE_SCALE", noise_scale, limits.noise_scale)
+            noise_scale = _checked(NOISE_SCALE.name, noise_scale, limits.noise_scale)
         if noise_w is not None:
-            noise_w = _checked("NOISE_W", noise_w, limits.noise_w)
+            noise_w = _checked(NOISE_W.name, noise_w, limits.noise_w)
         return cls(
             noise_scale=voice.noise_scale if noise_scale is None else noise_scale,
             length_scale=voice.length_scale / speed,

@@ -4,7 +4,9 @@ It reads the text itself (the frontend is light, and a refusal must reach the cl
 INVALID_ARG), then calls the same `acoustic` and `vocoder` models as the `tts` ensemble (BLS),
 so streams share their instances and dynamic batches with non-streaming requests. `execute` is
 a coroutine: the backend runs many of them at once on one event loop, one per batch of stream
-requests, so one long stream does not hold up the others.
+requests, so one long stream does not hold up the others. The streaming itself (windows,
+word timestamps, cancellation, how a stream ends) is tritontts.piper.streaming.PiperStreamer;
+this file turns tensors into its requests and its pieces into responses.
 """
 
 import asyncio
@@ -13,10 +15,8 @@ import time
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from tritontts.piper.stages import pause_samples
-from tritontts.piper.streaming import WindowPlan, stream_chunks
+from tritontts.piper.streaming import PiperStreamer, StreamRequest, StreamVoice, WindowPlan
 from tritontts.piper.triton import load_frontends, request_options, voices
-from tritontts.piper.words import chunk_offsets, word_times
 from tritontts.serving.adapter import (
     ModelArgs,
     call_model,
@@ -29,46 +29,85 @@ from tritontts_client import contract as c
 FINAL = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
 
 
-class StreamCancelledError(Exception):
-    """The client cancelled the stream or went away."""
+class Metrics:
+    """The stream model's Prometheus metrics (a metric must not outlive its family: both are
+    kept here)."""
 
-
-class TritonPythonModel:
-    def initialize(self, args):
-        model = ModelArgs(args)
-        self.frontends = load_frontends(model)
-        self.voices = [(int(v[c.VOICE_HOP_LENGTH]),
-                        np.array([int(v[c.VOICE_SAMPLE_RATE])], dtype=np.int32))
-                       for v in voices(model)]
-        self.plan = WindowPlan(
-            first_frames=int(model.param(c.PARAM_FIRST_WINDOW_FRAMES)),
-            max_frames=int(model.param(c.PARAM_MAX_WINDOW_FRAMES)),
-            growth=float(model.param(c.PARAM_WINDOW_GROWTH)),
-            context_frames=int(model.param(c.PARAM_WINDOW_CONTEXT_FRAMES)))
-        self.slots = asyncio.Semaphore(int(model.param(c.PARAM_MAX_CONCURRENT_STREAMS)))
-        labels = {"model": model.name}
-        # A metric must not outlive its family: both are kept on the model.
+    def __init__(self, model_name):
+        labels = {"model": model_name}
         self.first_audio_family = pb_utils.MetricFamily(
             # Triton's own first-response histogram needs a newer core than the 2.51 one the
             # cpu profile runs, so the stream model records it itself.
             name=c.STREAM_FIRST_AUDIO_MS,
             description="Time from the arrival of a stream request to its first audio chunk (ms)",
             kind=pb_utils.MetricFamily.HISTOGRAM)
-        self.first_audio_ms = self.first_audio_family.Metric(labels=labels,
-                                                             buckets=list(c.FIRST_AUDIO_BUCKETS_MS))
+        self.first_audio_ms = self.first_audio_family.Metric(
+            labels=labels, buckets=list(c.FIRST_AUDIO_BUCKETS_MS))
         self.cancelled_family = pb_utils.MetricFamily(
             name=c.STREAM_CANCELLED_TOTAL,
             description="Streams whose work stopped because the client cancelled them",
             kind=pb_utils.MetricFamily.COUNTER)
-        self.cancelled = self.cancelled_family.Metric(labels=labels)
+        self.cancelled_total = self.cancelled_family.Metric(labels=labels)
         # Streams being served right now. A server that drains before it stops waits for
         # this to reach 0: the model's own unload is no signal, because in 2.51 it sometimes
         # never completes after streams have run, with nothing in flight.
         self.in_flight_family = pb_utils.MetricFamily(
             name=c.STREAM_IN_FLIGHT, description="Streams in progress",
             kind=pb_utils.MetricFamily.GAUGE)
-        self.in_flight = self.in_flight_family.Metric(labels=labels)
-        self.streams = 0
+        self.in_flight_gauge = self.in_flight_family.Metric(labels=labels)
+
+    def in_flight(self, streams):
+        self.in_flight_gauge.set(streams)
+
+    def first_audio(self, seconds):
+        self.first_audio_ms.observe(seconds * 1e3)
+
+    def cancelled(self):
+        self.cancelled_total.increment(1)
+
+
+class ResponseSink:
+    """A stream's pieces as responses on its sender."""
+
+    def __init__(self, sender):
+        self.sender = sender
+
+    def send(self, piece):
+        if piece.audio.size == 0 and piece.final:  # the stream ended after its last audio
+            self.sender.send(flags=FINAL)
+            return
+        tensors = [pb_utils.Tensor(c.AUDIO.name, piece.audio),
+                   pb_utils.Tensor(c.SAMPLE_RATE.name,
+                                   np.array([piece.sample_rate], dtype=np.int32))]
+        if piece.words:
+            tensors += [pb_utils.Tensor(c.WORDS.name, np.array(
+                            [w.encode("utf-8") for w in piece.words], dtype=np.object_)),
+                        pb_utils.Tensor(c.WORD_TIMES.name, piece.word_times)]
+        self.sender.send(pb_utils.InferenceResponse(tensors), flags=FINAL if piece.final else 0)
+
+    def cancelled(self):
+        pb_utils.Logger.log_info("tts_stream: stream cancelled by the client; work stopped")
+        self.sender.send(pb_utils.InferenceResponse(error=pb_utils.TritonError(
+            "stream cancelled", pb_utils.TritonError.CANCELLED)), flags=FINAL)
+
+    def failed(self, error):
+        self.sender.send(error_response(error, stream=True), flags=FINAL)
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        model = ModelArgs(args)
+        plan = WindowPlan(
+            first_frames=int(model.param(c.PARAM_FIRST_WINDOW_FRAMES)),
+            max_frames=int(model.param(c.PARAM_MAX_WINDOW_FRAMES)),
+            growth=float(model.param(c.PARAM_WINDOW_GROWTH)),
+            context_frames=int(model.param(c.PARAM_WINDOW_CONTEXT_FRAMES)))
+        self.metrics = Metrics(model.name)
+        self.streamer = PiperStreamer(
+            load_frontends(model),
+            [StreamVoice(int(v[c.VOICE_HOP_LENGTH]), int(v[c.VOICE_SAMPLE_RATE]))
+             for v in voices(model)],
+            plan, call_model, int(model.param(c.PARAM_MAX_CONCURRENT_STREAMS)), self.metrics)
 
     async def execute(self, requests):
         arrived = time.perf_counter()
@@ -76,98 +115,14 @@ class TritonPythonModel:
         return None
 
     async def _stream(self, request, arrived):
-        sender = request.get_response_sender()
-        self.streams += 1  # one event loop runs every stream: no lock needed
-        self.in_flight.set(self.streams)
+        sink = ResponseSink(request.get_response_sender())
         try:
-            async with self.slots:
-                await self._synthesize(request, sender, arrived)
-        except StreamCancelledError:
-            self.cancelled.increment(1)
-            pb_utils.Logger.log_info("tts_stream: stream cancelled by the client; work stopped")
-            sender.send(pb_utils.InferenceResponse(error=pb_utils.TritonError(
-                "stream cancelled", pb_utils.TritonError.CANCELLED)), flags=FINAL)
-        except Exception as exc:  # reported on the stream, never lost
-            sender.send(error_response(exc, stream=True), flags=FINAL)
-        finally:
-            self.streams -= 1
-            self.in_flight.set(self.streams)
-
-    async def _synthesize(self, request, sender, arrived):
-        encoded = self.frontends.encode(text_input(request), optional_text(request, c.VOICE.name),
-                                        **request_options(request))
-        batch, scales = encoded.batch, encoded.scales
-        hop_length, sample_rate = self.voices[encoded.voice]
-        # Whose chunk it is, for both stages when the repository serves several voices; the
-        # acoustic stage also takes the speaker and hands the vocoder its embedding.
-        voice = ({c.VOICE_INDEX.name: np.array([[encoded.voice]], dtype=np.int64)}
-                 if self.frontends.multi_voice else {})
-        speaker = ({c.SPEAKER_ID.name: np.array([[encoded.speaker]], dtype=np.int64)}
-                   if self.frontends.multi_speaker else {})
-        vocoder_extra = dict(voice)
-        # Word timestamps, for callers that ask for them: each chunk's frames per phoneme id.
-        want_words = c.WORDS.name in request.requested_output_names()
-        frames_of, durations_of = [], []
-
-        async def latents():
-            for row, length in enumerate(batch.lengths):
-                self._check(request)
-                inputs = {
-                    c.PHONEME_IDS.name: batch.ids[row : row + 1, :length],
-                    c.PHONEME_LENGTHS.name: batch.lengths[row : row + 1].reshape(1, 1),
-                    c.SCALES.name: scales[row : row + 1],
-                    **voice,
-                    **speaker,
-                }
-                outputs = [c.LATENT.name, c.FRAME_LENGTHS.name, c.PHONEME_DURATIONS.name]
-                if self.frontends.multi_speaker:
-                    outputs.append(c.SPEAKER_EMBEDDING.name)
-                out = await call_model(c.ACOUSTIC_MODEL, inputs, outputs)
-                if self.frontends.multi_speaker:
-                    vocoder_extra[c.SPEAKER_EMBEDDING.name] = out[c.SPEAKER_EMBEDDING.name]
-                frames = int(out[c.FRAME_LENGTHS.name].reshape(-1)[0])
-                frames_of.append(frames)
-                durations_of.append(out[c.PHONEME_DURATIONS.name][0])
-                yield out[c.LATENT.name][0, :, :frames]
-
-        async def vocode(latent):
-            self._check(request)
-            # A window has no padding: every frame is decoded, whichever runtime serves it.
-            out = await call_model(c.VOCODER_MODEL, {c.LATENT.name: latent, **vocoder_extra},
-                                   (c.WAVEFORM.name,))
-            return out[c.WAVEFORM.name]
-
-        sent_final, first = False, True
-        pauses = pause_samples(batch.pauses_s, int(sample_rate[0]))
-        async for chunk in stream_chunks(latents(), pauses, vocode, hop_length, self.plan):
-            tensors = [pb_utils.Tensor(c.AUDIO.name, chunk.audio),
-                       pb_utils.Tensor(c.SAMPLE_RATE.name, sample_rate)]
-            if want_words and chunk.opens_sentence:
-                tensors += self._words(batch, chunk.sentence, frames_of, durations_of, pauses,
-                                       hop_length)
-            response = pb_utils.InferenceResponse(tensors)
-            sender.send(response, flags=FINAL if chunk.final else 0)
-            if first:
-                self.first_audio_ms.observe((time.perf_counter() - arrived) * 1e3)
-                first = False
-            sent_final = chunk.final
-        if not sent_final:
-            sender.send(flags=FINAL)
-
-    @staticmethod
-    def _words(batch, sentence, frames_of, durations_of, pauses, hop_length):
-        """WORDS and WORD_TIMES of one sentence chunk, in samples of the whole stream; none
-        when the chunk has no words."""
-        rows = batch.word_spans[:, 0] == sentence
-        if not rows.any():
-            return []
-        offsets = chunk_offsets(frames_of[: sentence + 1], pauses[: sentence + 1], hop_length)
-        times = word_times(batch.word_spans[rows], durations_of, offsets, hop_length)
-        words = np.array([w.encode("utf-8") for w, keep in zip(batch.words, rows, strict=True)
-                          if keep], dtype=np.object_)
-        return [pb_utils.Tensor(c.WORDS.name, words), pb_utils.Tensor(c.WORD_TIMES.name, times)]
-
-    @staticmethod
-    def _check(request):
-        if request.is_cancelled():
-            raise StreamCancelledError
+            stream = StreamRequest(
+                text=text_input(request), voice=optional_text(request, c.VOICE.name),
+                options=request_options(request),
+                want_words=c.WORDS.name in request.requested_output_names(),
+                is_cancelled=request.is_cancelled)
+        except Exception as exc:  # a tensor that cannot be read: refused on the stream
+            sink.failed(exc)
+            return
+        await self.streamer.serve(stream, sink, arrived)

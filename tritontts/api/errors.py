@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from tritontts.gateway.names import RETRY_AFTER_HEADER
+from tritontts_client.contract import RETRY_AFTER_HEADER
 from tritontts_client.errors import (
     AccessDeniedError,
     DeadlineExceededError,

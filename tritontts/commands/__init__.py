@@ -1,0 +1,1 @@
+"""`tritontts` subcommands, one module each, imported lazily by `tritontts.cli`."""
