@@ -106,7 +106,9 @@ def test_tail_speaks_what_waits_and_the_turn_goes_on() -> None:
     assert stream.feed("ence goes on. Next") == [Segment("ence goes on.", 0.0)]
     assert stream.flush() == [Segment("Next", None)]
     assert stream.feed("Done") == [] and stream.tail() == [Segment("Done", 0.0)]
-    assert stream.feed("And more.") == [] and stream.flush() == [Segment("And more.", None)]
+    assert stream.feed("And more.") == [] and stream.flush() == [Segment("And more.", 0.0)]
+    assert stream.feed("Fine.") == [] and stream.tail() == [Segment("Fine.", 0.0)]
+    assert stream.feed("Then") == [] and stream.tail() == [Segment("Then", None)]
 
 
 def test_ssml_is_held_to_the_flush_as_one_document() -> None:

@@ -32,3 +32,17 @@ class GatewayMetrics:
         self.disconnects = Counter(p + "client_disconnects",
                                    "Streams that ended before their audio did (the client "
                                    "left, or Triton failed)", registry=r)
+        # The realtime speech socket (realtime/route.py).
+        self.sockets_open = Gauge(p + "realtime_sockets_open",
+                                  "Realtime speech sockets open in this replica", registry=r)
+        self.turns = Counter(p + "realtime_turns",
+                             "Turns spoken on realtime sockets, by how they ended",
+                             ["end"], registry=r)
+        self.realtime_first_audio = Histogram(
+            p + "realtime_first_audio_seconds",
+            "Time from a segment's text being complete (sentence end or flush) to its first "
+            "audio frame leaving, for the first segment of each turn",
+            buckets=LATENCY_BUCKETS, registry=r)
+        self.realtime_cancellations = Counter(
+            p + "realtime_cancellations",
+            "Speech streams cancelled on realtime sockets, by cause", ["cause"], registry=r)

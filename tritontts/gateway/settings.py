@@ -49,6 +49,20 @@ class CacheSettings:
 
 
 @dataclass(frozen=True)
+class RealtimeSettings:
+    """The realtime speech socket (docs/realtime.md): bounds on one socket."""
+
+    max_message_bytes: int = 16 << 10  # one client message
+    max_pending_chars: int = 8192  # text taken but not yet spoken (SSML held to its flush)
+    idle_timeout_s: float = 60.0  # nothing from the client and nothing to say: closed
+    # A sentence still being written is spoken after this long without new text (0: only on
+    # flush); a socket's config may change it.
+    tail_after_s: float = 1.0
+    ahead: int = 2  # segments of a socket synthesized at once (the one playing included)
+    max_segment_chars: int = 250  # a longer run without a sentence end is cut
+
+
+@dataclass(frozen=True)
 class GatewaySettings:
     triton_url: str = "127.0.0.1:8001"  # gRPC
     triton_api_key: str | None = None  # `tritontts serve --api-key`, when the server wants one
@@ -88,6 +102,7 @@ class GatewaySettings:
     jobs: JobSettings | None = None
     # Bodies of job submissions may be this large (1 MiB of text, escaped into JSON).
     max_job_body_bytes: int = 8 << 20
+    realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
 
     @property
     def auth_enabled(self) -> bool:
