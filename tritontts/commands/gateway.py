@@ -64,6 +64,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                           help="text a socket may have waiting to be spoken (default 8192)")
     realtime.add_argument("--socket-max-message-bytes", type=int, default=16 << 10,
                           metavar="N", help="largest client message (default 16384)")
+    realtime.add_argument("--socket-ahead", type=int, default=1, metavar="N",
+                          help="sentences of a socket synthesized at once (default 1)")
+    realtime.add_argument("--sentence-pause-s", type=float, default=None, metavar="S",
+                          help="the pause between sentences the repository was tuned with "
+                               "(default: read from Triton, else 0.2)")
     add_store_options(parser, with_redis=False)
     voices = parser.add_argument_group("voices")
     voices.add_argument("--voice", action="append", default=[], metavar="NAME",
@@ -115,7 +120,9 @@ def settings_from(args: argparse.Namespace):  # -> GatewaySettings (imported laz
         realtime=RealtimeSettings(max_message_bytes=args.socket_max_message_bytes,
                                   max_pending_chars=args.socket_max_pending_chars,
                                   idle_timeout_s=args.socket_idle_timeout,
-                                  tail_after_s=args.socket_tail_ms / 1000))
+                                  tail_after_s=args.socket_tail_ms / 1000,
+                                  sentence_pause_s=args.sentence_pause_s,
+                                  ahead=args.socket_ahead))
 
 
 def run(args: argparse.Namespace) -> int:

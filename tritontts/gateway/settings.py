@@ -58,8 +58,16 @@ class RealtimeSettings:
     # A sentence still being written is spoken after this long without new text (0: only on
     # flush); a socket's config may change it.
     tail_after_s: float = 1.0
-    ahead: int = 2  # segments of a socket synthesized at once (the one playing included)
+    # Segments of a socket synthesized at once. One is enough to stay ahead of playback (a
+    # sentence is made several times faster than it is spoken) and keeps a turn's audio equal
+    # to the speech route's: two streams at once may share a stage batch, whose padding moves
+    # a few samples by one step.
+    ahead: int = 1
     max_segment_chars: int = 250  # a longer run without a sentence end is cut
+    # The pause the stream model puts between sentences, which the socket puts between
+    # segments. None: read from the model's configuration, or, where Triton keeps that API to
+    # its admin key, the frontend's default; set it when the repository was tuned otherwise.
+    sentence_pause_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from tritontts.gateway.realtime.protocol import (
     resolve_config,
 )
 from tritontts.gateway.realtime.session import Frame, SpeechSession
-from tritontts_client import TTSError
+from tritontts.text.reader import SENTENCE_PAUSE_S
+from tritontts_client import AccessDeniedError, TTSError
 from tritontts_client import contract as c
 
 log = logging.getLogger(__name__)
@@ -65,11 +66,19 @@ async def _sentence_pause(gateway: Any) -> float:
     """The stream model's pause between sentences, asked once (the socket puts it between
     segments as the model puts it between the sentences of one request)."""
     if gateway.sentence_pause_s is None:
-        try:
-            parameters = await gateway.client.model_parameters()
-        except TTSError as exc:
-            raise from_tts_error(exc) from None
-        gateway.sentence_pause_s = float(parameters.get(c.PARAM_SENTENCE_PAUSE_S, "0") or 0)
+        configured = gateway.settings.realtime.sentence_pause_s
+        if configured is None:
+            try:
+                parameters = await gateway.client.model_parameters()
+                configured = float(parameters.get(c.PARAM_SENTENCE_PAUSE_S, SENTENCE_PAUSE_S))
+            except AccessDeniedError:  # model-config is an admin API of this Triton
+                log.warning("realtime: the model configuration is not readable; sentences "
+                            "are joined with the default %.2f s pause (--sentence-pause-s "
+                            "sets another)", SENTENCE_PAUSE_S)
+                configured = SENTENCE_PAUSE_S
+            except TTSError as exc:
+                raise from_tts_error(exc) from None
+        gateway.sentence_pause_s = configured
     return gateway.sentence_pause_s
 
 

@@ -111,7 +111,7 @@ class _TurnAudio:
 
 class SpeechSession:
     def __init__(self, client: AsyncTTSClient, config: SocketConfig, sentence_pause_s: float,
-                 metrics: GatewayMetrics, send: Send, ahead: int = 2,
+                 metrics: GatewayMetrics, send: Send, ahead: int = 1,
                  max_segment_chars: int = 250) -> None:
         self.client = client
         self.config = config
@@ -120,7 +120,8 @@ class SpeechSession:
         self.ahead = max(1, ahead)
         self.text = TextStream(max_segment_chars)
         self.outbox = Outbox(send)
-        self.turn = 1
+        self.turn = 1  # the open turn: the one the next text belongs to
+        self._spoken_through = 0  # the last turn whose audio has all gone (or was cleared)
         self._plan: asyncio.Queue[Job | TurnEnd] = asyncio.Queue()
         self._waiting: deque[Job] = deque()  # not started yet, in text order
         self._jobs: list[Job] = []  # every job not yet spoken
@@ -162,14 +163,18 @@ class SpeechSession:
         self._turn_has_segments = False
 
     async def clear(self) -> None:
-        """Barge-in: drop the text, cancel every stream, stop the audio, mark where it ended."""
-        cleared = self.turn
+        """Barge-in: drop the text, cancel every stream, stop the audio, say which turns were
+        cut (flushed ones still being spoken, and the open one if it had begun)."""
+        open_turn = self.text.in_turn or self._turn_has_segments
+        cut = list(range(self._spoken_through + 1, self.turn + (1 if open_turn else 0)))
         self.text.clear()
         await self._stop("clear")
         self.outbox.drop()
-        await self.outbox.put({"type": c.RT_CLEARED, "turn": cleared})
-        self.metrics.turns.labels("cleared").inc()
-        self.turn += 1
+        await self.outbox.put({"type": c.RT_CLEARED, "turns": cut})
+        self.metrics.turns.labels("cleared").inc(len(cut))
+        if open_turn:
+            self.turn += 1
+        self._spoken_through = self.turn - 1
         self._turn_has_segments = False
         self._speaker = asyncio.create_task(self._speak())
 
@@ -223,15 +228,16 @@ class SpeechSession:
 
     async def _stop(self, cause: str) -> None:
         """Cancel the speaker and every stream; forget the plan."""
+        jobs = list(self._jobs)  # the speaker lets go of the one it speaks when cancelled
         self._speaker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._speaker
-        for job in self._jobs:
+        for job in jobs:
             if job.task is not None and not job.task.done():
                 job.task.cancel()
                 self.metrics.realtime_cancellations.labels(cause).inc()
-        tasks = [job.task for job in self._jobs if job.task is not None]
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(job.task for job in jobs if job.task is not None),
+                             return_exceptions=True)
         self._jobs.clear()
         self._waiting.clear()
         self._synthesizing = 0
@@ -323,6 +329,7 @@ class SpeechSession:
         self._audio = _TurnAudio()
         await self.outbox.put({"type": c.RT_FLUSHED, "turn": turn,
                                "audio_seconds": round(seconds, 4)})
+        self._spoken_through = turn
         self.metrics.turns.labels("flushed").inc()
 
     async def _report(self, job: Job, error: TTSError) -> None:
