@@ -5,6 +5,7 @@ frames, and a turn's audio equal to the speech route's for the same text, sample
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import random
@@ -21,6 +22,7 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from tritontts.serving.server import TritonServer
+from tritontts_client import AsyncRealtimeSession, RealtimeError, RealtimeSession
 from tritontts_client import contract as c
 
 from gateway_servers import running_gateway
@@ -229,3 +231,34 @@ def test_a_pause_in_the_text_speaks_the_unfinished_sentence(gateway: str) -> Non
         got = receive_until(ws, c.RT_AUDIO_START, timeout_s=60)  # no flush was sent
         assert got.of_type(c.RT_AUDIO_START)
         assert isinstance(ws.recv(timeout=60), bytes)
+
+
+def test_the_client_sessions_sync_and_asyncio(gateway: str) -> None:
+    pieces = tokens("The client feeds pieces. It gets audio back.", 3)
+    expected = plain_route(gateway, "The client feeds pieces. It gets audio back.", "wav")
+    with RealtimeSession(gateway, voice="alloy", format="wav") as session:
+        assert session.ready["format"] == "wav"
+        assert session.speak(pieces) == expected.content
+        assert session.speak(pieces) == expected.content  # a second turn, the same
+
+    async def talk() -> tuple[bytes, int]:
+        async with AsyncRealtimeSession.open(gateway, format="wav") as session:
+            audio = await session.speak(pieces)
+            for piece in tokens(LONG_TEXT):
+                await session.send_text(piece)
+            await session.flush()
+            async for _ in session.audio():  # the first audio, then barge in
+                await session.clear()
+                break
+            cut = [chunk async for chunk in session.audio()]  # ends at `cleared`
+            return audio, len(cut)
+
+    audio, frames_after_clear = asyncio.run(talk())
+    assert audio == expected.content
+    assert frames_after_clear <= 10
+
+
+def test_the_client_maps_refusals(gateway: str) -> None:
+    with pytest.raises(RealtimeError) as bad, RealtimeSession(gateway, format="nope"):
+        pass
+    assert bad.value.code == c.RT_INVALID_CONFIG
