@@ -60,7 +60,7 @@ WORKER_ARGS ?=
 IMAGE ?= tritontts:cpu
 
 .PHONY: help setup system-deps dashboard export repository serve demo test lint wheels bench \
-	bench-cache bench-gateway bench-maya1 bench-jobs docs gateway worker load load-capacity clean \
+	bench-cache bench-gateway bench-realtime bench-maya1 bench-jobs docs gateway worker load load-capacity clean \
 	podman-setup image test-image
 
 help: ## list the targets
@@ -164,6 +164,9 @@ gateway: $(STAMP) ## the OpenAI-compatible HTTP gateway on GATEWAY_PORT, in fron
 
 bench-gateway: $(STAMP) ## gateway overhead per request vs Triton directly (p50/p95), encode cost per format
 	$(BIN)/python benchmarks/gateway.py
+
+bench-realtime: $(STAMP) ## realtime socket: agent text at 30 tokens/s on 1/4/8 sockets vs the speech route
+	$(BIN)/python benchmarks/realtime.py
 
 bench-cache: $(STAMP) ## response cache: hit vs miss latency p50/p95 on tts_cached
 	$(BIN)/python benchmarks/cache.py

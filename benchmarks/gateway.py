@@ -32,12 +32,12 @@ from tritontts_client.contract import READY_ROUTE, SPEECH_ROUTE
 from common import SENTENCES, percentile, save, start_server
 
 
-def start_gateway(stack: ExitStack, triton_url: str) -> str:
+def start_gateway(stack: ExitStack, triton_url: str, *extra: str) -> str:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tritontts.cli", "gateway", "--triton-url", triton_url,
          "--port", str(port), "--noise-w", "0", "--rate", "1000/second",
-         "--characters", "10000000/minute"],
+         "--characters", "10000000/minute", *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stop() -> None:

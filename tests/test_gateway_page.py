@@ -90,3 +90,25 @@ def test_bad_input_shows_the_error(page: webdriver.Chrome) -> None:
     message = WebDriverWait(page, 30).until(
         lambda driver: driver.find_element(By.ID, "error").text)
     assert "input" in message
+
+
+def test_live_mode_types_into_the_socket_and_plays_as_it_comes(page: webdriver.Chrome) -> None:
+    text = ("Words go into the socket one by one. Audio plays while the rest is typed, "
+            "sentence after sentence, as a language model would write its answer. "
+            "The last words arrive long after the first ones were heard.")
+    box = page.find_element(By.ID, "text")
+    box.clear()
+    box.send_keys(text)
+    page.find_element(By.ID, "live").click()
+
+    def finished(driver: webdriver.Chrome) -> dict | None:
+        stats = driver.execute_script("return window.liveStats;")
+        error = driver.find_element(By.ID, "error").text
+        assert not error, error
+        return stats if stats and stats["flushed"] else None
+
+    stats = WebDriverWait(page, 90, poll_frequency=0.25).until(finished)
+    assert stats["frames"] >= 2
+    assert 0.2 * len(text.split()) <= stats["seconds"] <= 0.8 * len(text.split())
+    # The first sentence was heard before the whole text had been typed (60 ms a word).
+    assert stats["firstAudioMs"] < stats["flushSentMs"], stats

@@ -18,16 +18,20 @@ from tritontts_client.errors import (
     ServerUnavailableError,
     TTSError,
 )
+from tritontts_client.realtime import AsyncRealtimeSession, RealtimeError, RealtimeSession
 from tritontts_client.retry import NO_RETRY, RetryPolicy, RetryThrottle
 
 __all__ = [
     "NO_RETRY",
     "AccessDeniedError",
+    "AsyncRealtimeSession",
     "AsyncTTSClient",
     "AudioChunk",
     "DeadlineExceededError",
     "InvalidRequestError",
     "OverloadedError",
+    "RealtimeError",
+    "RealtimeSession",
     "RetryPolicy",
     "RetryThrottle",
     "ServerError",

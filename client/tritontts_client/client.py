@@ -565,6 +565,15 @@ class AsyncTTSClient(_CallSettings):
         except (InferenceServerException, OSError, ConnectionError):
             return False
 
+    async def model_parameters(self, model: str | None = None) -> dict[str, str]:
+        """The parameters of a model's configuration (the stream model's by default), such as
+        the pause it puts between sentences."""
+        with mapped_errors(self.url):
+            config = await self._client.get_model_config(model or self.stream_model,
+                                                         headers=self.headers, as_json=True)
+        parameters = config.get("config", config).get("parameters", {})
+        return {name: str(value.get("string_value", "")) for name, value in parameters.items()}
+
     async def wait_until_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while not await self.is_ready():

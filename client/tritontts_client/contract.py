@@ -232,6 +232,12 @@ GATEWAY_REFUSALS = GATEWAY_METRIC_PREFIX + "refusals"  # counter: reason
 GATEWAY_CACHE_LOOKUPS = GATEWAY_METRIC_PREFIX + "cache_lookups"  # counter: result
 GATEWAY_IN_FLIGHT = GATEWAY_METRIC_PREFIX + "in_flight"  # gauge
 GATEWAY_CLIENT_DISCONNECTS = GATEWAY_METRIC_PREFIX + "client_disconnects"  # counter
+# The realtime speech socket's.
+GATEWAY_SOCKETS_OPEN = GATEWAY_METRIC_PREFIX + "realtime_sockets_open"  # gauge
+GATEWAY_SOCKET_TURNS = GATEWAY_METRIC_PREFIX + "realtime_turns"  # counter: end
+GATEWAY_SOCKET_FIRST_AUDIO_SECONDS = (GATEWAY_METRIC_PREFIX
+                                      + "realtime_first_audio_seconds")  # histogram
+GATEWAY_SOCKET_CANCELLATIONS = GATEWAY_METRIC_PREFIX + "realtime_cancellations"  # counter: cause
 # Redis keys of the gateway (API keys, the response cache); every one starts with the prefix.
 GATEWAY_REDIS_PREFIX = "tritontts:gateway:"
 GATEWAY_REDIS_KEYS_HASH = GATEWAY_REDIS_PREFIX + "keys"  # key hash -> JSON key record
@@ -356,6 +362,41 @@ TRTLLM_PARAM_SCHEDULER = "batch_scheduler_policy"
 TRTLLM_PARAM_KV_CACHE_FRACTION = "kv_cache_free_gpu_mem_fraction"
 TRTLLM_PARAM_EXCLUDE_INPUT = "exclude_input_in_output"
 TRTLLM_PARAM_CPU_INPUTS = "FORCE_CPU_ONLY_INPUT_TENSORS"
+
+# --- the gateway's realtime speech socket (docs/realtime.md) ----------------------------
+
+# Text in as it is written (JSON text frames), audio out as it is ready (binary frames).
+REALTIME_ROUTE = "/v1/audio/speech/stream"
+# Browsers cannot set headers on a WebSocket: the key or JWT may come as this query parameter.
+REALTIME_TOKEN_QUERY = "token"
+# Client -> server message types (the "type" field).
+RT_CONFIG = "config"
+RT_TEXT = "text"
+RT_FLUSH = "flush"
+RT_CLEAR = "clear"
+RT_CLOSE = "close"
+RT_CLIENT_MESSAGES = (RT_CONFIG, RT_TEXT, RT_FLUSH, RT_CLEAR, RT_CLOSE)
+# Server -> client message types.
+RT_READY = "ready"  # the configuration in force
+RT_AUDIO_START = "audio_start"  # before a turn's first audio frame: format and sample rate
+RT_WORDS = "words"  # word timestamps of the audio that follows
+RT_FLUSHED = "flushed"  # a flushed turn is fully spoken: its last audio frame has gone
+RT_CLEARED = "cleared"  # after a clear: no more audio of that turn follows
+RT_ERROR = "error"
+# Error codes of error messages.
+RT_INVALID_MESSAGE = "invalid_message"  # not JSON, not an object, unknown type or field
+RT_INVALID_CONFIG = "invalid_config"
+RT_TURN_IN_PROGRESS = "turn_in_progress"  # config while a turn is being spoken
+RT_MESSAGE_TOO_LARGE = "message_too_large"
+RT_BUFFER_FULL = "buffer_full"  # too much text waiting to be spoken
+RT_QUOTA_EXCEEDED = "quota_exceeded"  # the key's character limit
+RT_INVALID_INPUT = "invalid_input"  # the speech server refused a sentence
+RT_UPSTREAM_ERROR = "upstream_error"  # the speech server failed or is unavailable
+RT_IDLE_TIMEOUT = "idle_timeout"
+# Close codes (RFC 6455 leaves 4000-4999 to applications).
+RT_CLOSE_NORMAL = 1000
+RT_CLOSE_POLICY = 1008  # auth or limits, when the upgrade could not be refused with a status
+RT_CLOSE_IDLE = 4408
 
 # --- long-audio jobs (gateway /v1/audio/jobs, `tritontts worker`) ---------------------------
 

@@ -53,6 +53,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     limits.add_argument("--jobs", action="store_true",
                         help="serve long-audio jobs at /v1/audio/jobs (needs --redis-url; "
                              "`tritontts worker` renders them)")
+    realtime = parser.add_argument_group("realtime socket (docs/realtime.md)")
+    realtime.add_argument("--socket-idle-timeout", type=float, default=60.0, metavar="S",
+                          help="close a socket after S seconds with nothing sent and nothing "
+                               "to say (default 60)")
+    realtime.add_argument("--socket-tail-ms", type=int, default=1000, metavar="MS",
+                          help="speak an unfinished sentence after MS without new text; 0: "
+                               "only on flush (default 1000; a socket's config may change it)")
+    realtime.add_argument("--socket-max-pending-chars", type=int, default=8192, metavar="N",
+                          help="text a socket may have waiting to be spoken (default 8192)")
+    realtime.add_argument("--socket-max-message-bytes", type=int, default=16 << 10,
+                          metavar="N", help="largest client message (default 16384)")
+    realtime.add_argument("--socket-ahead", type=int, default=1, metavar="N",
+                          help="sentences of a socket synthesized at once (default 1)")
+    realtime.add_argument("--sentence-pause-s", type=float, default=None, metavar="S",
+                          help="the pause between sentences the repository was tuned with "
+                               "(default: read from Triton, else 0.2)")
     add_store_options(parser, with_redis=False)
     voices = parser.add_argument_group("voices")
     voices.add_argument("--voice", action="append", default=[], metavar="NAME",
@@ -80,6 +96,7 @@ def settings_from(args: argparse.Namespace):  # -> GatewaySettings (imported laz
         ClientLimits,
         GatewaySettings,
         JWTSettings,
+        RealtimeSettings,
     )
 
     aliases = GatewaySettings().voice_aliases
@@ -99,7 +116,13 @@ def settings_from(args: argparse.Namespace):  # -> GatewaySettings (imported laz
         max_concurrency=args.max_concurrency,
         cache=CacheSettings(enabled=not args.no_cache, max_bytes=args.cache_max_mib << 20),
         voices=tuple(args.voice), voice_aliases=aliases, noise_scale=args.noise_scale,
-        noise_w=args.noise_w, jobs=jobs_settings_from(args) if args.jobs else None)
+        noise_w=args.noise_w, jobs=jobs_settings_from(args) if args.jobs else None,
+        realtime=RealtimeSettings(max_message_bytes=args.socket_max_message_bytes,
+                                  max_pending_chars=args.socket_max_pending_chars,
+                                  idle_timeout_s=args.socket_idle_timeout,
+                                  tail_after_s=args.socket_tail_ms / 1000,
+                                  sentence_pause_s=args.sentence_pause_s,
+                                  ahead=args.socket_ahead))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -114,8 +137,11 @@ def run(args: argparse.Namespace) -> int:
 
     from tritontts.gateway.app import create_app
 
+    # Larger socket messages are cut off by the protocol itself; up to this size the socket
+    # answers with an error message and stays open.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level="info", timeout_graceful_shutdown=10)
+                log_level="info", timeout_graceful_shutdown=10,
+                ws_max_size=4 * settings.realtime.max_message_bytes)
     return 0
 
 

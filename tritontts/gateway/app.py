@@ -32,6 +32,7 @@ from tritontts.gateway.cache import ResponseCache
 from tritontts.gateway.limits import Limits, limits_storage
 from tritontts.gateway.metrics import GatewayMetrics
 from tritontts.gateway.middleware import GatewayMiddleware
+from tritontts.gateway.realtime.route import add_realtime_route
 from tritontts.gateway.schema import (
     ResolvedSpeech,
     SpeechRequest,
@@ -68,6 +69,8 @@ class Gateway:
     auth: Authenticator
     limits: Limits
     cache: ResponseCache | None
+    # The stream model's pause between sentences, asked when the first realtime socket opens.
+    sentence_pause_s: float | None = None
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -86,6 +89,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                        path_body_limits={JOBS_ROUTE: settings.max_job_body_bytes})
     _add_error_handlers(app)
     _add_routes(app, metrics)
+    add_realtime_route(app)
     if settings.jobs is not None:
         from tritontts.jobs.api import mount_jobs
 

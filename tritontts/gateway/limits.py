@@ -44,10 +44,18 @@ class Limits:
 
     async def check_rates(self, caller: Principal, characters: int) -> None:
         """Count one request and its characters; 429 with Retry-After when over a limit."""
+        await self.check_requests(caller)
+        await self.check_characters(caller, characters)
+
+    async def check_requests(self, caller: Principal) -> None:
+        """Count one request (a socket counts once, at its upgrade)."""
         requests = self._item(caller.limits.requests)
         if not await self.limiter.hit(requests, NAMESPACE, "requests", caller.name):
             await self._refuse(requests, caller, "requests", "rate_limit_exceeded",
                                f"Rate limit reached: {caller.limits.requests} requests")
+
+    async def check_characters(self, caller: Principal, characters: int) -> None:
+        """Count characters of input (a socket's, piece by piece over its life)."""
         for notation in caller.limits.characters:
             item = self._item(notation)
             if characters > item.amount:

@@ -13,6 +13,10 @@ from tritontts_client.contract import (
     GATEWAY_REFUSALS,
     GATEWAY_REQUEST_SECONDS,
     GATEWAY_REQUESTS,
+    GATEWAY_SOCKET_CANCELLATIONS,
+    GATEWAY_SOCKET_FIRST_AUDIO_SECONDS,
+    GATEWAY_SOCKET_TURNS,
+    GATEWAY_SOCKETS_OPEN,
 )
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -41,3 +45,17 @@ class GatewayMetrics:
         self.disconnects = Counter(GATEWAY_CLIENT_DISCONNECTS,
                                    "Streams that ended before their audio did (the client "
                                    "left, or Triton failed)", registry=r)
+        # The realtime speech socket (realtime/route.py).
+        self.sockets_open = Gauge(GATEWAY_SOCKETS_OPEN,
+                                  "Realtime speech sockets open in this replica", registry=r)
+        self.turns = Counter(GATEWAY_SOCKET_TURNS,
+                             "Turns spoken on realtime sockets, by how they ended",
+                             ["end"], registry=r)
+        self.realtime_first_audio = Histogram(
+            GATEWAY_SOCKET_FIRST_AUDIO_SECONDS,
+            "Time from a segment's text being complete (sentence end or flush) to its first "
+            "audio frame leaving, for the first segment of each turn",
+            buckets=LATENCY_BUCKETS, registry=r)
+        self.realtime_cancellations = Counter(
+            GATEWAY_SOCKET_CANCELLATIONS,
+            "Speech streams cancelled on realtime sockets, by cause", ["cause"], registry=r)

@@ -51,6 +51,28 @@ class CacheSettings:
 
 
 @dataclass(frozen=True)
+class RealtimeSettings:
+    """The realtime speech socket (docs/realtime.md): bounds on one socket."""
+
+    max_message_bytes: int = 16 << 10  # one client message
+    max_pending_chars: int = 8192  # text taken but not yet spoken (SSML held to its flush)
+    idle_timeout_s: float = 60.0  # nothing from the client and nothing to say: closed
+    # A sentence still being written is spoken after this long without new text (0: only on
+    # flush); a socket's config may change it.
+    tail_after_s: float = 1.0
+    # Segments of a socket synthesized at once. One is enough to stay ahead of playback (a
+    # sentence is made several times faster than it is spoken) and keeps a turn's audio equal
+    # to the speech route's: two streams at once may share a stage batch, whose padding moves
+    # a few samples by one step.
+    ahead: int = 1
+    max_segment_chars: int = 250  # a longer run without a sentence end is cut
+    # The pause the stream model puts between sentences, which the socket puts between
+    # segments. None: read from the model's configuration, or, where Triton keeps that API to
+    # its admin key, the frontend's default; set it when the repository was tuned otherwise.
+    sentence_pause_s: float | None = None
+
+
+@dataclass(frozen=True)
 class GatewaySettings:
     triton_url: str = "127.0.0.1:8001"  # gRPC
     triton_api_key: str | None = None  # `tritontts serve --api-key`, when the server wants one
@@ -90,6 +112,7 @@ class GatewaySettings:
     jobs: JobSettings | None = None
     # Bodies of job submissions may be this large (1 MiB of text, escaped into JSON).
     max_job_body_bytes: int = 8 << 20
+    realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
 
     @property
     def offer(self) -> SpeechOffer:

@@ -34,11 +34,10 @@ from tritontts.piper.words import (
     written_words,
 )
 from tritontts.text import Sentence, read_text
+from tritontts.text.reader import SENTENCE_PAUSE_S
 
 BOS, EOS, PAD = "^", "$", "_"
 CLAUSE_MARKS = frozenset(",;:")
-# Pause after a sentence when the text does not ask for another, as Piper's sentence_silence.
-SENTENCE_PAUSE_S = 0.2
 # Whitespace that shapes text (paragraphs), unlike other control characters.
 KEPT_CONTROLS = frozenset("\n\r\t")
 

@@ -10,6 +10,9 @@ from tritontts.text.normalize import normalize_sentence, prepare
 from tritontts.text.pieces import Atoms, Piece, Sentence
 from tritontts.text.sentences import split_paragraphs, split_sentences
 
+# Pause after a sentence when the text does not ask for another, as Piper's sentence_silence
+# (a deployment's tuning may change it: the `sentence_pause_s` parameter of its text models).
+SENTENCE_PAUSE_S = 0.2
 PARAGRAPH_PAUSE_S = 0.6  # after a paragraph (blank line, </p>), unless a longer break is asked
 MAX_PAUSE_S = 10.0       # one pause, however many breaks add up to it
 
