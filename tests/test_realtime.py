@@ -132,6 +132,31 @@ def test_a_token_split_turn_is_the_speech_route_sample_for_sample(gateway: str,
     assert turn.audio == whole
 
 
+@pytest.mark.parametrize("law", ["mulaw", "alaw"])
+def test_phone_line_audio_on_the_socket(gateway: str, law: str) -> None:
+    """G.711 for a telephony bridge: raw 8 kHz bytes that decode (FFmpeg) to the length of the
+    voice's audio at 8 kHz, the same bytes the speech route sends for the same text."""
+    text = "Your table for two is booked for Friday at 7 p.m. Goodbye."
+    with connect(socket_url(gateway)) as ws:
+        ws.recv(timeout=30)
+        send(ws, c.RT_CONFIG, format=law)
+        ready = json.loads(ws.recv(timeout=30))
+        assert (ready["format"], ready["sample_rate"]) == (law, 8000)
+        turn = speak_turn(ws, tokens(text, 3))
+    with av.open(io.BytesIO(turn.audio), format=law,
+                 options={"sample_rate": "8000"}) as container:
+        stream = container.streams.audio[0]
+        decoded = np.concatenate([f.to_ndarray().reshape(-1)
+                                  for f in container.decode(stream)])
+        assert stream.codec_context.sample_rate == 8000
+        assert stream.codec_context.name == f"pcm_{law}"
+    voice = pcm_samples(plain_route(gateway, text, "wav").content, "wav")
+    with av.open(io.BytesIO(plain_route(gateway, text, "wav").content)) as container:
+        voice_rate = container.streams.audio[0].codec_context.sample_rate
+    assert abs(len(decoded) - len(voice) * 8000 / voice_rate) <= 2, (len(decoded), len(voice))
+    assert turn.audio == plain_route(gateway, text, law).content
+
+
 def test_several_turns_with_word_timestamps(gateway: str) -> None:
     first, second = "Hello there. This is the first turn.", "And the second one, 2.5 times."
     with connect(socket_url(gateway)) as ws:

@@ -91,7 +91,9 @@ class SocketConfig:
     noise_w: float | None
 
     def ready_message(self) -> dict[str, Any]:
-        return {"type": c.RT_READY, "format": self.format, "sample_rate": self.sample_rate,
+        # A format with a rate of its own (G.711: 8000, opus: 48000) says it; null: the voice's.
+        rate = self.sample_rate or audio_format(self.format).default_rate
+        return {"type": c.RT_READY, "format": self.format, "sample_rate": rate,
                 "voice": self.voice, "speed": self.speed, "timestamps": self.timestamps,
                 "tail_after_ms": round(self.tail_after_s * 1000)}
 
