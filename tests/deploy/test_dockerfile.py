@@ -15,7 +15,7 @@ import pytest
 
 from tritontts.serving.server import TritonServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 DOCKERFILE = ROOT / "Dockerfile"
 # NGC release -> the Triton version inside it (NVIDIA's support matrix). The gpu image runs
