@@ -76,6 +76,7 @@ def test_repository_wires_speaker_tensors(multi_voice, tmp_path: Path) -> None:
     assert vocoder_step.input_map["speaker_embedding"] == "speaker_embedding"
 
 
+@pytest.mark.slow  # the whole export with FP16 variants and their parity per speaker
 def test_export_with_variants_end_to_end(multi_voice, tmp_path: Path) -> None:
     """`tritontts export` of a multi-speaker voice, variants included (the default): the
     cleaned and FP16 graphs keep the speaker tensors, FP16 parity is measured for every
