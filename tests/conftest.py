@@ -6,9 +6,9 @@ tritontts/<room>/ (text, piper, repository, serving, gateway, jobs, maya1, comma
 tritontts/cli.py), tests/client/ for client/, tests/export/ for export/, tests/deploy/ for helm/
 and the Dockerfile, tests/benchmarks/ for benchmarks/, tests/docs/ for the README and docs/.
 What a test starts is said by markers, not folders: e2e (tritonserver), redis, s3, browser,
-image, and slow for a serverless test over ~10 s (pyproject.toml; `make test-fast` runs the
-rest). Helper modules stay here in tests/ (on the path: `from helpers import ...`); test file
-basenames are unique across folders (pytest's default import mode needs it).
+image, and slow for a serverless test over ~5 CPU seconds (pyproject.toml; `make test-fast`
+runs the rest). Helper modules stay here in tests/ (on the path: `from helpers import ...`);
+test file basenames are unique across folders (pytest's default import mode needs it).
 """
 
 from __future__ import annotations
