@@ -114,7 +114,7 @@ test: $(STAMP) system-deps ## lint, the handbook's strict build, then every test
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP) system-deps ## the tests that start no server and are not marked slow (~80 CPU seconds; PYTEST_ARGS)
+test-fast: $(STAMP) system-deps ## the tests that start no server and are not marked slow (70-80 CPU seconds; PYTEST_ARGS)
 	$(BIN)/pytest -m "not ($(SERVER_MARKERS))" $(PYTEST_ARGS)
 
 docs: $(STAMP) ## build the handbook (docs/, MkDocs) into site/; strict: a broken link fails
