@@ -50,6 +50,8 @@ METRICS_PORT ?= 8002
 DEMO_TEXT ?= Hello! This sentence was spoken by a Triton Inference Server running on a plain CPU.
 DEMO_OUT ?= out/demo.wav
 PYTEST_ARGS ?=
+# The markers of tests that start a server or take long (pyproject.toml); `make test-fast` skips them.
+SERVER_MARKERS := e2e or redis or s3 or browser or image or slow
 # make gateway: its port, and further `tritontts gateway` options (keys, Redis, limits).
 GATEWAY_PORT ?= 8080
 GATEWAY_ARGS ?=
@@ -59,9 +61,9 @@ WORKER_ARGS ?=
 # engine, PYTHON_IMAGE the base, CA_BUNDLE what pip trusts inside the build.
 IMAGE ?= tritontts:cpu
 
-.PHONY: help setup system-deps dashboard export repository serve demo test lint wheels bench \
-	bench-cache bench-gateway bench-realtime bench-maya1 bench-jobs docs gateway worker load load-capacity clean \
-	podman-setup image test-image
+.PHONY: help setup system-deps dashboard export repository serve demo test test-fast lint wheels \
+	bench bench-cache bench-gateway bench-realtime bench-maya1 bench-jobs docs gateway worker load \
+	load-capacity clean podman-setup image test-image
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -111,10 +113,13 @@ demo: repository ## start Triton, speak DEMO_TEXT into out/demo.wav, stop Triton
 	$(BIN)/tritontts speak "$(DEMO_TEXT)" --url $(BIND):$(GRPC_PORT) --wait-ready 300 \
 		-o $(DEMO_OUT)
 
-test: $(STAMP) system-deps ## lint, the handbook's strict build, then unit and end-to-end tests against a real tritonserver
+test: $(STAMP) system-deps ## lint, the handbook's strict build, then every test tier (unit and end-to-end against real servers)
 	$(BIN)/ruff check .
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP) system-deps ## the tests that start no server and are not marked slow (70-80 CPU seconds; PYTEST_ARGS)
+	$(BIN)/pytest -m "not ($(SERVER_MARKERS))" $(PYTEST_ARGS)
 
 docs: $(STAMP) ## build the handbook (docs/, MkDocs) into site/; strict: a broken link fails
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict

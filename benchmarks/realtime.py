@@ -27,12 +27,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import httpx
-from gateway import start_gateway
 from websockets.asyncio.client import connect
 
 from tritontts_client import contract as c
 
 from common import PARAGRAPH_60_WORDS, percentile, save, start_server
+from gateway import start_gateway
 
 TOKENS_PER_S = 30.0
 PCM_RATE = 24000  # the socket's and the speech route's pcm: s16le mono

@@ -2,7 +2,7 @@
 
 `make dashboard` writes helm/tritontts/dashboards/tritontts.json; the chart ships it as a
 ConfigMap that Grafana's sidecar loads. Every query names only metrics that Triton or the
-tritontts models export (tests/test_helm.py checks each against a real server's /metrics).
+tritontts models export (tests/deploy/test_helm.py checks each against a real server's /metrics).
 """
 
 from __future__ import annotations

@@ -1,5 +1,15 @@
 """Shared fixtures: the bundled voice exported once per session, a generated repository, and a
-real tritonserver on free ports that is always stopped."""
+real tritonserver on free ports that is always stopped.
+
+Where a test file goes: the folder of the room whose code it tests — tests/<room>/ for
+tritontts/<room>/ (text, piper, repository, serving, gateway, jobs, maya1, commands with
+tritontts/cli.py), tests/client/ for client/, tests/export/ for export/, tests/deploy/ for helm/
+and the Dockerfile, tests/benchmarks/ for benchmarks/, tests/docs/ for the README and docs/.
+What a test starts is said by markers, not folders: e2e (tritonserver), redis, s3, browser,
+image, and slow for a serverless test over ~5 CPU seconds (pyproject.toml; `make test-fast`
+runs the rest). Helper modules stay here in tests/ (on the path: `from helpers import ...`);
+test file basenames are unique across folders (pytest's default import mode needs it).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from voices import make_multispeaker_voice
 
 from tritontts.export.snac import export_snac_decoder
 from tritontts.export.voice import default_voice, export_piper_voice
@@ -20,9 +29,30 @@ from tritontts.piper.voice import ExportedVoice
 from tritontts.repository import write_repository
 from tritontts.serving.server import TritonServer
 
+import tiers
 from helpers import running_server
+from voices import make_multispeaker_voice
 
 CACHE_BYTES = 16 << 20
+
+# Fixtures that start a server, and the marker every test using them must carry (checked at
+# collection; the helpers that start servers check it again at run time, see tiers.py).
+SERVER_FIXTURES = {"server": "e2e", "maya1_server": "e2e"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    unmarked = [f"{item.nodeid} uses `{name}` but is not marked `{marker}`"
+                for item in items
+                for name, marker in SERVER_FIXTURES.items()
+                if name in getattr(item, "fixturenames", ())
+                and not item.get_closest_marker(marker)]
+    if unmarked:
+        raise pytest.UsageError("\n".join(unmarked))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    tiers.current[0] = item
 
 
 @pytest.fixture(scope="session")

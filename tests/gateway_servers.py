@@ -17,6 +17,8 @@ import pytest
 
 from tritontts.serving.server import free_port
 
+from tiers import starting
+
 
 def stop(process: subprocess.Popen, timeout_s: float) -> None:
     """SIGTERM, then SIGKILL when the process has not exited within `timeout_s`."""
@@ -31,6 +33,7 @@ def stop(process: subprocess.Popen, timeout_s: float) -> None:
 @contextmanager
 def running_redis(directory: Path) -> Iterator[str]:
     """redis-server on a free port, nothing saved; yields its URL."""
+    starting("redis", "a redis-server")
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is missing: `make system-deps` installs it")
@@ -61,6 +64,7 @@ def running_redis(directory: Path) -> Iterator[str]:
 @contextmanager
 def running_gateway(triton_grpc_url: str, *args: str, log: Path) -> Iterator[str]:
     """A `tritontts gateway` process on a free port; yields its base URL once it is healthy."""
+    starting("e2e", "a gateway in front of tritonserver")
     port = free_port()
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as sink:

@@ -15,6 +15,8 @@ from tritontts.export.optimize import STAGE_IO
 from tritontts.piper.voice import ExportedVoice
 from tritontts.serving.server import ServerOptions, TritonServer, free_port
 
+from tiers import starting
+
 # A plausible speaking rate. Runs of short monosyllables with deterministic durations
 # (noise_w 0) come out a little faster than 0.25 s per word, hence 0.2.
 SECONDS_PER_WORD = (0.2, 0.8)
@@ -41,6 +43,11 @@ def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
 @contextmanager
 def running_server(repository: Path, **options: object) -> Iterator[TritonServer]:
     """tritonserver on free ports, its log beside the repository; always stopped."""
+    starting("e2e", "a tritonserver")
+    # Its exit need not wait: tritonserver holds the exit for the whole exit timeout on the
+    # decoupled tts_stream's unload (docs/operations.md, "Graceful shutdown"), so each stop
+    # cost the drained stop's 10 s. Graceful stops are tested on servers of their own.
+    options.setdefault("exit_timeout_s", 1)
     server = TritonServer(ServerOptions(repository, http_port=free_port(), grpc_port=free_port(),
                                         metrics_port=free_port(), **options),
                           log_file=repository.parent / "tritonserver.log")

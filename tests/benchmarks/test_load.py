@@ -15,7 +15,7 @@ import pytest
 
 from tritontts.serving.server import TritonServer
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 # Locust's stats CSV header (2.x): the columns load.py reads, among the others.
 CSV_COLUMNS = ["Type", "Name", "Request Count", "Failure Count", "Median Response Time",
                "Average Response Time", "Min Response Time", "Max Response Time",

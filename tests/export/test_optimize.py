@@ -31,6 +31,10 @@ from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
 
 from helpers import contract_io, graph_io
 
+# Every test here but one builds on the FP16 variants of both stages and compares them with
+# ONNX Runtime on sample sentences: tens of seconds of CPU in all.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="session")
 def variants(voice_copy: ExportedVoice) -> dict[str, StageVariants]:

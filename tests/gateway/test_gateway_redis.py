@@ -21,7 +21,7 @@ from tritontts.serving.server import TritonServer
 
 from gateway_servers import running_gateway, running_redis
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
 TEXT = "A cached answer is the same answer, only much sooner than the first time."
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from voices import SPEAKERS
 
 from tritontts.export.optimize import FP16_TOLERANCE
 from tritontts.export.tensorrt import FramesPerPhoneme, stage_profiles
@@ -27,6 +26,7 @@ from tritontts.serving.server import TritonServer
 from tritontts_client import InvalidRequestError, TTSClient
 
 from helpers import assert_speech, contract_io, graph_io, max_abs_diff, running_server
+from voices import SPEAKERS
 
 TEXT = "Every speaker of this voice reads the same sentence."
 DETERMINISTIC = {"noise_scale": 0.0, "noise_w": 0.0}
@@ -76,6 +76,7 @@ def test_repository_wires_speaker_tensors(multi_voice, tmp_path: Path) -> None:
     assert vocoder_step.input_map["speaker_embedding"] == "speaker_embedding"
 
 
+@pytest.mark.slow  # the whole export with FP16 variants and their parity per speaker
 def test_export_with_variants_end_to_end(multi_voice, tmp_path: Path) -> None:
     """`tritontts export` of a multi-speaker voice, variants included (the default): the
     cleaned and FP16 graphs keep the speaker tensors, FP16 parity is measured for every

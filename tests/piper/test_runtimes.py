@@ -54,6 +54,7 @@ CHOICES = [
 ]
 
 
+@pytest.mark.slow  # OpenVINO compiles both stages, parity on four sentences
 @pytest.mark.parametrize(("acoustic", "vocoder"), CHOICES)
 def test_runtime_matches_the_f32_onnx_stages(exported_voice: ExportedVoice,
                                              acoustic: tuple[str, str],
@@ -77,6 +78,7 @@ def test_bf16_falls_back_to_f32_where_the_cpu_lacks_it(exported_voice: ExportedV
     assert resolve_precision(c.PRECISION_MIXED, with_bf16).fallback is None
 
 
+@pytest.mark.slow  # OpenVINO compiles the mixed-precision acoustic stage
 def test_the_mixed_path_compiles_and_keeps_the_frame_counts(
         exported_voice: ExportedVoice) -> None:
     """The IR with f32 marks, compiled with the bf16 hint (on a CPU without bf16 OpenVINO
@@ -94,6 +96,7 @@ def test_the_mixed_path_compiles_and_keeps_the_frame_counts(
     assert int(runner.run(feeds)[1][0]) == int(reference.run(feeds)[1][0])
 
 
+@pytest.mark.slow  # OpenVINO compiles and profiles the mixed stage
 @pytest.mark.skipif(NO_BF16, reason=BF16_SKIP)
 def test_mixed_runs_nothing_outside_its_scopes_in_bf16(exported_voice: ExportedVoice) -> None:
     """What keeps the durations: either no layer of the duration path runs in bf16, or the

@@ -34,7 +34,7 @@ from tritontts_client.errors import InvalidRequestError, ServerError
 from helpers import running_server
 
 pytestmark = pytest.mark.e2e
-DOUBLE = Path(__file__).parent / "doubles" / "maya1_lm_vllm"
+DOUBLE = Path(__file__).resolve().parents[1] / "doubles" / "maya1_lm_vllm"
 DESCRIPTION = "Female voice in her 30s, warm, calm pacing"
 FRAME = 2048
 

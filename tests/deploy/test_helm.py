@@ -22,9 +22,9 @@ import yaml
 from tritontts.serving.server import DRAINED_EXIT_S, TritonServer
 from tritontts_client import TTSClient
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "tritontts"
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 RELEASE, NAMESPACE = "tts", "speech"
 FULLNAME = f"{RELEASE}-tritontts"
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")

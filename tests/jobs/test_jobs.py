@@ -34,7 +34,7 @@ from tritontts_client import TTSClient
 from gateway_servers import running_gateway, running_redis
 from jobs_servers import running_seaweedfs, running_worker
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.s3]
 
 BUCKET = "tts-jobs"
 SENTENCE_PAUSE_S = 0.2

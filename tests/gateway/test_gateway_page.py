@@ -15,8 +15,9 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from tritontts.serving.server import TritonServer
 
 from gateway_servers import running_gateway
+from tiers import starting
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
@@ -26,6 +27,7 @@ def page(server: TritonServer, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[webdriver.Chrome]:
     if CHROMIUM is None or DRIVER is None:
         pytest.fail("chromium and chromium-driver are missing: `make system-deps` installs them")
+    starting("browser", "headless Chromium")
     log = tmp_path_factory.mktemp("gateway-page") / "gateway.log"
     with running_gateway(server.grpc_url, log=log) as url:
         options = webdriver.ChromeOptions()

@@ -18,7 +18,7 @@ from tritontts.gateway.settings import GatewaySettings
 from tritontts.jobs.api import JobRequest
 from tritontts.jobs.settings import JobSettings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

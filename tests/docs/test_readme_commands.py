@@ -16,7 +16,7 @@ from tritontts.serving.server import free_port
 
 from helpers import assert_speech
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEMO_TEXT = "Hello! This sentence was spoken by a Triton Inference Server running on a plain CPU."
 
 

@@ -238,6 +238,7 @@ def _quantized_inputs(model: onnx.ModelProto) -> dict[str, str]:
             if n.op_type in ("Conv", "ConvTranspose")}
 
 
+@pytest.mark.slow  # INT8 calibration of the vocoder on real batches
 def test_int8_vocoder_is_symmetric_qdq_and_reuses_its_cache(
         voice_copy: ExportedVoice, voice_config: PiperVoiceConfig, calibration: CalibrationSet,
         tmp_path: Path) -> None:
@@ -274,6 +275,7 @@ def test_int8_refuses_the_acoustic_stage(voice_copy: ExportedVoice, tmp_path: Pa
 
 # ---- the ONNX side of a build, and the parity command --------------------------------------
 
+@pytest.mark.slow  # FP16 conversion of each stage graph
 @pytest.mark.parametrize("stage", ["acoustic", "vocoder"])
 def test_engine_graph_is_the_fp16_variant_with_the_same_io(voice_copy: ExportedVoice,
                                                            stage: str) -> None:
@@ -349,6 +351,7 @@ def test_engine_check_stops_at_the_gpu_and_compares_deterministic_feeds(
                                       strict=True))
 
 
+@pytest.mark.slow  # profiles and calibration measured on a second voice
 def test_multi_speaker_profiles_and_calibration_carry_the_speaker(
         multi_speaker_voice, frames_per_phoneme: FramesPerPhoneme) -> None:
     _, _, voice = multi_speaker_voice

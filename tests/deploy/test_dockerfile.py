@@ -20,7 +20,7 @@ import yaml
 
 from tritontts.serving.server import TritonServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 DOCKERFILE = ROOT / "Dockerfile"
 CHART = ROOT / "helm" / "tritontts"

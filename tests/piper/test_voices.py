@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
-from voices import SPEAKERS
 
 from tritontts.export.voice import default_voice
 from tritontts.piper.baseline import PiperBaseline
@@ -26,6 +25,7 @@ from tritontts.serving.server import TritonServer
 from tritontts_client import InvalidRequestError, TTSClient
 
 from helpers import assert_speech, max_abs_diff, running_server
+from voices import SPEAKERS
 
 TEXT = "Two voices live in this repository, and each request picks one."
 DETERMINISTIC = {"noise_scale": 0.0, "noise_w": 0.0}

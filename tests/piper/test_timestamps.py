@@ -107,6 +107,7 @@ def _check_intervals(words: tuple[WordTiming, ...], samples: int) -> None:
         assert before.end_sample <= after.start_sample, (before, after)
 
 
+@pytest.mark.e2e
 def test_words_after_a_long_break_start_after_it(server: TritonServer) -> None:
     with TTSClient(server.grpc_url) as client:
         result = client.synthesize(BREAK_TEXT, timestamps=True, **DETERMINISTIC)
@@ -127,6 +128,7 @@ def test_words_after_a_long_break_start_after_it(server: TritonServer) -> None:
     assert all(w.end_s == pytest.approx(w.end_sample / result.sample_rate) for w in words)
 
 
+@pytest.mark.e2e
 def test_a_client_that_does_not_ask_gets_no_words(server: TritonServer) -> None:
     with TTSClient(server.grpc_url) as client:
         plain = client.synthesize("Just the audio, please.", **DETERMINISTIC)
@@ -137,6 +139,7 @@ def test_a_client_that_does_not_ask_gets_no_words(server: TritonServer) -> None:
     assert [w.word for w in timed.words] == ["Just", "the", "audio", "please"]
 
 
+@pytest.mark.e2e
 def test_stream_words_equal_the_one_shot_words(server: TritonServer) -> None:
     text = ("Streams name their words too. Each sentence chunk brings its own, "
             "in samples of the whole stream.")
@@ -158,6 +161,7 @@ def test_stream_words_equal_the_one_shot_words(server: TritonServer) -> None:
     assert sum(bool(c.words) for c in chunks) == 2  # two sentences
 
 
+@pytest.mark.e2e
 def test_the_async_client_reads_words_too(server: TritonServer) -> None:
     async def run() -> tuple:
         async with AsyncTTSClient(server.grpc_url) as client:
@@ -178,6 +182,7 @@ def test_timestamps_are_not_for_maya1() -> None:
         client.synthesize("Hi.", description="A calm voice.", timestamps=True)
 
 
+@pytest.mark.e2e
 def test_acoustic_model_durations_sum_to_its_frames(server: TritonServer,
                                                     frontend: TextFrontend) -> None:
     """The served stage, two chunks of different lengths in one request: its durations are
