@@ -42,7 +42,7 @@ from helpers import assert_speech
 
 pytestmark = [pytest.mark.e2e, pytest.mark.image]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "tritontts"
 BUILD = ROOT / "scripts" / "build-image.sh"
 # `make test-image IMAGE=name:tag` names it.

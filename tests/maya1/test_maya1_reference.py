@@ -155,6 +155,7 @@ def random_frames(count: int, seed: int = 0) -> list[tuple[int, ...]]:
     return [tuple(int(rng.integers(*slot_band(k))) for k in range(7)) for _ in range(count)]
 
 
+@pytest.mark.slow  # SNAC 24 kHz decodes at its real size
 @pytest.mark.parametrize("seed", [0, 1])
 def test_the_streamed_slice_is_the_one_closest_to_the_whole_decode(seed: int) -> None:
     """SNAC 24 kHz's architecture (19.8 M parameters), random weights: of the 2048-sample
@@ -185,6 +186,7 @@ def _codes(frames: Sequence[tuple[int, ...]]) -> tuple[np.ndarray, ...]:
     return frames_to_codes(frames)
 
 
+@pytest.mark.slow  # SNAC 24 kHz decodes at its real size
 @pytest.mark.parametrize("count", [4, 9])
 def test_streamed_audio_is_the_whole_decode_within_the_bound(count: int) -> None:
     decode = snac_decode(0)

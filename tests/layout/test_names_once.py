@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tritontts_client import contract
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("tritontts", "client", "export", "model_repository", "benchmarks")
 HOME = ROOT / "client" / "tritontts_client" / "contract.py"
 # Prefixes of contract constants that name other projects' tensors (not counted, see above).

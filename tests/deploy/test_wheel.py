@@ -22,6 +22,9 @@ from venvs import ROOT, clean_env, copy_sources, fresh_venv, pip_install, run, w
 
 TEXT = "Installed from the wheel, this server speaks."
 
+# Builds both wheels and installs them into fresh virtualenvs (pip, about a minute).
+pytestmark = pytest.mark.slow
+
 
 def _version() -> str:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]

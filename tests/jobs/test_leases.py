@@ -17,6 +17,8 @@ from tritontts.jobs.leases import BUDGET_KEY, GlobalBudget, holder_id
 
 from gateway_servers import running_redis
 
+pytestmark = pytest.mark.redis
+
 LEASE_S = 0.6
 
 
