@@ -285,6 +285,14 @@ def test_sigkill_worker_job_is_finished_by_another(alice: Caller, worker_factory
     assert rendered <= 40 - done_at_kill + 4, (rendered, done_at_kill)  # +4 in flight
 
 
+def wait_for_holders(budget: GlobalBudget, holders: list[str], failure: str,
+                     timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while budget.holders() != holders:
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.002)
+
+
 def test_sigkill_of_a_worker_holding_the_whole_budget_stalls_others_one_lease_at_most(
         alice: Caller, bob: Caller, worker_factory: Any, redis_url: str) -> None:
     """With the settings users get (lease 30 s, budget 4 = chunks at once): a worker that
@@ -297,24 +305,25 @@ def test_sigkill_of_a_worker_holding_the_whole_budget_stalls_others_one_lease_at
     while budget.in_use():
         assert time.monotonic() < deadline, budget.holders()
         time.sleep(0.2)
-    hog_job = alice.submit(job_text(100), response_format="wav").json()
+    # Long jobs (300 sentences each): neither may finish before the kill on a fast machine.
+    long_text = " ".join(SENTENCES * 3)
+    hog_job = alice.submit(long_text, response_format="wav").json()
     hog = worker_factory(defaults=True)
-    alice.wait(hog_job["id"], lambda v: v["progress"]["chunks_done"] >= 1, timeout_s=120)
-    other_job = bob.submit(job_text(60), response_format="wav").json()
+    hog_holds = [holder_id(hog.pid)] * defaults.global_budget
+    # Alone, the first worker takes every slot; only then does the other worker start, so it
+    # waits for slots that the first one takes back as its chunks end.
+    wait_for_holders(budget, hog_holds, "the first worker never held every slot alone")
+    other_job = bob.submit(long_text, response_format="wav").json()
     other = worker_factory(defaults=True)
     try:
         bob.wait(other_job["id"], lambda v: v["status"] == "running", timeout_s=60)
-        # The other worker waits for slots while the first one takes them back as its chunks
-        # end: kill the first at a moment it holds them all.
-        hog_holds = [holder_id(hog.pid)] * defaults.global_budget
-        deadline = time.monotonic() + 60
-        while budget.holders() != hog_holds:
-            assert time.monotonic() < deadline, "the first worker never held every slot"
-            time.sleep(0.002)
+        # Kill the first worker at a moment it holds every slot.
+        wait_for_holders(budget, hog_holds, "the first worker never held every slot")
         hog.kill_group()
         killed_at = time.monotonic()
         assert budget.holders() == hog_holds  # nobody took a slot between look and kill
         done_at_kill = bob.job(other_job["id"]).json()["progress"]["chunks_done"]
+        assert done_at_kill < len(SENTENCES) * 3, "the other job ended before the kill"
         hog.wait(10)
         view = bob.wait(other_job["id"],
                         lambda v: v["progress"]["chunks_done"] > done_at_kill, timeout_s=240)

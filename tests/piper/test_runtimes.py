@@ -194,7 +194,11 @@ def test_the_server_log_names_each_stage_runtime_and_precision(
         lines = [line for line in log.splitlines()
                  if f"{stage}: stage runtime openvino, precision {precision} asked for" in line]
         assert len(lines) == 1, log[-3000:]
-        running = c.PRECISION_F32 if NO_BF16 else precision
+        # Where OpenVINO drops the f32 marks (fused nodes on some bf16 CPUs), the mixed stage
+        # runs f32 and its log says why.
+        dropped = f"{stage}: {precision} asked for, but OpenVINO" in log
+        assert not dropped or (stage == c.ACOUSTIC_MODEL and "moves durations" in log)
+        running = c.PRECISION_F32 if NO_BF16 or dropped else precision
         assert re.search(rf"running openvino {running} \(\d+ nodes run in bf16\)", lines[0])
         fallback = f"{stage}: {precision} asked for, but bf16 not available"
         assert (fallback in log) == NO_BF16
