@@ -22,9 +22,11 @@ PROFILE ?= cpu
 # TUNING=throughput: the cpu profile's stages as two single-threaded instances each (more audio
 # per second under concurrent load, each request slower); default latency.
 TUNING ?= latency
-# RUNTIME=openvino|openvino-bf16: the cpu profile's stage graphs on OpenVINO (bf16: the vocoder
-# in bf16, acoustic with its durations in f32, where the CPU has native bf16); default ONNX Runtime.
-RUNTIME ?= onnxruntime
+# RUNTIME=onnxruntime|openvino|openvino-bf16|openvino-bf16-vocoder: the cpu profile's stage
+# graphs on ONNX Runtime or OpenVINO (bf16: the vocoder in bf16, acoustic with its durations in
+# f32, where the CPU has native bf16); default auto: the vocoder in bf16 on OpenVINO where the
+# CPU has AMX, else ONNX Runtime (docs/benchmarks-cpu.md).
+RUNTIME ?= auto
 # ENGINES=1: `make export` also builds TensorRT engines (a GPU host with `pip install .[gpu]`).
 ENGINES ?=
 LEXICON ?=
