@@ -58,7 +58,8 @@ GATEWAY_ARGS ?=
 # make worker: further `tritontts worker` options (Redis, store).
 WORKER_ARGS ?=
 
-.PHONY: help setup system-deps dashboard export repository serve demo test lint bench bench-cache \
+.PHONY: help setup system-deps dashboard export repository serve demo test lint bench bench-budget \
+	bench-cache \
 	bench-gateway bench-maya1 bench-jobs gateway worker load load-capacity clean
 
 help: ## list the targets
@@ -121,6 +122,9 @@ lint: $(STAMP) ## ruff
 
 bench: $(STAMP) ## benchmarks vs the direct ONNX Runtime baseline, plots (HOST=host:grpcport to target one)
 	$(BIN)/python benchmarks/bench.py $(if $(HOST),--url $(HOST))
+
+bench-budget: $(STAMP) ## where a request's time goes: Triton's per-model statistics vs in-process, concurrency 1 and 4 (RUNTIME, TUNING)
+	$(BIN)/python benchmarks/budget.py --runtime $(RUNTIME) --tuning $(TUNING)
 
 load: $(STAMP) ## Locust with an SLO verdict (USERS, SPAWN_RATE, DURATION, SLO_MS, HOST=host:grpcport)
 	$(BIN)/python benchmarks/load.py --users $(USERS) --spawn-rate $(SPAWN_RATE) \

@@ -229,28 +229,3 @@ def test_the_default_runtime_keeps_the_speech(exported_voice: ExportedVoice) -> 
     print("\n" + report.table())
     assert report.passed, report.table()
 
-
-def test_side_by_side_items_make_the_same_audio(exported_voice: ExportedVoice) -> None:
-    """A batch's items on single-threaded runners side by side, against the same batch one
-    item after another on the two-threaded runner."""
-    from tritontts.piper.frontend import TextFrontend
-    from tritontts.piper.stages import AcousticStage, VocoderStage
-    from tritontts.piper.voice import PiperVoiceConfig
-
-    config = PiperVoiceConfig.load(exported_voice.config)
-    batch = TextFrontend(config).encode(" ".join(PARITY_SENTENCES))
-    assert len(batch.lengths) >= 3  # several items of unequal length
-    scales = np.tile(np.array([[0.0, config.length_scale, 0.0]], dtype=np.float32),
-                     (len(batch.lengths), 1))
-    outputs = []
-    for side_by_side in (False, True):
-        acoustic = AcousticStage(exported_voice.acoustic, threads=2, side_by_side=side_by_side)
-        vocoder = VocoderStage(exported_voice.vocoder, exported_voice.hop_length, threads=2,
-                               side_by_side=side_by_side)
-        assert len(vocoder.runners.lanes) == (2 if side_by_side else 0)
-        out = acoustic.run(batch.ids, batch.lengths, scales)
-        outputs.append((out, vocoder.run(out.latent, out.frame_lengths)))
-    (one, one_audio), (two, two_audio) = outputs
-    np.testing.assert_array_equal(one.frame_lengths, two.frame_lengths)
-    np.testing.assert_array_equal(one.phoneme_durations, two.phoneme_durations)
-    assert float(np.max(np.abs(one_audio - two_audio))) <= 1e-4

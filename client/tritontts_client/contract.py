@@ -135,8 +135,6 @@ VOICE_GRAPH_FILE = "onnx_model"  # stage models: the voice's stage graph
 # Stage runners (cpu profile).
 PARAM_THREADS = "threads"
 PARAM_SUB_BATCH = "sub_batch"
-# "1": a stage runs a batch's items side by side on single-threaded runners (stages.py).
-PARAM_SIDE_BY_SIDE = "side_by_side"
 # Text models.
 PARAM_MAX_TEXT_CHARS = "max_text_chars"
 PARAM_MAX_PHONEME_IDS = "max_phoneme_ids"

@@ -90,8 +90,6 @@ def _onnx_stage(stage: str, voices: Sequence[ExportedVoice],
         parameters[c.PARAM_RUNTIME] = settings.runtime
     if settings.precision != c.PRECISION_F32:
         parameters[c.PARAM_PRECISION] = settings.precision
-    if tuning.items_side_by_side and settings.threads > 1:
-        parameters[c.PARAM_SIDE_BY_SIDE] = "1"
     return PythonModel(
         name=stage, inputs=inputs, outputs=outputs,
         max_batch_size=limits.max_chunks,

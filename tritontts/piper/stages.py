@@ -10,7 +10,6 @@ padded to the batch's longest item. The graph itself runs on ONNX Runtime or Ope
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
@@ -29,50 +28,6 @@ def _sub_batches(indices: list[int], size: int) -> Iterator[list[int]]:
         yield indices[start : start + size]
 
 
-Feeds = dict[str, np.ndarray]
-
-
-class StageRunners:
-    """A stage graph's runner for a lone sub-batch on `threads` threads, and, with
-    `side_by_side`, as many single-threaded runners that take a batch's sub-batches side by
-    side, one per thread.
-
-    On two cores a single-threaded session does more work per core than one session on both
-    (the threads of one run wait for each other between its many small operators), and items
-    of unequal length are never padded to each other. A lone item, the single-stream case,
-    still gets all the threads.
-    """
-
-    def __init__(self, make: Callable[[int], Runner], threads: int,
-                 side_by_side: bool = False) -> None:
-        self.runner = make(threads)
-        lanes = threads if side_by_side else 1
-        self.lanes = [make(1) for _ in range(lanes)] if lanes > 1 else []
-        self.pool = ThreadPoolExecutor(lanes, thread_name_prefix="stage-lane") \
-            if self.lanes else None
-
-    def run_all(self, feeds: list[Feeds], costs: list[int]) -> list[list[np.ndarray]]:
-        """Every sub-batch's outputs, in order; `costs` (e.g. lengths) balance the lanes."""
-        if self.pool is None or len(feeds) < 2:
-            return [self.runner.run(f) for f in feeds]
-        # Longest first, each to the lane with the least work so far.
-        plan: list[list[int]] = [[] for _ in self.lanes]
-        load = [0] * len(self.lanes)
-        for index in sorted(range(len(feeds)), key=lambda i: -costs[i]):
-            lane = load.index(min(load))
-            plan[lane].append(index)
-            load[lane] += costs[index]
-        outputs: list[list[np.ndarray] | None] = [None] * len(feeds)
-
-        def run_lane(lane: int) -> None:
-            for index in plan[lane]:
-                outputs[index] = self.lanes[lane].run(feeds[index])
-
-        for future in [self.pool.submit(run_lane, lane) for lane in range(len(self.lanes))]:
-            future.result()
-        return outputs  # type: ignore[return-value]
-
-
 class AcousticOutputs(NamedTuple):
     latent: np.ndarray  # [N, C, T] float32, zero past each item's frames
     frame_lengths: np.ndarray  # [N] int64
@@ -84,12 +39,9 @@ class AcousticStage:
     """Phoneme ids → latent frames (VITS text encoder, duration predictor and flow)."""
 
     def __init__(self, model_path: str | Path, threads: int = 1, max_batch: int = 1,
-                 runtime: str = c.RUNTIME_ONNXRUNTIME, precision: str = c.PRECISION_F32,
-                 side_by_side: bool = False) -> None:
-        self.runners = StageRunners(
-            lambda n: make_runner(model_path, c.ACOUSTIC_MODEL, n, runtime, precision),
-            threads, side_by_side)
-        self.runner: Runner = self.runners.runner
+                 runtime: str = c.RUNTIME_ONNXRUNTIME, precision: str = c.PRECISION_F32) -> None:
+        self.runner: Runner = make_runner(model_path, c.ACOUSTIC_MODEL, threads, runtime,
+                                          precision)
         self.max_batch = max_batch
         if c.PHONEME_DURATIONS.name not in self.runner.output_names:
             raise MissingFileError(
@@ -114,9 +66,7 @@ class AcousticStage:
         embeddings: np.ndarray | None = None
         # Similar lengths together keep padding small.
         order = sorted(range(count), key=lambda i: int(lengths[i]))
-        batches = list(_sub_batches(order, self.max_batch))
-        all_feeds = []
-        for batch in batches:
+        for batch in _sub_batches(order, self.max_batch):
             width = int(lengths[batch].max())
             feeds = {
                 c.PHONEME_IDS.name: np.ascontiguousarray(phoneme_ids[batch, :width]),
@@ -126,11 +76,7 @@ class AcousticStage:
             if self.multi_speaker:
                 speakers = np.asarray(speaker_ids, dtype=np.int64).reshape(-1)
                 feeds[c.SPEAKER_ID.name] = speakers[batch]
-            all_feeds.append(feeds)
-        results = self.runners.run_all(
-            all_feeds, [int(lengths[b].max()) * len(b) for b in batches])
-        for batch, result in zip(batches, results, strict=True):
-            named = dict(zip(self.runner.output_names, result, strict=True))
+            named = dict(zip(self.runner.output_names, self.runner.run(feeds), strict=True))
             latent, frame_lengths = named[c.LATENT.name], named[c.FRAME_LENGTHS.name]
             item_durations = named[c.PHONEME_DURATIONS.name]
             embedding = ([named[c.SPEAKER_EMBEDDING.name]] if self.multi_speaker else [])
@@ -157,14 +103,11 @@ class VocoderStage:
     def __init__(self, model_path: str | Path, hop_length: int, threads: int = 1,
                  max_batch: int = 1, latent_channels: int | None = None,
                  speaker_embedding_channels: int | None = None,
-                 runtime: str = c.RUNTIME_ONNXRUNTIME, precision: str = c.PRECISION_F32,
-                 side_by_side: bool = False) -> None:
+                 runtime: str = c.RUNTIME_ONNXRUNTIME, precision: str = c.PRECISION_F32) -> None:
         """The channel counts (from the voice's export manifest) let it take inputs padded for
         a batch of several voices; None: inputs come at this voice's sizes."""
-        self.runners = StageRunners(
-            lambda n: make_runner(model_path, c.VOCODER_MODEL, n, runtime, precision),
-            threads, side_by_side)
-        self.runner: Runner = self.runners.runner
+        self.runner: Runner = make_runner(model_path, c.VOCODER_MODEL, threads, runtime,
+                                          precision)
         self.hop_length = hop_length
         self.max_batch = max_batch
         self.latent_channels = latent_channels
@@ -179,11 +122,10 @@ class VocoderStage:
         count, _, longest = latent.shape
         out = np.zeros((count, longest * self.hop_length), dtype=np.float32)
         order = sorted(range(count), key=lambda i: int(frame_lengths[i]))
-        batches = [b for b in _sub_batches(order, self.max_batch)
-                   if int(frame_lengths[b].max()) > 0]
-        all_feeds = []
-        for batch in batches:
+        for batch in _sub_batches(order, self.max_batch):
             width = int(frame_lengths[batch].max())
+            if width == 0:
+                continue
             # Inputs padded for a batch of several voices are cut back to this voice's sizes.
             feeds = {c.LATENT.name: np.ascontiguousarray(
                 latent[batch, : self.latent_channels, :width])}
@@ -192,11 +134,7 @@ class VocoderStage:
                     raise ValueError("this multi-speaker vocoder needs the speaker_embedding")
                 feeds[c.SPEAKER_EMBEDDING.name] = np.ascontiguousarray(
                     speaker_embedding[batch, : self.speaker_embedding_channels])
-            all_feeds.append(feeds)
-        results = self.runners.run_all(
-            all_feeds, [int(frame_lengths[b].max()) * len(b) for b in batches])
-        for batch, result in zip(batches, results, strict=True):
-            waveform = result[0]
+            waveform = self.runner.run(feeds)[0]
             for row, item in enumerate(batch):
                 samples = int(frame_lengths[item]) * self.hop_length
                 out[item, :samples] = waveform[row, :samples]

@@ -26,11 +26,6 @@ def stage_threads_and_sub_batch(model: ModelArgs) -> tuple[int, int]:
     return int(model.param(c.PARAM_THREADS)), int(model.param(c.PARAM_SUB_BATCH))
 
 
-def stage_side_by_side(model: ModelArgs) -> bool:
-    """Whether the stage runs a batch's items side by side, one thread each (absent: no)."""
-    return model.parameters.get(c.PARAM_SIDE_BY_SIDE, "0") == "1"
-
-
 def stage_runtime(model: ModelArgs) -> tuple[str, str]:
     """The runtime and precision a stage model's parameters ask for (absent: the defaults)."""
     return (model.parameters.get(c.PARAM_RUNTIME, c.RUNTIME_ONNXRUNTIME),

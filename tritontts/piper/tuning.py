@@ -100,9 +100,6 @@ class CpuTuning(Tuning):
     # at a time anyway, and requests that arrive while it is busy still meet in the next batch.
     # Waiting cost each request ~1.2 ms per stage in single-stream latency.
     take_turns_on_cpu: bool = True
-    # A batch's items side by side on single-threaded runners, one per thread of the stage
-    # (a lone item keeps every thread): stages.StageRunners.
-    items_side_by_side: bool = False
 
     def with_stages(self, instances: int, threads: int, take_turns: bool = True) -> CpuTuning:
         """Both heavy stages with these instances and threads (queues and priorities kept)."""

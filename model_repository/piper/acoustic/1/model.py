@@ -8,7 +8,6 @@ from tritontts.piper.stages import AcousticStage, run_per_voice
 from tritontts.piper.triton import (
     log_stage_runtime,
     stage_runtime,
-    stage_side_by_side,
     stage_threads_and_sub_batch,
     voices,
 )
@@ -21,11 +20,9 @@ class TritonPythonModel:
         model = ModelArgs(args)
         threads, sub_batch = stage_threads_and_sub_batch(model)
         runtime, precision = stage_runtime(model)
-        side_by_side = stage_side_by_side(model)
         self.stages = [AcousticStage(model.version_dir / voice[c.VOICE_GRAPH_FILE],
                                      threads=threads, max_batch=sub_batch,
-                                     runtime=runtime, precision=precision,
-                                     side_by_side=side_by_side)
+                                     runtime=runtime, precision=precision)
                        for voice in voices(model)]
         log_stage_runtime(model, [s.runner for s in self.stages])
         # A repository with a multi-speaker voice hands every chunk's vocoder an embedding

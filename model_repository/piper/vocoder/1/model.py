@@ -8,7 +8,6 @@ from tritontts.piper.stages import VocoderStage, run_per_voice
 from tritontts.piper.triton import (
     log_stage_runtime,
     stage_runtime,
-    stage_side_by_side,
     stage_threads_and_sub_batch,
     voices,
 )
@@ -21,7 +20,6 @@ class TritonPythonModel:
         model = ModelArgs(args)
         threads, sub_batch = stage_threads_and_sub_batch(model)
         runtime, precision = stage_runtime(model)
-        side_by_side = stage_side_by_side(model)
         self.stages = [
             VocoderStage(model.version_dir / voice[c.VOICE_GRAPH_FILE],
                          hop_length=int(voice[c.VOICE_HOP_LENGTH]), threads=threads,
@@ -29,8 +27,7 @@ class TritonPythonModel:
                          latent_channels=int(voice[c.VOICE_LATENT_CHANNELS]),
                          speaker_embedding_channels=int(
                              voice[c.VOICE_SPEAKER_EMBEDDING_CHANNELS]),
-                         runtime=runtime, precision=precision,
-                         side_by_side=side_by_side)
+                         runtime=runtime, precision=precision)
             for voice in voices(model)]
         log_stage_runtime(model, [s.runner for s in self.stages])
 
