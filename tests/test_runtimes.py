@@ -191,7 +191,11 @@ def test_the_server_log_names_each_stage_runtime_and_precision(
         lines = [line for line in log.splitlines()
                  if f"{stage}: stage runtime openvino, precision {precision} asked for" in line]
         assert len(lines) == 1, log[-3000:]
-        running = c.PRECISION_F32 if NO_BF16 else precision
+        # OpenVINO versions that compute layers outside the bf16 scopes in bf16 make the mixed
+        # acoustic stage fall back to f32, with a warning that says so (runtimes.py).
+        leaked = f"{stage}: {precision} asked for, but OpenVINO" in log
+        assert not leaked or (stage == c.ACOUSTIC_MODEL and "outside the bf16 scopes" in log)
+        running = c.PRECISION_F32 if NO_BF16 or leaked else precision
         assert re.search(rf"running openvino {running} \(\d+ nodes run in bf16\)", lines[0])
         fallback = f"{stage}: {precision} asked for, but bf16 not available"
         assert (fallback in log) == NO_BF16
