@@ -120,7 +120,7 @@ dashboard: $(STAMP) ## regenerate the chart's Grafana dashboard (helm/tritontts/
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .
 
-bench: $(STAMP) ## benchmarks vs the direct ONNX Runtime baseline, plots (HOST=host:grpcport to target one)
+bench: $(STAMP) ## benchmarks vs the direct baseline and Piper's server, time budget, audio quality, plots (HOST=host:grpcport)
 	$(BIN)/python benchmarks/bench.py $(if $(HOST),--url $(HOST))
 
 bench-budget: $(STAMP) ## where a request's time goes: Triton's per-model statistics vs in-process, concurrency 1 and 4 (RUNTIME, TUNING)
