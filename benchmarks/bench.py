@@ -12,7 +12,7 @@
    the same stages in-process (benchmarks/budget.py), on a server of its own; skipped with
    --url;
 6. the served runtime's audio against the f32 stages as speech: STOI and mel-cepstral distance
-   (benchmarks/quality.py);
+   (benchmarks/quality.py); skipped with --url;
 7. a sweep over cpu-profile repository settings, each on a server of its own, all timed
    interleaved (benchmarks/sweep.py); skipped with --url.
 
@@ -171,14 +171,16 @@ def main() -> int:
         "source": source_state(),
         "quick": args.quick, "sweep": None})
     write_outputs(results)  # now: a sweep that fails half-way must not take these figures along
-    if not args.url:  # the budget reads the statistics of a server started for it
+    # Both need to know what the server runs: the budget reads the statistics of a server
+    # started for it, the audio comparison runs the same stages in-process.
+    if not args.url:
         sentences = SENTENCES[:2] if args.quick else SENTENCES
         results["budget"] = measure_budget("latency", args.runtime, 1 if args.quick else 3,
                                            (1, 2) if args.quick else (1, 4), sentences)
         print_budget(results["budget"])
-    results["quality"] = measure_quality(args.runtime)
-    print_quality(results["quality"])
-    write_outputs(results)
+        results["quality"] = measure_quality(args.runtime)
+        print_quality(results["quality"])
+        write_outputs(results)
     if args.url or args.no_sweep:
         print("sweep skipped: it starts servers of its own with each setting "
               "(run without --url / --no-sweep)", file=sys.stderr)
