@@ -22,9 +22,11 @@ PROFILE ?= cpu
 # TUNING=throughput: the cpu profile's stages as two single-threaded instances each (more audio
 # per second under concurrent load, each request slower); default latency.
 TUNING ?= latency
-# RUNTIME=openvino|openvino-bf16: the cpu profile's stage graphs on OpenVINO (bf16: the vocoder
-# in bf16, acoustic with its durations in f32, where the CPU has native bf16); default ONNX Runtime.
-RUNTIME ?= onnxruntime
+# RUNTIME=onnxruntime|openvino|openvino-bf16|openvino-bf16-vocoder: the cpu profile's stage
+# graphs on ONNX Runtime or OpenVINO (bf16: the vocoder in bf16, acoustic with its durations in
+# f32, where the CPU has native bf16); default auto: the vocoder in bf16 on OpenVINO where the
+# CPU has AMX, else ONNX Runtime (docs/benchmarks-cpu.md).
+RUNTIME ?= auto
 # ENGINES=1: `make export` also builds TensorRT engines (a GPU host with `pip install .[gpu]`).
 ENGINES ?=
 LEXICON ?=
@@ -62,8 +64,8 @@ WORKER_ARGS ?=
 IMAGE ?= tritontts:cpu
 
 .PHONY: help setup system-deps dashboard export repository serve demo test test-fast lint wheels \
-	bench bench-cache bench-gateway bench-realtime bench-maya1 bench-jobs docs gateway worker load \
-	load-capacity clean podman-setup image test-image
+	bench bench-budget bench-cache bench-gateway bench-realtime bench-maya1 bench-jobs docs gateway \
+	worker load load-capacity clean podman-setup image test-image
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -146,8 +148,11 @@ wheels: $(STAMP) ## build the tritontts and tritontts-client wheels into dist/ (
 	$(BIN)/pip wheel --no-deps --quiet -w dist . ./client
 	@ls -l dist/*.whl
 
-bench: $(STAMP) ## benchmarks vs the direct ONNX Runtime baseline, plots (HOST=host:grpcport to target one)
+bench: $(STAMP) ## benchmarks vs the direct baseline and Piper's server, time budget, audio quality, plots (HOST=host:grpcport)
 	$(BIN)/python benchmarks/bench.py $(if $(HOST),--url $(HOST))
+
+bench-budget: $(STAMP) ## where a request's time goes: Triton's per-model statistics vs in-process, concurrency 1 and 4 (RUNTIME, TUNING)
+	$(BIN)/python benchmarks/budget.py --runtime $(RUNTIME) --tuning $(TUNING)
 
 load: $(STAMP) ## Locust with an SLO verdict (USERS, SPAWN_RATE, DURATION, SLO_MS, HOST=host:grpcport)
 	$(BIN)/python benchmarks/load.py --users $(USERS) --spawn-rate $(SPAWN_RATE) \

@@ -8,7 +8,12 @@
 3. time to first audio when streaming, and playback underruns (benchmarks/streaming.py);
 4. Piper's own HTTP server (piper-tts, `python -m piper.http_server`) on the same voice as a
    third side of 1. and 2.: latency per sentence, requests/s and audio-s/s (benchmarks/peer.py);
-5. a sweep over cpu-profile repository settings, each on a server of its own, all timed
+5. where a request's time goes: Triton's per-model statistics at concurrency 1 and 4 beside
+   the same stages in-process (benchmarks/budget.py), on a server of its own; skipped with
+   --url;
+6. the served runtime's audio against the f32 stages as speech: STOI and mel-cepstral distance
+   (benchmarks/quality.py); skipped with --url;
+7. a sweep over cpu-profile repository settings, each on a server of its own, all timed
    interleaved (benchmarks/sweep.py); skipped with --url.
 
 Writes benchmarks/results/bench.json, bench.md (goals and whether they were met) and PNG charts
@@ -36,8 +41,10 @@ from typing import Any
 
 import cpu_meter
 import plots
+from budget import budget_markdown, measure_budget, print_budget
 from latency import direct_speaker, measure_latency, print_latency, triton_speaker
 from peer import PIPER, PiperHttpServer, peer_goals, peer_speaker, print_peer, summarize
+from quality import measure_quality, print_quality, quality_markdown
 from report import THROUGHPUT_GOAL, THROUGHPUT_GOAL_CONCURRENCY, judge, markdown
 from streaming import measure_ttfa, measure_underruns, print_streaming
 from sweep import print_sweep, run_sweep
@@ -56,10 +63,10 @@ from throughput import (
 
 from tritontts.export.voice import default_voice
 from tritontts.piper.baseline import PiperBaseline
-from tritontts.piper.tuning import CPU_RUNTIMES, CpuTuning
+from tritontts.piper.tuning import AUTO_RUNTIME, CPU_RUNTIMES, CpuTuning, resolve_runtime
 from tritontts_client import TTSClient
 
-from common import PARAGRAPH_60_WORDS, RESULTS, save, start_server
+from common import PARAGRAPH_60_WORDS, RESULTS, SENTENCES, save, start_server
 
 
 def measure_server(baseline: PiperBaseline, client: TTSClient, args: argparse.Namespace,
@@ -111,7 +118,12 @@ def write_outputs(results: dict[str, Any]) -> None:
     plots.peer_chart(results["peer"], RESULTS / "peer.png")
     if results["sweep"] and "settings" in results["sweep"]:
         plots.sweep_chart(results["sweep"], RESULTS / "sweep.png")
-    (RESULTS / "bench.md").write_text(markdown(results, goals))
+    extra = []
+    if results.get("budget"):
+        extra += ["", "## Where a request's time goes", "", *budget_markdown(results["budget"])]
+    if results.get("quality"):
+        extra += ["", "## Audio of the served runtime", "", *quality_markdown(results["quality"])]
+    (RESULTS / "bench.md").write_text(markdown(results, goals) + "\n".join(extra) + "\n")
     print(f"\nwrote {RESULTS / 'bench.md'} and charts")
     for goal in goals:
         print(f"  {'MET   ' if goal['met'] else 'MISSED'} {goal['goal']}: {goal['measured']}")
@@ -128,9 +140,9 @@ def main() -> int:
     parser.add_argument("--patience", type=float, default=600,
                         help="seconds the run may spend waiting for, and repeating "
                              "measurements because of, other work on the machine")
-    parser.add_argument("--runtime", choices=tuple(CPU_RUNTIMES), default=None,
-                        help="start the server with the stages on this runtime (default: the "
-                             "cpu profile's defaults)")
+    parser.add_argument("--runtime", choices=(*CPU_RUNTIMES, AUTO_RUNTIME), default=AUTO_RUNTIME,
+                        help="start the server with the stages on this runtime (default: auto, "
+                             "the one `tritontts repository` serves on this CPU)")
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when a goal is missed (default: report only)")
     args = parser.parse_args()
@@ -142,8 +154,8 @@ def main() -> int:
     started = datetime.datetime.now().astimezone()
     baseline = PiperBaseline(*default_voice())
     with ExitStack() as stack:
-        tuning = CpuTuning().with_runtime(args.runtime) if args.runtime else None
-        url = args.url or start_server(stack, tuning).grpc_url
+        args.runtime = resolve_runtime(args.runtime)
+        url = args.url or start_server(stack, CpuTuning().with_runtime(args.runtime)).grpc_url
         client = stack.enter_context(TTSClient(url))
         RESULTS.mkdir(exist_ok=True)
         peer = stack.enter_context(PiperHttpServer(Path(default_voice()[0]),
@@ -153,12 +165,22 @@ def main() -> int:
         "started": started.isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
         "server": args.url or ("started by the benchmark, default CpuTuning"
-                               + (f" on the {args.runtime} runtime" if args.runtime else "")),
+                               f" on the {args.runtime} runtime"),
         "peer_server": f"piper-tts {version('piper-tts')} http_server, "
                        f"{default_voice()[0].name}",
         "source": source_state(),
         "quick": args.quick, "sweep": None})
     write_outputs(results)  # now: a sweep that fails half-way must not take these figures along
+    # Both need to know what the server runs: the budget reads the statistics of a server
+    # started for it, the audio comparison runs the same stages in-process.
+    if not args.url:
+        sentences = SENTENCES[:2] if args.quick else SENTENCES
+        results["budget"] = measure_budget("latency", args.runtime, 1 if args.quick else 3,
+                                           (1, 2) if args.quick else (1, 4), sentences)
+        print_budget(results["budget"])
+        results["quality"] = measure_quality(args.runtime)
+        print_quality(results["quality"])
+        write_outputs(results)
     if args.url or args.no_sweep:
         print("sweep skipped: it starts servers of its own with each setting "
               "(run without --url / --no-sweep)", file=sys.stderr)

@@ -9,12 +9,16 @@ sees it) is split into
   compute infer, which is split again into the stage's own work (the same code, timed
   in-process on the same sentences) and the rest (the python backend's IPC, serialization).
 
+Triton stops a request's clock when it releases the request, after the response is on its
+way, so "client + gRPC" can come out a millisecond or two below zero: it is that small.
+
 Triton counts a batch's whole execution against each request in it, so under load the shares
 are per request as Triton reports them and can add up to more than the wall time when batches
 form; the table says how many requests shared each execution.
 
-    python benchmarks/budget.py              # the default repository, 1 and 4 clients
-    python benchmarks/budget.py --runtime openvino-bf16
+    python benchmarks/budget.py              # the served defaults, 1 and 4 clients
+    python benchmarks/budget.py --runtime onnxruntime --tuning latency
+    python benchmarks/budget.py --quick --out DIR   # two sentences, 1 and 2 clients: a smoke run
 """
 
 from __future__ import annotations
@@ -35,17 +39,18 @@ from typing import Any
 import numpy as np
 
 from tritontts.export.voice import default_voice, export_piper_voice
-from tritontts.piper.cpu import CPU_RUNTIMES, CPU_TUNINGS, cpu_models
+from tritontts.piper.cpu import CPU_RUNTIMES, CPU_TUNINGS, CpuTuning, cpu_models
 from tritontts.piper.frontend import TextFrontend, encode_request
 from tritontts.piper.runtimes import cpu_features
 from tritontts.piper.stages import AcousticStage, VocoderStage, join_chunks, pause_samples
+from tritontts.piper.tuning import AUTO_RUNTIME, resolve_runtime
 from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
 from tritontts.repository import write_repository
 from tritontts.serving.server import ServerOptions, TritonServer, free_port
 from tritontts_client import TTSClient
 from tritontts_client import contract as c
 
-from common import SENTENCES, save
+from common import RESULTS, SENTENCES
 
 DETERMINISTIC = {"noise_scale": 0.0, "noise_w": 0.0}
 PIPELINE = (c.FRONTEND_MODEL, c.ACOUSTIC_MODEL, c.VOCODER_MODEL, c.POSTPROCESS_MODEL)
@@ -86,15 +91,15 @@ class InProcess:
     sample_rate: int
 
     @classmethod
-    def load(cls, voice: ExportedVoice, threads: int, runtime: str) -> InProcess:
-        (acoustic_runtime, acoustic_precision), (vocoder_runtime, vocoder_precision) = (
-            CPU_RUNTIMES[runtime])
+    def load(cls, voice: ExportedVoice, tuning: CpuTuning) -> InProcess:
+        """Each stage with the runtime, precision and threads its Triton model has."""
         config = PiperVoiceConfig.load(voice.config)
+        acoustic, vocoder = tuning.acoustic, tuning.vocoder
         return cls(TextFrontend(config),
-                   AcousticStage(voice.acoustic, threads, runtime=acoustic_runtime,
-                                 precision=acoustic_precision),
-                   VocoderStage(voice.vocoder, voice.hop_length, threads,
-                                runtime=vocoder_runtime, precision=vocoder_precision),
+                   AcousticStage(voice.acoustic, acoustic.threads, runtime=acoustic.runtime,
+                                 precision=acoustic.precision),
+                   VocoderStage(voice.vocoder, voice.hop_length, vocoder.threads,
+                                runtime=vocoder.runtime, precision=vocoder.precision),
                    voice.hop_length, config.sample_rate)
 
     def spans(self, text: str) -> dict[str, float]:
@@ -211,8 +216,11 @@ def print_budget(result: dict[str, Any]) -> None:
           " ms per request")
 
 
-def measure_budget(setting: str, runtime: str, rounds: int,
-                   concurrencies: tuple[int, ...]) -> dict[str, Any]:
+def measure_budget(setting: str, runtime: str, rounds: int, concurrencies: tuple[int, ...],
+                   sentences: list[str] = SENTENCES) -> dict[str, Any]:
+    """The budget of a server with the named tuning and runtime (AUTO_RUNTIME: this CPU's
+    default), started for the purpose and stopped."""
+    runtime = resolve_runtime(runtime)
     tuning = CPU_TUNINGS[setting].with_runtime(runtime)
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tritontts-budget-")))
@@ -221,30 +229,61 @@ def measure_budget(setting: str, runtime: str, rounds: int,
         server = stack.enter_context(TritonServer(
             ServerOptions(repository, http_port=free_port(), grpc_port=free_port(),
                           metrics_port=free_port()), log_file=work / "tritonserver.log"))
-        threads = tuning.acoustic.threads
-        pipeline = InProcess.load(voice, threads, runtime)
+        pipeline = InProcess.load(voice, tuning)
         with TTSClient(server.grpc_url) as client:  # warm-up: sessions, arenas, connections
-            for text in SENTENCES:
+            for text in sentences:
                 client.synthesize(text, **DETERMINISTIC)
-        median_spans(pipeline, SENTENCES, 1)
-        runs = [load_run(server.grpc_url, server.http_url, SENTENCES, n, rounds, pipeline)
+        median_spans(pipeline, sentences, 1)
+        runs = [load_run(server.grpc_url, server.http_url, sentences, n, rounds, pipeline)
                 for n in sorted(set(concurrencies) | {1})]
     compute_s = runs[0]["compute_s"]
-    return {"setting": f"tuning {setting}, runtime {runtime}, {threads} threads per stage",
-            "cpu": cpu_features().describe(),
+    threads = f"{tuning.acoustic.instances}×{tuning.acoustic.threads} acoustic, " \
+              f"{tuning.vocoder.instances}×{tuning.vocoder.threads} vocoder " \
+              f"(instances × threads), CPU turns {'on' if tuning.take_turns_on_cpu else 'off'}"
+    return {"setting": f"tuning {setting}, runtime {runtime}, {threads}",
+            "cpu": cpu_features().describe(), "sentences": len(sentences),
             "compute_s": compute_s, "runs": runs}
+
+
+def budget_markdown(result: dict[str, Any]) -> list[str]:
+    """The table as Markdown lines (bench.md, the docs)."""
+    runs = result["runs"]
+    tables = [dict(budget_rows(run, result["compute_s"])) for run in runs]
+    lines = [f"Time budget per request, ms (% of the wall time): {result['setting']}; "
+             f"CPU: {result['cpu']}", "",
+             "| share | " + " | ".join(f"c={r['concurrency']}" for r in runs) + " |",
+             "| --- |" + " ---: |" * len(runs)]
+    for share in tables[0]:
+        lines.append(f"| {share} | " + " | ".join(
+            f"{t[share]:.1f} ({100 * t[share] / r['mean_wall_ms']:.0f}%)"
+            for t, r in zip(tables, runs, strict=True)) + " |")
+    lines.append("| wall time (client) | "
+                 + " | ".join(f"{r['mean_wall_ms']:.1f}" for r in runs) + " |")
+    lines.append("| requests/s | " + " | ".join(f"{r['requests_per_s']:.2f}" for r in runs)
+                 + " |")
+    return lines
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tuning", choices=sorted(CPU_TUNINGS), default="latency")
-    parser.add_argument("--runtime", choices=sorted(CPU_RUNTIMES), default="onnxruntime")
+    parser.add_argument("--runtime", choices=(*CPU_RUNTIMES, AUTO_RUNTIME), default=AUTO_RUNTIME)
     parser.add_argument("--rounds", type=int, default=3, help="passes over the sentences")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--quick", action="store_true",
+                        help="two sentences, one round, 1 and 2 clients: a smoke run, not for "
+                             "decisions")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for budget.json")
     args = parser.parse_args()
-    result = measure_budget(args.tuning, args.runtime, args.rounds, tuple(args.concurrency))
+    sentences = SENTENCES[:2] if args.quick else SENTENCES
+    rounds = 1 if args.quick else args.rounds
+    concurrencies = (1, 2) if args.quick else tuple(args.concurrency)
+    result = measure_budget(args.tuning, args.runtime, rounds, concurrencies, sentences)
     print_budget(result)
-    print(f"saved {save('budget.json', result)}", file=sys.stderr)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "budget.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"saved {path}", file=sys.stderr)
     return 0
 
 

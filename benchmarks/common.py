@@ -12,6 +12,7 @@ import numpy as np
 
 from tritontts.export.voice import default_voice, export_piper_voice
 from tritontts.piper.cpu import CpuTuning, cpu_models
+from tritontts.piper.tuning import AUTO_RUNTIME
 from tritontts.repository import write_repository
 from tritontts.serving.server import ServerOptions, TritonServer, free_port
 
@@ -40,10 +41,12 @@ PARAGRAPH_60_WORDS = (
 
 def start_server(stack: ExitStack, tuning: CpuTuning | None = None,
                  response_cache_bytes: int = 0) -> TritonServer:
-    """Export the bundled voice and start tritonserver on free ports, stopped by `stack`."""
+    """Export the bundled voice and start tritonserver on free ports, stopped by `stack`;
+    without `tuning`, on what `tritontts repository` serves by default on this CPU."""
     print("starting tritonserver ...", file=sys.stderr)
     work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tritontts-bench-")))
     voice = export_piper_voice(*default_voice(), work / "voices", progress=lambda _: None)
+    tuning = tuning or CpuTuning().with_runtime(AUTO_RUNTIME)
     repository = write_repository(cpu_models(voice, tuning), work / "model_repository")
     options = ServerOptions(repository, http_port=free_port(), grpc_port=free_port(),
                             metrics_port=free_port(), response_cache_bytes=response_cache_bytes)

@@ -25,6 +25,7 @@ from throughput import DIRECT_SEQUENTIAL, Side, measure_throughput
 from tritontts.piper.baseline import PiperBaseline
 from tritontts.piper.cpu import CPU_TUNINGS, CpuTuning
 from tritontts.piper.runtimes import cpu_features
+from tritontts.piper.tuning import AUTO_RUNTIME
 from tritontts_client import TTSClient
 from tritontts_client.contract import STAGES
 
@@ -52,7 +53,8 @@ class Rounds:
     throughput: int  # points per server at SWEEP_CONCURRENCY
 
 
-DEFAULT = CpuTuning()
+# What `tritontts repository` serves by default on this CPU (its runtime depends on the CPU).
+DEFAULT = CpuTuning().with_runtime(AUTO_RUNTIME)
 # With take_turns_on_cpu an instance holds one "cpu" unit per thread and the server has one
 # unit per core, so two single-threaded instances may run at once on two cores.
 THROUGHPUT = "throughput tuning"
@@ -70,6 +72,8 @@ ONE_FACTOR = [
     Setting("delay 1000 µs", "delay", dataclasses.replace(DEFAULT, max_queue_delay_us=1000)),
     Setting("delay 5000 µs", "delay", dataclasses.replace(DEFAULT, max_queue_delay_us=5000)),
     Setting("sub-batch 4", "sub_batch", dataclasses.replace(DEFAULT, stage_sub_batch=4)),
+    *([Setting("ONNX Runtime f32", "runtime", DEFAULT.with_runtime("onnxruntime"))]
+      if DEFAULT.with_runtime("onnxruntime") != DEFAULT else []),
     Setting("OpenVINO f32", "runtime", DEFAULT.with_runtime("openvino")),
     # Only where the CPU computes bf16: elsewhere it would run in f32, a second "OpenVINO f32"
     # server costing memory and minutes for nothing.

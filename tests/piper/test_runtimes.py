@@ -26,7 +26,7 @@ from tritontts.piper.runtimes import (
     resolve_precision,
     write_mixed_ir,
 )
-from tritontts.piper.tuning import CPU_RUNTIMES, CpuTuning
+from tritontts.piper.tuning import AUTO_RUNTIME, CPU_RUNTIMES, CpuTuning, auto_runtime
 from tritontts.piper.voice import ExportedVoice
 from tritontts.repository import parse, render, write_repository
 from tritontts_client import TTSClient
@@ -175,7 +175,7 @@ def test_the_cli_offers_every_named_runtime() -> None:
     parser = argparse.ArgumentParser()
     repository.configure(parser)
     choices = next(a.choices for a in parser._actions if a.dest == "runtime")
-    assert tuple(choices) == tuple(CPU_RUNTIMES)
+    assert tuple(choices) == (*CPU_RUNTIMES, AUTO_RUNTIME)
 
 
 @pytest.mark.e2e
@@ -202,3 +202,37 @@ def test_the_server_log_names_each_stage_runtime_and_precision(
         assert re.search(rf"running openvino {running} \(\d+ nodes run in bf16\)", lines[0])
         fallback = f"{stage}: {precision} asked for, but bf16 not available"
         assert (fallback in log) == NO_BF16
+
+
+def test_auto_picks_the_bf16_vocoder_only_with_amx() -> None:
+    amx = CpuFeatures(frozenset({"amx_bf16", "avx512_bf16"}), openvino_bf16=True)
+    avx512 = CpuFeatures(frozenset({"avx512_bf16"}), openvino_bf16=True)
+    plain = CpuFeatures(frozenset(), openvino_bf16=False)
+    assert auto_runtime(amx) == "openvino-bf16-vocoder"
+    assert CPU_RUNTIMES[auto_runtime(amx)] == ((c.RUNTIME_OPENVINO, c.PRECISION_F32),
+                                               (c.RUNTIME_OPENVINO, c.PRECISION_BF16))
+    # AVX512_BF16 without AMX: no end-to-end gain was measured; without bf16 none is possible.
+    assert auto_runtime(avx512) == "onnxruntime"
+    assert auto_runtime(plain) == "onnxruntime"
+    # AMX flags with a plugin that does not offer BF16: f32, not a bf16 graph run in f32.
+    assert auto_runtime(CpuFeatures(frozenset({"amx_bf16"}), openvino_bf16=False)) == \
+        "onnxruntime"
+    assert CpuTuning().with_runtime(AUTO_RUNTIME) == CpuTuning().with_runtime(auto_runtime())
+
+
+@pytest.mark.skipif(auto_runtime() == "onnxruntime",
+                    reason=f"the default runtime on this CPU is the f32 reference itself "
+                           f"({cpu_features().describe()})")
+def test_the_default_runtime_keeps_the_speech(exported_voice: ExportedVoice) -> None:
+    """What `auto` serves on this CPU against the f32 ONNX Runtime stages, judged as speech
+    (STOI, mel-cepstral distance) on the sample sentences."""
+    pytest.importorskip("pystoi", reason="the bench extra (pystoi) is not installed")
+    pytest.importorskip("mel_cepstral_distance",
+                        reason="the bench extra (mel-cepstral-distance) is not installed")
+    from tritontts.export.perceptual import perceptual_parity
+
+    acoustic, vocoder = CPU_RUNTIMES[auto_runtime()]
+    report = perceptual_parity(exported_voice, acoustic, vocoder, PARITY_SENTENCES)
+    print("\n" + report.table())
+    assert report.passed, report.table()
+

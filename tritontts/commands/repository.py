@@ -32,12 +32,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "cores for the fastest single request; throughput runs two "
                              "single-threaded instances per stage for more audio per second "
                              "under concurrent load, each request slower (docs/architecture.md)")
-    parser.add_argument("--runtime", choices=("onnxruntime", "openvino", "openvino-bf16"),
-                        default="onnxruntime",
+    parser.add_argument("--runtime", choices=("onnxruntime", "openvino", "openvino-bf16",
+                                              "openvino-bf16-vocoder", "auto"),
+                        default="auto",
                         help="cpu profile: the library that runs the stage graphs; "
                              "openvino-bf16 runs the vocoder in bf16 and acoustic mixed (its "
                              "durations f32) where the CPU computes bf16 natively, f32 "
-                             "elsewhere (docs/architecture.md)")
+                             "elsewhere; openvino-bf16-vocoder: acoustic f32, the vocoder "
+                             "bf16; auto (default): openvino-bf16-vocoder on CPUs with AMX, "
+                             "else onnxruntime (docs/benchmarks-cpu.md)")
     parser.add_argument("--lexicon", type=Path, default=None,
                         help="pronunciation dictionary for this deployment (word<TAB>IPA lines)")
     parser.add_argument("--maya1", type=Path, default=None, metavar="DIR",
@@ -74,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
         from tritontts.text import load_lexicon
 
         load_lexicon(args.lexicon)  # a malformed dictionary fails here, not at server start
+    if args.profile in ("cpu", "ngc-cpu"):
+        from tritontts.piper.tuning import resolve_runtime
+
+        args.runtime = resolve_runtime(args.runtime)  # "auto": chosen for this CPU
     if args.profile == "cpu":
         from tritontts.piper.cpu import CPU_TUNINGS, cpu_models
 

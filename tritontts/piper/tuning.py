@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from tritontts.piper.frontend import SENTENCE_PAUSE_S
+from tritontts.piper.runtimes import CpuFeatures, cpu_features
 from tritontts.piper.streaming import WindowPlan
 from tritontts_client.contract import (
     ACOUSTIC_MODEL,
@@ -108,8 +109,9 @@ class CpuTuning(Tuning):
                        take_turns_on_cpu=take_turns)
 
     def with_runtime(self, name: str) -> CpuTuning:
-        """Both heavy stages on one of the CPU_RUNTIMES (instances, threads, queues kept)."""
-        acoustic, vocoder = CPU_RUNTIMES[name]
+        """Both heavy stages on one of the CPU_RUNTIMES, or AUTO_RUNTIME: the one this CPU
+        serves fastest within the quality bounds (instances, threads, queues kept)."""
+        acoustic, vocoder = CPU_RUNTIMES[resolve_runtime(name)]
         return replace(self, acoustic=replace(self.acoustic, runtime=acoustic[0],
                                               precision=acoustic[1]),
                        vocoder=replace(self.vocoder, runtime=vocoder[0], precision=vocoder[1]))
@@ -140,6 +142,8 @@ CPU_RUNTIMES: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "onnxruntime": ((RUNTIME_ONNXRUNTIME, PRECISION_F32), (RUNTIME_ONNXRUNTIME, PRECISION_F32)),
     "openvino": ((RUNTIME_OPENVINO, PRECISION_F32), (RUNTIME_OPENVINO, PRECISION_F32)),
     "openvino-bf16": ((RUNTIME_OPENVINO, PRECISION_MIXED), (RUNTIME_OPENVINO, PRECISION_BF16)),
+    "openvino-bf16-vocoder": ((RUNTIME_OPENVINO, PRECISION_F32),
+                              (RUNTIME_OPENVINO, PRECISION_BF16)),
 }
 
 # Named cpu-profile settings (`tritontts repository --tuning NAME`). latency: each heavy stage
@@ -151,3 +155,31 @@ CPU_TUNINGS = {
     "latency": CpuTuning(),
     "throughput": CpuTuning().with_stages(instances=2, threads=1),
 }
+
+# `--runtime auto` (the served default): see auto_runtime.
+AUTO_RUNTIME = "auto"
+
+
+def auto_runtime(features: CpuFeatures | None = None) -> str:
+    """The named runtime the cpu profile serves on this CPU by default.
+
+    With AMX (amx_bf16): acoustic on OpenVINO f32 and the vocoder on OpenVINO bf16. Measured
+    on a 2-core Xeon with AMX (docs/benchmarks-cpu.md): vocoder 62 ms in bf16 against 83 ms
+    on ONNX Runtime f32, acoustic 36 ms on OpenVINO f32 against 41 ms, the frame counts equal
+    and the audio within the perceptual bounds (STOI, mel-cepstral distance:
+    export/perceptual.py). acoustic stays f32: OpenVINO's "mixed" leaks bf16 into its duration
+    path on that CPU (runtimes.py).
+
+    Elsewhere, ONNX Runtime f32: on a 2-core AMD EPYC with AVX512_BF16 but no AMX the bf16
+    stages made the served pipeline no faster (throughput 0.79× against 0.80× of Piper's
+    server, latency 1.27× against 0.90×), and without native bf16 there is nothing to gain.
+    """
+    features = features or cpu_features()
+    if "amx_bf16" in features.flags and features.bf16:
+        return "openvino-bf16-vocoder"
+    return "onnxruntime"
+
+
+def resolve_runtime(name: str) -> str:
+    """A name of CPU_RUNTIMES, with AUTO_RUNTIME resolved for this CPU."""
+    return auto_runtime() if name == AUTO_RUNTIME else name
