@@ -41,7 +41,9 @@ def running_seaweedfs(directory: Path) -> Iterator[str]:
         [binary, "server", "-dir", str(directory), "-ip", "127.0.0.1", "-ip.bind", "127.0.0.1",
          "-master.port", str(ports["master"]), "-volume.port", str(ports["volume"]),
          "-filer.port", str(ports["filer"]), "-s3", "-s3.port", str(ports["s3"]),
-         *grpc, "-master.volumeSizeLimitMB", "64", "-volume.max", "8",
+         # Room for the module's jobs (the worker-kill tests store a few hundred raw chunks;
+         # with 8 volumes a full run ran out and PutObject failed): volumes grow sparse files.
+         *grpc, "-master.volumeSizeLimitMB", "64", "-volume.max", "32",
          # Its Iceberg and Lance catalogs would take fixed ports (8181, 9101), so a second
          # SeaweedFS on the machine could not start: they are not used, so they are off.
          "-s3.port.iceberg", "0", "-s3.port.lance", "0"],
