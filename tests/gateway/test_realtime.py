@@ -150,8 +150,9 @@ def test_phone_line_audio_on_the_socket(gateway: str, law: str) -> None:
                                   for f in container.decode(stream)])
         assert stream.codec_context.sample_rate == 8000
         assert stream.codec_context.name == f"pcm_{law}"
-    voice = pcm_samples(plain_route(gateway, text, "wav").content, "wav")
-    with av.open(io.BytesIO(plain_route(gateway, text, "wav").content)) as container:
+    wav = plain_route(gateway, text, "wav").content
+    voice = pcm_samples(wav, "wav")
+    with av.open(io.BytesIO(wav)) as container:
         voice_rate = container.streams.audio[0].codec_context.sample_rate
     assert abs(len(decoded) - len(voice) * 8000 / voice_rate) <= 2, (len(decoded), len(voice))
     assert turn.audio == plain_route(gateway, text, law).content
