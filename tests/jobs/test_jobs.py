@@ -305,33 +305,28 @@ def test_sigkill_of_a_worker_holding_the_whole_budget_stalls_others_one_lease_at
     while budget.in_use():
         assert time.monotonic() < deadline, budget.holders()
         time.sleep(0.2)
-    # Long jobs (200 sentences each): neither may finish before the kill on a fast machine.
-    long_text = " ".join(SENTENCES * 2)
-    hog_job = alice.submit(long_text, response_format="wav").json()
+    hog_job = alice.submit(" ".join(SENTENCES * 2), response_format="wav").json()
     hog = worker_factory(defaults=True)
     hog_holds = [holder_id(hog.pid)] * defaults.global_budget
-    # Alone, the first worker takes every slot; only then does the other worker start, so it
-    # waits for slots that the first one takes back as its chunks end.
-    wait_for_holders(budget, hog_holds, "the first worker never held every slot alone")
-    other_job = bob.submit(long_text, response_format="wav").json()
+    # Alone, the first worker takes every slot; it is killed at a moment it holds them all
+    # (waiting for that moment while another worker competes for the slots was a race that
+    # a fast run could lose). The other job then needs a slot to render at all.
+    wait_for_holders(budget, hog_holds, "the first worker never held every slot")
+    hog.kill_group()
+    killed_at = time.monotonic()
+    assert budget.holders() == hog_holds  # nobody took a slot between look and kill
+    other_job = bob.submit(job_text(20), response_format="wav").json()
     other = worker_factory(defaults=True)
     try:
-        bob.wait(other_job["id"], lambda v: v["status"] == "running", timeout_s=60)
-        # Kill the first worker at a moment it holds every slot.
-        wait_for_holders(budget, hog_holds, "the first worker never held every slot")
-        hog.kill_group()
-        killed_at = time.monotonic()
-        assert budget.holders() == hog_holds  # nobody took a slot between look and kill
-        done_at_kill = bob.job(other_job["id"]).json()["progress"]["chunks_done"]
-        assert done_at_kill < len(SENTENCES) * 2, "the other job ended before the kill"
         hog.wait(10)
-        view = bob.wait(other_job["id"],
-                        lambda v: v["progress"]["chunks_done"] > done_at_kill, timeout_s=240)
+        view = bob.wait(other_job["id"], lambda v: v["progress"]["chunks_done"] >= 1,
+                        timeout_s=240)
         stalled_s = time.monotonic() - killed_at
         print(f"\nworker SIGKILL holding {defaults.global_budget} of "
               f"{defaults.global_budget} slots: the other worker's next chunk "
               f"{stalled_s:.1f} s after the kill (lease {defaults.lease_s:.0f} s)")
-        assert view["status"] == "running" and other.process.poll() is None
+        assert other.process.poll() is None
+        assert view["progress"]["chunks_done"] >= 1
         assert stalled_s <= defaults.lease_s + 15, stalled_s
     finally:
         for job, caller in ((hog_job, alice), (other_job, bob)):
