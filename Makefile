@@ -24,8 +24,8 @@ PROFILE ?= cpu
 TUNING ?= latency
 # RUNTIME=onnxruntime|openvino|openvino-bf16|openvino-bf16-vocoder: the cpu profile's stage
 # graphs on ONNX Runtime or OpenVINO (bf16: the vocoder in bf16, acoustic with its durations in
-# f32, where the CPU has native bf16); default auto: the vocoder in bf16 on OpenVINO where the
-# CPU has AMX, else ONNX Runtime (docs/benchmarks-cpu.md).
+# f32, where the CPU has native bf16); default auto: OpenVINO, the vocoder in bf16, where the
+# CPU has AMX; OpenVINO f32 on other AVX-512 CPUs; else ONNX Runtime (docs/benchmarks-cpu.md).
 RUNTIME ?= auto
 # ENGINES=1: `make export` also builds TensorRT engines (a GPU host with `pip install .[gpu]`).
 ENGINES ?=

@@ -1,6 +1,7 @@
 """The ngc-cpu profile: the stages on Triton's own OpenVINO backend. Served only by the NGC
 container; here every config renders, parses with Triton's schema and says what we mean, and
-the IR written for the mixed acoustic stage is a graph OpenVINO reads and runs."""
+the IR written for the mixed acoustic stage and the polyphase vocoder are graphs OpenVINO reads
+and runs."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from tritontts.errors import UsageError
 from tritontts.piper.openvino_backend import OpenVinoBackendTuning, openvino_backend_models
+from tritontts.piper.polyphase import TRANSPOSED_CONV
+from tritontts.piper.runtimes import ort_session
 from tritontts.piper.voice import ExportedVoice
 from tritontts.repository import parse, render, write_repository
 from tritontts_client import contract as c
@@ -31,14 +34,25 @@ def test_f32_stages_serve_the_onnx_graphs_on_cpu_instances(exported_voice: Expor
     for stage in c.STAGES:
         config = configs[stage]
         assert config.backend == c.OPENVINO_BACKEND and not config.platform
-        assert config.default_model_filename == c.ONNX_FILENAME
         assert config.instance_group[0].kind == mc.ModelInstanceGroup.KIND_CPU
         parameters = {k: v.string_value for k, v in config.parameters.items()}
         assert parameters == {c.OV_NUM_STREAMS: "1", c.OV_PERFORMANCE_HINT: "LATENCY"}
         assert config.max_batch_size > 0 and config.HasField("dynamic_batching")
     assert configs["frontend"].backend == "python"
+    # acoustic as exported; the vocoder as IR with its upsampling as polyphase convolutions.
+    assert configs[c.ACOUSTIC_MODEL].default_model_filename == c.ONNX_FILENAME
+    assert configs[c.VOCODER_MODEL].default_model_filename == c.OV_IR_FILENAME
     repository = write_repository(models, tmp_path / "repo")
-    assert (repository / c.VOCODER_MODEL / "1" / c.ONNX_FILENAME).is_file()
+    assert (repository / c.ACOUSTIC_MODEL / "1" / c.ONNX_FILENAME).is_file()
+    version = repository / c.VOCODER_MODEL / "1"
+    # The IR the backend would load: no transposed convolution left, the ONNX graph's audio.
+    ir = ov.Core().read_model(str(version / c.OV_IR_FILENAME))
+    assert not [op for op in ir.get_ops() if op.get_type_name() == TRANSPOSED_CONV]
+    latent = np.random.default_rng(0).standard_normal(
+        (1, exported_voice.latent_channels, 20)).astype(np.float32)
+    compiled = ov.Core().compile_model(ir, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    reference = ort_session(exported_voice.vocoder, 1).run(None, {c.LATENT.name: latent})[0]
+    np.testing.assert_allclose(compiled({c.LATENT.name: latent})[0], reference, atol=1e-4)
 
 
 def test_bf16_precisions_hint_bf16_and_ship_the_mixed_acoustic_as_ir(
@@ -49,7 +63,7 @@ def test_bf16_precisions_hint_bf16_and_ship_the_mixed_acoustic_as_ir(
     configs = {m.name: parse(render(m)) for m in models}
     for stage in c.STAGES:
         assert configs[stage].parameters[c.OV_HINT_BF16].string_value == "YES"
-    assert configs[c.VOCODER_MODEL].default_model_filename == c.ONNX_FILENAME
+    assert configs[c.VOCODER_MODEL].default_model_filename == c.OV_IR_FILENAME
     assert configs[c.ACOUSTIC_MODEL].default_model_filename == c.OV_IR_FILENAME
     repository = write_repository(models, tmp_path / "repo")
     version = repository / c.ACOUSTIC_MODEL / "1"

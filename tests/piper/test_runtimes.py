@@ -199,24 +199,31 @@ def test_the_server_log_names_each_stage_runtime_and_precision(
         dropped = f"{stage}: {precision} asked for, but OpenVINO" in log
         assert not dropped or (stage == c.ACOUSTIC_MODEL and "moves durations" in log)
         running = c.PRECISION_F32 if NO_BF16 or dropped else precision
-        assert re.search(rf"running openvino {running} \(\d+ nodes run in bf16\)", lines[0])
+        match = re.search(rf"running openvino {running} \(\d+ nodes run in bf16, (\d+) "
+                          r"upsampling layers as polyphase convolutions\)", lines[0])
+        assert match, lines[0]
+        # The vocoder's three transposed convolutions run as polyphase ones (polyphase.py).
+        assert int(match.group(1)) == (3 if stage == c.VOCODER_MODEL else 0)
         fallback = f"{stage}: {precision} asked for, but bf16 not available"
         assert (fallback in log) == NO_BF16
 
 
-def test_auto_picks_the_bf16_vocoder_only_with_amx() -> None:
-    amx = CpuFeatures(frozenset({"amx_bf16", "avx512_bf16"}), openvino_bf16=True)
-    avx512 = CpuFeatures(frozenset({"avx512_bf16"}), openvino_bf16=True)
-    plain = CpuFeatures(frozenset(), openvino_bf16=False)
+def test_auto_picks_openvino_by_the_cpu_features() -> None:
+    amx = CpuFeatures(frozenset({"amx_bf16", "avx512_bf16", "avx512f"}), openvino_bf16=True)
+    avx512_bf16 = CpuFeatures(frozenset({"avx512_bf16", "avx512f"}), openvino_bf16=True)
+    avx512 = CpuFeatures(frozenset({"avx512f"}), openvino_bf16=False)
+    avx2 = CpuFeatures(frozenset(), openvino_bf16=False)
     assert auto_runtime(amx) == "openvino-bf16-vocoder"
     assert CPU_RUNTIMES[auto_runtime(amx)] == ((c.RUNTIME_OPENVINO, c.PRECISION_F32),
                                                (c.RUNTIME_OPENVINO, c.PRECISION_BF16))
-    # AVX512_BF16 without AMX: no end-to-end gain was measured; without bf16 none is possible.
-    assert auto_runtime(avx512) == "onnxruntime"
-    assert auto_runtime(plain) == "onnxruntime"
+    # AVX-512 without AMX: f32 on OpenVINO (bf16 without AMX ran the vocoder slower than f32).
+    assert auto_runtime(avx512_bf16) == auto_runtime(avx512) == "openvino"
+    assert CPU_RUNTIMES["openvino"] == ((c.RUNTIME_OPENVINO, c.PRECISION_F32),
+                                        (c.RUNTIME_OPENVINO, c.PRECISION_F32))
+    assert auto_runtime(avx2) == "onnxruntime"
     # AMX flags with a plugin that does not offer BF16: f32, not a bf16 graph run in f32.
-    assert auto_runtime(CpuFeatures(frozenset({"amx_bf16"}), openvino_bf16=False)) == \
-        "onnxruntime"
+    assert auto_runtime(CpuFeatures(frozenset({"amx_bf16", "avx512f"}),
+                                    openvino_bf16=False)) == "openvino"
     assert CpuTuning().with_runtime(AUTO_RUNTIME) == CpuTuning().with_runtime(auto_runtime())
 
 

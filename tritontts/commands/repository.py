@@ -40,7 +40,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "durations f32) where the CPU computes bf16 natively, f32 "
                              "elsewhere; openvino-bf16-vocoder: acoustic f32, the vocoder "
                              "bf16; auto (default): openvino-bf16-vocoder on CPUs with AMX, "
-                             "else onnxruntime (docs/benchmarks-cpu.md)")
+                             "openvino on other CPUs with AVX-512, else onnxruntime "
+                             "(docs/benchmarks-cpu.md)")
     parser.add_argument("--lexicon", type=Path, default=None,
                         help="pronunciation dictionary for this deployment (word<TAB>IPA lines)")
     parser.add_argument("--maya1", type=Path, default=None, metavar="DIR",

@@ -4,12 +4,14 @@ deployment of the NGC tritonserver container (which ships that backend).
 The models around the stages are the gpu profile's (python text and audio models, length
 buckets so that requests meet in the stages' batches: a native backend batches only equal
 shapes); `acoustic` and `vocoder` become `backend: "openvino"` models on KIND_CPU instances.
-Precision: f32 serves the ONNX graph as it is; vocoder bf16 adds the backend's HINT_BF16; the
+Precision: f32 serves acoustic's ONNX graph as it is; bf16 adds the backend's HINT_BF16; the
 mixed acoustic stage is served as OpenVINO IR (model.xml / model.bin) whose layers outside the
 flow's convolutions carry OpenVINO's keep-precision attribute, so that HINT_BF16 reduces only
-those (runtimes.write_mixed_ir). A CPU without native bf16 runs the graph in f32 either way
-(OpenVINO ignores the hint there); the render host cannot tell the serving host's CPU, so the
-deployment's tritonserver log (OpenVINO's) is where to check.
+those (runtimes.write_mixed_ir). The vocoder is served as IR too, its transposed convolutions
+rewritten as the polyphase convolutions OpenVINO's CPU plugin runs faster (polyphase.py). A
+CPU without native bf16 runs the graph in f32 either way (OpenVINO ignores the hint there); the
+render host cannot tell the serving host's CPU, so the deployment's tritonserver log
+(OpenVINO's) is where to check.
 
 This profile needs the NGC container; tests render every config and parse it with Triton's
 schema.
@@ -24,7 +26,12 @@ from pathlib import Path
 
 from tritontts.piper.frontend import GPU_LIMITS, FrontendLimits
 from tritontts.piper.gpu import gpu_models
-from tritontts.piper.runtimes import REDUCED_PRECISION_SCOPES, check_choice, write_mixed_ir
+from tritontts.piper.runtimes import (
+    REDUCED_PRECISION_SCOPES,
+    check_choice,
+    write_mixed_ir,
+    write_polyphase_ir,
+)
 from tritontts.piper.tuning import GpuTuning, StageTuning
 from tritontts.piper.voice import ExportedVoice
 from tritontts.repository.schema import GraphModel, Model
@@ -75,9 +82,13 @@ def _on_openvino(model: GraphModel, voice: ExportedVoice, graph: Path,
         parameters[c.OV_INFERENCE_NUM_THREADS] = str(settings.threads)
     if settings.precision != c.PRECISION_F32:
         parameters[c.OV_HINT_BF16] = "YES"
+    xml = tuning.ir_dir / voice.name / model.name / c.OV_IR_FILENAME
     if settings.precision == c.PRECISION_MIXED:
-        xml = tuning.ir_dir / voice.name / model.name / c.OV_IR_FILENAME
         write_mixed_ir(graph, xml, REDUCED_PRECISION_SCOPES[model.name])
+        as_ir = True
+    else:
+        as_ir = write_polyphase_ir(graph, xml) > 0
+    if as_ir:
         filename = c.OV_IR_FILENAME
         files = {c.OV_IR_FILENAME: xml, c.OV_IR_WEIGHTS: xml.with_suffix(".bin")}
     else:

@@ -22,6 +22,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from tritontts.errors import UsageError
+from tritontts.piper.polyphase import polyphase_layers, rewrite_transposed_convolutions
 from tritontts.piper.precision import KEEP_FULL_PRECISION_OPS, REDUCED_PRECISION_SCOPES
 from tritontts_client import contract as c
 
@@ -44,15 +45,16 @@ STAGE_PRECISIONS: dict[str, tuple[str, ...]] = {
 # Not "to any type": the plugin's own i64 → i32 conversion must still reach every node, or
 # its shape arithmetic mixes both (Concat "element types are inconsistent" at compile).
 OV_KEEP_PRECISION = ("DisablePrecisionConversion", "0", "dynamic:bf16,f16")
-# /proc/cpuinfo flags of native bfloat16 arithmetic.
-BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+# /proc/cpuinfo flags that choose a stage runtime (tuning.auto_runtime): AVX-512, and native
+# bfloat16 arithmetic.
+RUNTIME_CPU_FLAGS = ("avx512f", "avx512_bf16", "amx_bf16")
 
 
 @dataclass(frozen=True)
 class CpuFeatures:
     """What this CPU offers a stage, read once per process."""
 
-    flags: frozenset[str]  # the /proc/cpuinfo flags among BF16_CPU_FLAGS
+    flags: frozenset[str]  # the /proc/cpuinfo flags among RUNTIME_CPU_FLAGS
     openvino_bf16: bool  # OpenVINO's CPU plugin lists BF16 among its capabilities
 
     @property
@@ -60,7 +62,7 @@ class CpuFeatures:
         return self.openvino_bf16
 
     def describe(self) -> str:
-        flags = ", ".join(sorted(self.flags)) or "none of " + ", ".join(BF16_CPU_FLAGS)
+        flags = ", ".join(sorted(self.flags)) or "none of " + ", ".join(RUNTIME_CPU_FLAGS)
         return f"bf16 {'available' if self.bf16 else 'not available'} (CPU flags: {flags})"
 
 
@@ -71,7 +73,7 @@ def cpu_features() -> CpuFeatures:
     except OSError:
         text = ""
     flags = {flag for line in text.splitlines() if line.startswith("flags")
-             for flag in line.split(":", 1)[1].split() if flag in BF16_CPU_FLAGS}
+             for flag in line.split(":", 1)[1].split() if flag in RUNTIME_CPU_FLAGS}
     import openvino as ov
 
     capabilities = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
@@ -191,7 +193,10 @@ class OpenVinoRunner:
     threads, in the precision this CPU allows."""
 
     def __init__(self, model_path: str | Path, threads: int, precision: Precision,
-                 stage: str, features: CpuFeatures | None = None) -> None:
+                 stage: str, features: CpuFeatures | None = None, polyphase: bool = True
+                 ) -> None:
+        """`polyphase`: False compiles transposed convolutions as OpenVINO's own op (what
+        benchmarks/stage_graphs.py compares the rewrite against)."""
         import openvino as ov
 
         resolved = resolve_precision(precision, features or cpu_features())
@@ -204,7 +209,8 @@ class OpenVinoRunner:
             with tempfile.TemporaryDirectory(prefix="tritontts-ir-") as folder:
                 xml = Path(folder) / "model.xml"
                 write_mixed_ir(model_path, xml, scopes)
-                compiled = core.compile_model(core.read_model(str(xml)), "CPU", properties)
+                compiled = core.compile_model(read_for_openvino(core, xml, polyphase), "CPU",
+                                              properties)
             leaked = bf16_layers_outside(compiled, scopes)
             if leaked:
                 # Seen with OpenVINO 2026.4 on a CPU with AMX: fused nodes of the text encoder
@@ -215,9 +221,11 @@ class OpenVinoRunner:
                     f"layers outside the bf16 scopes in bf16 on this CPU (e.g. {leaked[0]}), "
                     "which moves durations: running in f32"))
                 properties["INFERENCE_PRECISION_HINT"] = "f32"
-                compiled = core.compile_model(str(model_path), "CPU", properties)
+                compiled = core.compile_model(read_for_openvino(core, model_path, polyphase),
+                                              "CPU", properties)
         else:
-            compiled = core.compile_model(str(model_path), "CPU", properties)
+            compiled = core.compile_model(read_for_openvino(core, model_path, polyphase), "CPU",
+                                          properties)
         self.compiled = compiled
         self.request = compiled.create_infer_request()
         self.outputs = compiled.outputs
@@ -226,8 +234,10 @@ class OpenVinoRunner:
         self.precision: Precision = resolved.precision
         self.fallback = resolved.fallback
         self.bf16_nodes = runtime_bf16_nodes(compiled)
+        self.polyphase_layers = polyphase_layers(compiled)
         self.description = (f"openvino {resolved.precision} ({self.bf16_nodes} nodes run in "
-                            f"bf16), {threads} threads")
+                            f"bf16, {self.polyphase_layers} upsampling layers as polyphase "
+                            f"convolutions), {threads} threads")
 
     def output_dim(self, output: int, axis: int) -> int:
         return self.outputs[output].get_partial_shape()[axis].get_length()
@@ -250,6 +260,29 @@ def bf16_layers_outside(compiled, scopes: Sequence[str]) -> list[str]:
             if name.startswith("/") and not any(fnmatch.fnmatchcase(name, s) for s in scopes):
                 leaked.append(name)
     return leaked
+
+
+def read_for_openvino(core, model_path: str | Path, polyphase: bool = True):
+    """The graph in the form OpenVINO's CPU plugin runs fastest: its transposed convolutions
+    rewritten as polyphase ones (polyphase.py says why)."""
+    model = core.read_model(str(model_path))
+    if polyphase:
+        rewrite_transposed_convolutions(model)
+    return model
+
+
+def write_polyphase_ir(onnx_path: str | Path, xml_path: Path) -> int:
+    """The ONNX graph as OpenVINO IR (xml_path and its .bin) with its transposed convolutions
+    rewritten as polyphase ones, for a server that loads the file itself (Triton's OpenVINO
+    backend); returns how many were rewritten, and writes nothing when none was."""
+    import openvino as ov
+
+    model = ov.Core().read_model(str(onnx_path))
+    rewritten = rewrite_transposed_convolutions(model)
+    if rewritten:
+        xml_path.parent.mkdir(parents=True, exist_ok=True)
+        ov.save_model(model, str(xml_path), compress_to_fp16=False)
+    return rewritten
 
 
 def runtime_bf16_nodes(compiled) -> int:

@@ -161,22 +161,30 @@ AUTO_RUNTIME = "auto"
 
 
 def auto_runtime(features: CpuFeatures | None = None) -> str:
-    """The named runtime the cpu profile serves on this CPU by default.
+    """The named runtime the cpu profile serves on this CPU by default. Figures (2 threads,
+    the 8 held-out sentences): docs/benchmarks-cpu.md, benchmarks/stage_graphs.py (the graphs
+    in-process) and benchmarks/budget.py (served).
 
-    With AMX (amx_bf16): acoustic on OpenVINO f32 and the vocoder on OpenVINO bf16. Measured
-    on a 2-core Xeon with AMX (docs/benchmarks-cpu.md): vocoder 62 ms in bf16 against 83 ms
-    on ONNX Runtime f32, acoustic 36 ms on OpenVINO f32 against 41 ms, the frame counts equal
-    and the audio within the perceptual bounds (STOI, mel-cepstral distance:
-    export/perceptual.py). acoustic stays f32: OpenVINO's "mixed" leaks bf16 into its duration
-    path on that CPU (runtimes.py).
+    With AMX (amx_bf16, and OpenVINO offering BF16): both stages on OpenVINO, acoustic f32, the
+    vocoder bf16 with its upsampling as polyphase convolutions (polyphase.py): the vocoder in
+    0.28× ONNX Runtime's time, the frame counts equal, the audio within the perceptual bounds
+    (STOI, mel-cepstral distance: export/perceptual.py). acoustic stays f32: OpenVINO's "mixed"
+    leaks bf16 into its duration path on that CPU (runtimes.py). In-process ONNX Runtime runs
+    acoustic faster (0.88×), but served beside the OpenVINO vocoder it made 9.95 requests/s at
+    concurrency 4 where OpenVINO's acoustic made 13.03: the two runtimes' thread pools contend.
 
-    Elsewhere, ONNX Runtime f32: on a 2-core AMD EPYC with AVX512_BF16 but no AMX the bf16
-    stages made the served pipeline no faster (throughput 0.79× against 0.80× of Piper's
-    server, latency 1.27× against 0.90×), and without native bf16 there is nothing to gain.
+    With AVX-512 but no AMX: both stages on OpenVINO f32 (vocoder polyphase 0.73×, acoustic
+    1.14× ONNX Runtime's time in-process), estimated on the AMX CPU with OpenVINO capped to
+    AVX512_CORE_BF16; bf16 there ran the vocoder in 0.91×, f32 does better.
+
+    AVX2 only: ONNX Runtime f32: OpenVINO capped to AVX2 ran the polyphase vocoder in 0.96× and
+    acoustic in 1.46×: nothing to gain.
     """
     features = features or cpu_features()
     if "amx_bf16" in features.flags and features.bf16:
         return "openvino-bf16-vocoder"
+    if "avx512f" in features.flags:
+        return "openvino"
     return "onnxruntime"
 
 
