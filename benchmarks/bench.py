@@ -7,13 +7,16 @@
    baseline sessions side by side as the ceiling of this machine (benchmarks/throughput.py);
 3. time to first audio when streaming, and playback underruns (benchmarks/streaming.py);
 4. Piper's own HTTP server (piper-tts, `python -m piper.http_server`) on the same voice as a
-   third side of 1. and 2.: latency per sentence, requests/s and audio-s/s (benchmarks/peer.py);
+   third side of 1. and 2.: latency per sentence, requests/s and audio-s/s, and 40 sentences
+   said once each, every length new to the server (benchmarks/peer.py);
 5. where a request's time goes: Triton's per-model statistics at concurrency 1 and 4 beside
    the same stages in-process (benchmarks/budget.py), on a server of its own; skipped with
    --url;
 6. the served runtime's audio against the f32 stages as speech: STOI and mel-cepstral distance
    (benchmarks/quality.py); skipped with --url;
-7. a sweep over cpu-profile repository settings, each on a server of its own, all timed
+7. the stage graphs alone in-process, on each runtime, the vocoder as exported and with its
+   upsampling as polyphase convolutions (benchmarks/stage_graphs.py); skipped with --url;
+8. a sweep over cpu-profile repository settings, each on a server of its own, all timed
    interleaved (benchmarks/sweep.py); skipped with --url.
 
 Writes benchmarks/results/bench.json, bench.md (goals and whether they were met) and PNG charts
@@ -43,9 +46,18 @@ import cpu_meter
 import plots
 from budget import budget_markdown, measure_budget, print_budget
 from latency import direct_speaker, measure_latency, print_latency, triton_speaker
-from peer import PIPER, PiperHttpServer, peer_goals, peer_speaker, print_peer, summarize
+from peer import (
+    PIPER,
+    PiperHttpServer,
+    measure_unseen,
+    peer_goals,
+    peer_speaker,
+    print_peer,
+    summarize,
+)
 from quality import measure_quality, print_quality, quality_markdown
 from report import THROUGHPUT_GOAL, THROUGHPUT_GOAL_CONCURRENCY, judge, markdown
+from stage_graphs import measure_stage_graphs, print_stage_graphs, stage_graphs_markdown
 from streaming import measure_ttfa, measure_underruns, print_streaming
 from sweep import print_sweep, run_sweep
 from throughput import (
@@ -66,7 +78,14 @@ from tritontts.piper.baseline import PiperBaseline
 from tritontts.piper.tuning import AUTO_RUNTIME, CPU_RUNTIMES, CpuTuning, resolve_runtime
 from tritontts_client import TTSClient
 
-from common import PARAGRAPH_60_WORDS, RESULTS, SENTENCES, save, start_server
+from common import (
+    PARAGRAPH_60_WORDS,
+    RESULTS,
+    SENTENCES,
+    save,
+    start_server,
+    unseen_sentences,
+)
 
 
 def measure_server(baseline: PiperBaseline, client: TTSClient, args: argparse.Namespace,
@@ -75,6 +94,8 @@ def measure_server(baseline: PiperBaseline, client: TTSClient, args: argparse.Na
     speak_peer = peer_speaker(peer)
     latency = measure_latency(baseline, client, args.rounds, others={"piper": speak_peer})
     print_latency(latency)
+    unseen = measure_unseen({TRITON: triton_speaker(client), PIPER: speak_peer},
+                            unseen_sentences(8 if args.quick else 40))
     direct = direct_speaker(baseline)
     pair = session_pool_speaker([PiperBaseline(*default_voice(), threads=1) for _ in range(2)])
     points = measure_throughput(
@@ -83,6 +104,7 @@ def measure_server(baseline: PiperBaseline, client: TTSClient, args: argparse.Na
          DIRECT_PAIR: Side(pair, fixed_concurrency=2)},
         CONCURRENCIES, args.throughput_rounds)
     peer_result = summarize(latency, points, CONCURRENCIES, direct=DIRECT_THREADS)
+    peer_result["unseen"] = unseen
     throughput = summarize_throughput(points, args.throughput_rounds,
                                       THROUGHPUT_GOAL_CONCURRENCY)
     print_throughput(throughput)
@@ -123,6 +145,9 @@ def write_outputs(results: dict[str, Any]) -> None:
         extra += ["", "## Where a request's time goes", "", *budget_markdown(results["budget"])]
     if results.get("quality"):
         extra += ["", "## Audio of the served runtime", "", *quality_markdown(results["quality"])]
+    if results.get("stage_graphs"):
+        extra += ["", "## The stage graphs in-process", "",
+                  *stage_graphs_markdown(results["stage_graphs"])]
     (RESULTS / "bench.md").write_text(markdown(results, goals) + "\n".join(extra) + "\n")
     print(f"\nwrote {RESULTS / 'bench.md'} and charts")
     for goal in goals:
@@ -180,6 +205,9 @@ def main() -> int:
         print_budget(results["budget"])
         results["quality"] = measure_quality(args.runtime)
         print_quality(results["quality"])
+        results["stage_graphs"] = measure_stage_graphs(rounds=2 if args.quick else 5,
+                                                       sentences=sentences)
+        print_stage_graphs(results["stage_graphs"])
         write_outputs(results)
     if args.url or args.no_sweep:
         print("sweep skipped: it starts servers of its own with each setting "

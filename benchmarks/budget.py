@@ -95,12 +95,16 @@ class InProcess:
         """Each stage with the runtime, precision and threads its Triton model has."""
         config = PiperVoiceConfig.load(voice.config)
         acoustic, vocoder = tuning.acoustic, tuning.vocoder
+        vocoder_stage = VocoderStage(
+            voice.vocoder, voice.hop_length, vocoder.threads,
+            latent_channels=voice.latent_channels,
+            speaker_embedding_channels=voice.speaker_embedding_channels,
+            runtime=vocoder.runtime, precision=vocoder.precision)
+        vocoder_stage.warm_up()  # as the Triton model does at load
         return cls(TextFrontend(config),
                    AcousticStage(voice.acoustic, acoustic.threads, runtime=acoustic.runtime,
                                  precision=acoustic.precision),
-                   VocoderStage(voice.vocoder, voice.hop_length, vocoder.threads,
-                                runtime=vocoder.runtime, precision=vocoder.precision),
-                   voice.hop_length, config.sample_rate)
+                   vocoder_stage, voice.hop_length, config.sample_rate)
 
     def spans(self, text: str) -> dict[str, float]:
         """Seconds of each stage's work for one request."""

@@ -30,6 +30,36 @@ SENTENCES = [
     "Remember to drink water and take a short walk every hour.",
 ]
 
+def unseen_sentences(count: int, seed: int = 0) -> list[str]:
+    """`count` different sentences of 3 to ~30 words, as a voice agent's turns vary, none said
+    before in the run: what a server meets in real traffic, where every new length is a new
+    input shape for the stage graphs (unlike SENTENCES, repeated round after round)."""
+    import random
+
+    rng = random.Random(seed)
+    subjects = ("your order", "the next train", "flight two forty", "your appointment",
+                "the package", "your refund", "our support team", "the meeting")
+    verbs = ("arrives", "leaves", "is confirmed", "was moved", "will be ready", "is delayed")
+    times = ("at nine thirty", "tomorrow morning", "in about twenty minutes", "on Friday",
+             "later this afternoon", "before noon on Monday")
+    tails = ("and you will get a message when it changes", "so please keep your phone nearby",
+             "unless the weather gets worse tonight", "as we discussed on the phone last week",
+             "and the details are in the email we sent you")
+    openers = ("Thanks for waiting.", "Good news.", "Just so you know,", "One more thing:")
+    made: list[str] = []
+    while len(made) < count:
+        words = [rng.choice(subjects).capitalize(), rng.choice(verbs), rng.choice(times)]
+        for _ in range(rng.randint(0, 2)):
+            words.append(rng.choice(tails))
+        text = " ".join(words) + "."
+        if rng.random() < 0.4:
+            opener = rng.choice(openers)
+            text = f"{opener} {text if opener.endswith('.') else text[0].lower() + text[1:]}"
+        if text not in made and text not in SENTENCES:
+            made.append(text)
+    return made
+
+
 # Sixty words in four sentences, as a voice agent might answer.
 PARAGRAPH_60_WORDS = (
     "Thanks for waiting, I found your booking for two nights at the harbor hotel. "

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numpy as np
 import soundfile as sf
 from latency import DETERMINISTIC, Speak, direct_speaker, measure_latency, triton_speaker
 from throughput import DIRECT_SEQUENTIAL, TRITON, Side, measure_throughput
@@ -119,6 +120,22 @@ def three_sides(baseline: PiperBaseline, client: TTSClient, peer: PiperHttpServe
     return summarize(latency, points, concurrencies)
 
 
+def measure_unseen(speakers: dict[str, Any], sentences: list[str]) -> dict[str, Any]:
+    """Each sentence said once by each side, the sides alternating which goes first: latency
+    where every length is new to the server (common.unseen_sentences)."""
+    times: dict[str, list[float]] = {side: [] for side in speakers}
+    for index, text in enumerate(sentences):
+        order = list(speakers) if index % 2 == 0 else list(reversed(speakers))
+        for side in order:
+            start = time.perf_counter()
+            speakers[side](text)
+            times[side].append(1e3 * (time.perf_counter() - start))
+    return {"sentences": len(sentences),
+            "ms_total": {side: sum(t) for side, t in times.items()},
+            "ms_median": {side: statistics.median(t) for side, t in times.items()},
+            "ms_p90": {side: float(np.percentile(t, 90)) for side, t in times.items()}}
+
+
 def summarize(latency: dict[str, Any], points: dict[str, dict[int, dict]],
               concurrencies: tuple[int, ...], direct: str = DIRECT) -> dict[str, Any]:
     """The three sides' figures from a latency run with a "piper" side and throughput points
@@ -170,7 +187,17 @@ def peer_goals(peer: dict[str, Any]) -> list[dict[str, Any]]:
     return goals
 
 
+def unseen_line(unseen: dict[str, Any]) -> str:
+    total, median = unseen["ms_total"], unseen["ms_median"]
+    return (f"{unseen['sentences']} sentences said once each (every length new to the server): "
+            f"tritontts {total[TRITON]:.0f} ms in all, median {median[TRITON]:.1f} ms; Piper "
+            f"{total[PIPER]:.0f} ms, median {median[PIPER]:.1f} ms; tritontts ÷ Piper "
+            f"{total[TRITON] / total[PIPER]:.2f}")
+
+
 def print_peer(peer: dict[str, Any]) -> None:
+    if "unseen" in peer:
+        print("\n" + unseen_line(peer["unseen"]))
     lat = peer["latency"]
     print(f"\n{'sentence':<44} {'ours s':>6} {'piper s':>7} {'triton ms':>9} {'piper ms':>8} "
           f"{'direct ms':>9} {'t/p':>5}")
@@ -216,6 +243,8 @@ def peer_markdown(peer: dict[str, Any]) -> list[str]:
                            for s in peer["sides"])
         foreign = max(x for s in peer["sides"] for x in t[s][c]["foreign_cores_rounds"])
         lines.append(f"| {c} | {cells} | {ratio:.2f} | {foreign:.2f} |")
+    if "unseen" in peer:
+        lines += ["", unseen_line(peer["unseen"]) + "."]
     lines += ["", "![against Piper's server](peer.png)"]
     return lines
 

@@ -119,17 +119,37 @@ def measure(threads: int, rounds: int, sentences: list[str], bf16: bool) -> dict
                    for name, per_item in times.items()}}
 
 
-def print_table(result: dict[str, Any]) -> None:
-    print(f"\nstage graphs in-process, {result['threads']} threads, sum over "
-          f"{result['items']} sentence chunks of the median of {result['rounds']} rounds "
-          f"(OpenVINO ISA: {result['isa']}; its convolution kernels: "
-          f"{', '.join(result['openvino_convolution_kernels'])})")
+def measure_stage_graphs(threads: int = 2, rounds: int = 5,
+                         sentences: list[str] = SENTENCES) -> dict[str, Any]:
+    """Every row on this CPU (as far as ONEDNN_MAX_CPU_ISA, if set, lets OpenVINO see it)."""
+    from tritontts.piper.runtimes import cpu_features
+
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    bf16 = cpu_features().bf16 and isa in (None, "AVX512_CORE_BF16")
+    return {"threads": threads, "rounds": rounds,
+            "isa": isa or f"native ({cpu_features().describe()})",
+            **measure(threads, rounds, sentences, bf16)}
+
+
+def table_lines(result: dict[str, Any]) -> list[str]:
+    lines = [f"stage graphs in-process, {result['threads']} threads, sum over "
+             f"{result['items']} sentence chunks of the median of {result['rounds']} rounds "
+             f"(OpenVINO ISA: {result['isa']}; its convolution kernels: "
+             f"{', '.join(result['openvino_convolution_kernels'])})"]
     ms = result["ms"]
     for stage in (c.ACOUSTIC_MODEL, c.VOCODER_MODEL):
         reference = ms[row(stage, c.RUNTIME_ONNXRUNTIME)]
-        for name, value in ms.items():
-            if name.startswith(stage):
-                print(f"  {name:<40} {value:8.1f} ms  {value / reference:5.2f}× onnxruntime")
+        lines += [f"  {name:<40} {value:8.1f} ms  {value / reference:5.2f}× onnxruntime"
+                  for name, value in ms.items() if name.startswith(stage)]
+    return lines
+
+
+def print_stage_graphs(result: dict[str, Any]) -> None:
+    print("", *table_lines(result), sep="\n")
+
+
+def stage_graphs_markdown(result: dict[str, Any]) -> list[str]:
+    return ["```", *table_lines(result), "```"]
 
 
 def main() -> int:
@@ -142,15 +162,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.isa:  # read by oneDNN when OpenVINO's CPU plugin loads: before the first import
         os.environ["ONEDNN_MAX_CPU_ISA"] = args.isa
-    from tritontts.piper.runtimes import cpu_features
-
-    sentences = SENTENCES[:2] if args.quick else SENTENCES
-    rounds = 2 if args.quick else args.rounds
-    bf16 = cpu_features().bf16 and args.isa in (None, "AVX512_CORE_BF16")
-    result = {"threads": args.threads, "rounds": rounds,
-              "isa": args.isa or f"native ({cpu_features().describe()})",
-              **measure(args.threads, rounds, sentences, bf16)}
-    print_table(result)
+    result = measure_stage_graphs(args.threads, 2 if args.quick else args.rounds,
+                                  SENTENCES[:2] if args.quick else SENTENCES)
+    print_stage_graphs(result)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "stage_graphs.json").write_text(json.dumps(result, indent=2) + "\n")
     return 0

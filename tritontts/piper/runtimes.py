@@ -115,6 +115,9 @@ class Runner(Protocol):
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
     description: str
+    # A new input shape costs a preparation several times a run (OpenVINO's CPU plugin prepares
+    # its kernels per shape): callers keep to few shapes (stages.frame_bucket).
+    prepares_per_shape: bool
 
     def output_dim(self, output: int, axis: int) -> int: ...
 
@@ -148,6 +151,7 @@ class OnnxRuntimeRunner:
         self.input_names = tuple(i.name for i in self.session.get_inputs())
         self.output_names = tuple(o.name for o in self.session.get_outputs())
         self.description = f"onnxruntime f32, {threads} threads"
+        self.prepares_per_shape = False
 
     def output_dim(self, output: int, axis: int) -> int:
         return int(self.session.get_outputs()[output].shape[axis])
@@ -235,6 +239,7 @@ class OpenVinoRunner:
         self.fallback = resolved.fallback
         self.bf16_nodes = runtime_bf16_nodes(compiled)
         self.polyphase_layers = polyphase_layers(compiled)
+        self.prepares_per_shape = True
         self.description = (f"openvino {resolved.precision} ({self.bf16_nodes} nodes run in "
                             f"bf16, {self.polyphase_layers} upsampling layers as polyphase "
                             f"convolutions), {threads} threads")

@@ -23,6 +23,31 @@ __all__ = ["SPIN_US", "AcousticStage", "VocoderStage", "join_chunks", "join_with
            "ort_session", "pause_samples", "run_per_voice"]
 
 
+# The vocoder on a runner that prepares per shape (OpenVINO) runs latents padded to a few widths:
+# a multiple of 1/8 of the power of two at or below the frame count, at least MIN_BUCKET_STEP,
+# so at most 12.5% more frames and 8 widths per doubling. Measured on the AMX Xeon, OpenVINO's
+# bf16 vocoder took ~1.4 ms per frame the first time it met a width (1.45 s for 1024 frames,
+# 0.10 s once prepared), and sentences of never-seen lengths were 6× slower than seen ones
+# (docs/benchmarks-cpu.md). The widths up to WARM_UP_FRAMES are prepared at load.
+MIN_BUCKET_STEP = 16
+WARM_UP_FRAMES = 512  # ~6 s of speech at 22 050 Hz (86 frames/s): most single sentences
+
+
+def frame_bucket(frames: int) -> int:
+    """The padded width a per-shape-preparing vocoder runs `frames` latent frames at."""
+    step = max(MIN_BUCKET_STEP, 1 << max(0, frames.bit_length() - 4))
+    return -(-frames // step) * step
+
+
+def bucket_widths(up_to: int) -> list[int]:
+    """Every padded width frame_bucket gives for 1..up_to frames."""
+    widths, frames = [], 1
+    while frames <= up_to:
+        widths.append(frame_bucket(frames))
+        frames = widths[-1] + 1
+    return widths
+
+
 def _sub_batches(indices: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(indices), size):
         yield indices[start : start + size]
@@ -114,6 +139,24 @@ class VocoderStage:
         self.speaker_embedding_channels = speaker_embedding_channels
         # Multi-speaker voices take the speaker's embedding beside the latent.
         self.multi_speaker = c.SPEAKER_EMBEDDING.name in self.runner.input_names
+        self.bucketed = self.runner.prepares_per_shape
+
+    def warm_up(self, up_to_frames: int = WARM_UP_FRAMES) -> int:
+        """Prepare a bucketed runner for every width up to `up_to_frames` (one item of zeros
+        each); returns how many widths (0: the runner needs none)."""
+        if not self.bucketed:
+            return 0
+        if self.latent_channels is None or (self.multi_speaker
+                                            and self.speaker_embedding_channels is None):
+            raise ValueError("warm_up needs the voice's latent and embedding channel counts")
+        widths = bucket_widths(up_to_frames)
+        for width in widths:
+            feeds = {c.LATENT.name: np.zeros((1, self.latent_channels, width), np.float32)}
+            if self.multi_speaker:
+                feeds[c.SPEAKER_EMBEDDING.name] = np.zeros(
+                    (1, self.speaker_embedding_channels, 1), np.float32)
+            self.runner.run(feeds)
+        return len(widths)
 
     def run(self, latent: np.ndarray, frame_lengths: np.ndarray,
             speaker_embedding: np.ndarray | None = None) -> np.ndarray:
@@ -126,9 +169,12 @@ class VocoderStage:
             width = int(frame_lengths[batch].max())
             if width == 0:
                 continue
-            # Inputs padded for a batch of several voices are cut back to this voice's sizes.
+            # Inputs padded for a batch of several voices are cut back to this voice's sizes;
+            # zeros past each item's frames, as in a batch, up to the bucket's width.
+            window = latent[batch, : self.latent_channels, :width]
+            padding = (frame_bucket(width) if self.bucketed else width) - width
             feeds = {c.LATENT.name: np.ascontiguousarray(
-                latent[batch, : self.latent_channels, :width])}
+                np.pad(window, ((0, 0), (0, 0), (0, padding))) if padding else window)}
             if self.multi_speaker:
                 if speaker_embedding is None:
                     raise ValueError("this multi-speaker vocoder needs the speaker_embedding")

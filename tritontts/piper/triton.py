@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tritontts.piper.frontend import FrontendLimits, TextFrontend, VoiceFrontends
+from tritontts.piper.stages import WARM_UP_FRAMES
 from tritontts.piper.voice import PiperVoiceConfig
 from tritontts.serving.adapter import ModelArgs, optional_scalar
 from tritontts.text import load_lexicon
@@ -46,6 +47,16 @@ def log_stage_runtime(model: ModelArgs, runners: list[Any]) -> None:
                              f"asked for; running {described}{features}")
     for note in sorted({r.fallback for r in runners if getattr(r, "fallback", None)}):
         pb_utils.Logger.log_warn(f"{model.name}: {note}")
+
+
+def log_warm_up(model: ModelArgs, widths: list[int]) -> None:
+    """The server log says how many latent widths each voice's vocoder prepared at load (a
+    runner that prepares kernels per shape; stages.frame_bucket)."""
+    import triton_python_backend_utils as pb_utils
+
+    if any(widths):
+        pb_utils.Logger.log_info(f"{model.name}: prepared {max(widths)} latent widths up to "
+                                 f"{WARM_UP_FRAMES} frames per voice")
 
 
 def load_frontends(model: ModelArgs) -> VoiceFrontends:

@@ -7,6 +7,7 @@ import numpy as np
 from tritontts.piper.stages import VocoderStage, run_per_voice
 from tritontts.piper.triton import (
     log_stage_runtime,
+    log_warm_up,
     stage_runtime,
     stage_threads_and_sub_batch,
     voices,
@@ -30,6 +31,7 @@ class TritonPythonModel:
                          runtime=runtime, precision=precision)
             for voice in voices(model)]
         log_stage_runtime(model, [s.runner for s in self.stages])
+        log_warm_up(model, [s.warm_up() for s in self.stages])
 
     def execute(self, requests):
         return run_batched_stage(requests, (c.LATENT.name,), self._compute,
