@@ -12,8 +12,8 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from tritontts.piper.frontend import GPU_LIMITS, TextFrontend
 from tritontts.piper.gpu import GpuTuning, gpu_models, stream_window_frames
-from tritontts.piper.streaming import WindowPlan
 from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
+from tritontts.piper.windows import WindowPlan
 from tritontts.repository import GraphModel, RenderError, parse, render, write_repository
 from tritontts.repository.engines import StagePlans
 

@@ -20,15 +20,9 @@ from tritontts.errors import InvalidInputError
 from tritontts.export.voice import default_voice
 from tritontts.piper.frontend import TextFrontend, VoiceFrontends
 from tritontts.piper.stages import pause_samples
-from tritontts.piper.streaming import (
-    PiperStreamer,
-    StreamPiece,
-    StreamRequest,
-    StreamVoice,
-    WindowPlan,
-    plan_windows,
-)
+from tritontts.piper.streaming import PiperStreamer, StreamPiece, StreamRequest, StreamVoice
 from tritontts.piper.voice import PiperVoiceConfig
+from tritontts.piper.windows import WindowPlan, plan_windows
 from tritontts_client import contract as c
 
 HOP = 4

@@ -15,8 +15,9 @@ import tritonclient.grpc as grpcclient
 
 from tritontts.piper.frontend import TextFrontend, encode_request
 from tritontts.piper.stages import AcousticStage, VocoderStage, join_with_pauses, pause_samples
-from tritontts.piper.streaming import WindowPlan, plan_windows, stream_chunks
+from tritontts.piper.streaming import stream_chunks
 from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
+from tritontts.piper.windows import WindowPlan, plan_windows
 from tritontts.serving.server import TritonServer
 from tritontts_client import AsyncTTSClient, InvalidRequestError, TTSClient
 from tritontts_client.contract import STREAM_FIRST_AUDIO_MS, STREAM_MODEL

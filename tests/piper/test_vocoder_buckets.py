@@ -8,6 +8,7 @@ import pytest
 
 from tritontts.piper.frontend import TextFrontend
 from tritontts.piper.stages import (
+    LONG_LATENT_WINDOWS,
     MIN_BUCKET_STEP,
     WARM_UP_FRAMES,
     AcousticStage,
@@ -16,6 +17,7 @@ from tritontts.piper.stages import (
     frame_bucket,
 )
 from tritontts.piper.voice import ExportedVoice, PiperVoiceConfig
+from tritontts.piper.windows import plan_windows
 from tritontts_client import contract as c
 
 
@@ -64,3 +66,24 @@ def test_openvino_pads_to_buckets_and_keeps_the_audio(exported_voice: ExportedVo
         # in any padded batch: the FP16 variant's waveform bound, not equality. (On random
         # latents, which no acoustic stage makes, the tail of a short item differs more.)
         assert snr >= 30.0, (item, snr)
+
+
+@pytest.mark.slow  # OpenVINO prepares 24 widths
+def test_latents_longer_than_the_prepared_widths_are_decoded_in_windows(
+        exported_voice: ExportedVoice) -> None:
+    config = PiperVoiceConfig.load(exported_voice.config)
+    batch = TextFrontend(config).encode(
+        "The meeting has been moved to the large conference room on the third floor")
+    slow = np.array([[0.0, 4.0 * config.length_scale, 0.0]], np.float32)  # a quarter the speed
+    acoustic = AcousticStage(exported_voice.acoustic).run(batch.ids, batch.lengths, slow)
+    frames = int(acoustic.frame_lengths[0])
+    assert len(plan_windows(frames, LONG_LATENT_WINDOWS)) >= 3
+    reference = voice_stage(exported_voice, c.RUNTIME_ONNXRUNTIME, c.PRECISION_F32)
+    windowed = voice_stage(exported_voice, c.RUNTIME_OPENVINO, c.PRECISION_F32)
+    want = reference.run(acoustic.latent, acoustic.frame_lengths)[0]
+    got = windowed.run(acoustic.latent, acoustic.frame_lengths)[0]
+    # Away from the padded tail the windows give the one-shot samples (f32 rounding aside).
+    body = (frames - 32) * exported_voice.hop_length
+    np.testing.assert_allclose(got[:body], want[:body], atol=1e-3)
+    error = got - want
+    assert 10 * np.log10(np.sum(want ** 2) / np.sum(error ** 2)) >= 30.0

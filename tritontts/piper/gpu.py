@@ -23,9 +23,9 @@ import numpy as np
 
 from tritontts.piper.frontend import GPU_LIMITS, FrontendLimits
 from tritontts.piper.pipeline import Deployment, pipeline_models
-from tritontts.piper.streaming import WindowPlan, plan_windows
 from tritontts.piper.tuning import GpuTuning
 from tritontts.piper.voice import ExportedVoice
+from tritontts.piper.windows import WindowPlan, plan_windows
 from tritontts.repository.engines import (
     TENSORRT_PLATFORM,
     StagePlans,

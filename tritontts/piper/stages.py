@@ -17,6 +17,7 @@ import numpy as np
 
 from tritontts.errors import MissingFileError
 from tritontts.piper.runtimes import SPIN_US, Runner, make_runner, ort_session
+from tritontts.piper.windows import WindowPlan, plan_windows
 from tritontts_client import contract as c
 
 __all__ = ["SPIN_US", "AcousticStage", "VocoderStage", "join_chunks", "join_with_pauses",
@@ -28,9 +29,14 @@ __all__ = ["SPIN_US", "AcousticStage", "VocoderStage", "join_chunks", "join_with
 # so at most 12.5% more frames and 8 widths per doubling. Measured on the AMX Xeon, OpenVINO's
 # bf16 vocoder took ~1.4 ms per frame the first time it met a width (1.45 s for 1024 frames,
 # 0.10 s once prepared), and sentences of never-seen lengths were 6× slower than seen ones
-# (docs/benchmarks-cpu.md). The widths up to WARM_UP_FRAMES are prepared at load.
+# (docs/benchmarks-cpu.md). The widths up to WARM_UP_FRAMES are prepared at load, and no other
+# width is ever run.
 MIN_BUCKET_STEP = 16
 WARM_UP_FRAMES = 512  # ~6 s of speech at 22 050 Hz (86 frames/s): most single sentences
+# Longer latents are decoded in windows that stay within the prepared widths, 16 frames of
+# context on each side (windows.py: 12 already give the whole latent's samples at 128 dB SNR).
+LONG_LATENT_WINDOWS = WindowPlan(first_frames=WARM_UP_FRAMES - 32, growth=1.0,
+                                 max_frames=WARM_UP_FRAMES - 32, context_frames=16)
 
 
 def frame_bucket(frames: int) -> int:
@@ -169,22 +175,44 @@ class VocoderStage:
             width = int(frame_lengths[batch].max())
             if width == 0:
                 continue
-            # Inputs padded for a batch of several voices are cut back to this voice's sizes;
-            # zeros past each item's frames, as in a batch, up to the bucket's width.
-            window = latent[batch, : self.latent_channels, :width]
-            padding = (frame_bucket(width) if self.bucketed else width) - width
-            feeds = {c.LATENT.name: np.ascontiguousarray(
-                np.pad(window, ((0, 0), (0, 0), (0, padding))) if padding else window)}
-            if self.multi_speaker:
-                if speaker_embedding is None:
-                    raise ValueError("this multi-speaker vocoder needs the speaker_embedding")
-                feeds[c.SPEAKER_EMBEDDING.name] = np.ascontiguousarray(
-                    speaker_embedding[batch, : self.speaker_embedding_channels])
-            waveform = self.runner.run(feeds)[0]
+            if self.multi_speaker and speaker_embedding is None:
+                raise ValueError("this multi-speaker vocoder needs the speaker_embedding")
+            # Inputs padded for a batch of several voices are cut back to this voice's sizes.
+            frames = latent[batch, : self.latent_channels, :width]
+            embedding = (np.ascontiguousarray(
+                speaker_embedding[batch, : self.speaker_embedding_channels])
+                if self.multi_speaker else None)
+            waveform = self._decode(frames, embedding)
             for row, item in enumerate(batch):
                 samples = int(frame_lengths[item]) * self.hop_length
                 out[item, :samples] = waveform[row, :samples]
         return out
+
+    def _decode(self, frames: np.ndarray, embedding: np.ndarray | None) -> np.ndarray:
+        """[n, C, width] → [n, width * hop]. A bucketed runner gets the frames padded to their
+        bucket, and latents longer than the prepared widths in windows (windows.py) of them."""
+        width = frames.shape[-1]
+        if not self.bucketed or width <= WARM_UP_FRAMES:
+            return self._run_padded(frames, embedding)
+        out = np.empty((frames.shape[0], width * self.hop_length), dtype=np.float32)
+        hop = self.hop_length
+        for window in plan_windows(width, LONG_LATENT_WINDOWS):
+            waveform = self._run_padded(
+                frames[:, :, window.context_start:window.context_end], embedding)
+            offset = (window.start - window.context_start) * hop
+            out[:, window.start * hop:window.end * hop] = (
+                waveform[:, offset:offset + (window.end - window.start) * hop])
+        return out
+
+    def _run_padded(self, frames: np.ndarray, embedding: np.ndarray | None) -> np.ndarray:
+        """Zeros past the frames up to the bucket's width, as past each item in a batch."""
+        width = frames.shape[-1]
+        padding = (frame_bucket(width) if self.bucketed else width) - width
+        feeds = {c.LATENT.name: np.ascontiguousarray(
+            np.pad(frames, ((0, 0), (0, 0), (0, padding))) if padding else frames)}
+        if embedding is not None:
+            feeds[c.SPEAKER_EMBEDDING.name] = embedding
+        return self.runner.run(feeds)[0][:, :width * self.hop_length]
 
 
 VoiceOutputs = Sequence[np.ndarray | None]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from tritontts.piper.frontend import SENTENCE_PAUSE_S
 from tritontts.piper.runtimes import CpuFeatures, cpu_features
-from tritontts.piper.streaming import WindowPlan
+from tritontts.piper.windows import WindowPlan
 from tritontts_client.contract import (
     ACOUSTIC_MODEL,
     PRECISION_BF16,

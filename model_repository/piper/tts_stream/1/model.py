@@ -15,8 +15,9 @@ import time
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from tritontts.piper.streaming import PiperStreamer, StreamRequest, StreamVoice, WindowPlan
+from tritontts.piper.streaming import PiperStreamer, StreamRequest, StreamVoice
 from tritontts.piper.triton import load_frontends, request_options, voices
+from tritontts.piper.windows import WindowPlan
 from tritontts.serving.adapter import (
     ModelArgs,
     call_model,
