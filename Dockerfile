@@ -71,12 +71,15 @@ RUN --mount=type=cache,target=/root/.cache/pip --mount=type=secret,id=ca-bundle 
     && python3.11 scripts/dependencies.py gpu > /tmp/requirements.txt \
     && /opt/venv/bin/python -m pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
-# The code: the wheels of the `wheels` stage (below; any Python builds them).
-RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
-    --mount=type=cache,target=/root/.cache/pip --mount=type=secret,id=ca-bundle \
+# The code: the wheels of the `wheels` stage (below; any Python builds them). Copied, not
+# bind-mounted: Podman's layer cache does not see a mounted stage's content, and reused a stale
+# install after the code changed; a COPY's checksum is part of the cache key everywhere.
+COPY --from=wheels /wheels /tmp/wheels
+RUN --mount=type=cache,target=/root/.cache/pip --mount=type=secret,id=ca-bundle \
     if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \
-    && /opt/venv/bin/python -m pip install /wheels/tritontts_client-*.whl \
-        "$(ls /wheels/tritontts-*.whl)[gpu]" \
+    && /opt/venv/bin/python -m pip install /tmp/wheels/tritontts_client-*.whl \
+        "$(ls /tmp/wheels/tritontts-*.whl)[gpu]" \
+    && rm -rf /tmp/wheels \
     && /opt/venv/bin/python -c "from tritontts.serving.server import locate_tritonserver; locate_tritonserver()" \
     && stub="$(/opt/venv/bin/python -c 'import pathlib, pytriton; print(pathlib.Path(pytriton.__file__).parent / "tritonserver/python_backend_stubs/3.11/triton_python_backend_stub")')" \
     && cp "$stub" /opt/tritonserver/backends/python/triton_python_backend_stub
@@ -105,12 +108,14 @@ RUN --mount=type=cache,target=/root/.cache/pip --mount=type=secret,id=ca-bundle 
     && /opt/venv/bin/python -m pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 # The code: the wheels (the Triton adapters and the page are package data), then the python
-# backend assembled for this interpreter, so that a server writes nothing into the venv.
-RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
-    --mount=type=cache,target=/root/.cache/pip --mount=type=secret,id=ca-bundle \
+# backend assembled for this interpreter, so that a server writes nothing into the venv. (The
+# wheels are copied, not bind-mounted: see the gpu stage.)
+COPY --from=wheels /wheels /tmp/wheels
+RUN --mount=type=cache,target=/root/.cache/pip --mount=type=secret,id=ca-bundle \
     if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \
-    && /opt/venv/bin/python -m pip install /wheels/tritontts_client-*.whl \
-        "$(ls /wheels/tritontts-*.whl)[gateway,jobs]" \
+    && /opt/venv/bin/python -m pip install /tmp/wheels/tritontts_client-*.whl \
+        "$(ls /tmp/wheels/tritontts-*.whl)[gateway,jobs]" \
+    && rm -rf /tmp/wheels \
     && /opt/venv/bin/python -c "from tritontts.serving.server import locate_tritonserver; locate_tritonserver()"
 WORKDIR /tmp
 ENV PATH=/opt/venv/bin:${PATH} \

@@ -71,9 +71,12 @@ def test_both_images_install_the_wheels_and_start_tritontts_serve(target: str) -
     wheels = "\n".join(instructions("wheels"))
     assert re.search(r"^RUN .*pip wheel --no-deps -w /wheels \./client \.$", wheels, re.M)
     body = "\n".join(instructions(target))
-    install = re.search(r"^RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels .*"
-                        r"pip install /wheels/tritontts_client-\*\.whl\s+"
-                        r"\"\$\(ls /wheels/tritontts-\*\.whl\)\[(\w+(?:,\w+)*)\]\"", body, re.M)
+    # Copied, not bind-mounted: Podman's layer cache ignores a mounted stage's content.
+    assert re.search(r"^COPY --from=wheels /wheels /tmp/wheels$", body, re.M), body
+    assert "type=bind" not in body
+    install = re.search(r"^RUN .*pip install /tmp/wheels/tritontts_client-\*\.whl\s+"
+                        r"\"\$\(ls /tmp/wheels/tritontts-\*\.whl\)\[(\w+(?:,\w+)*)\]\"\s+"
+                        r"&& rm -rf /tmp/wheels", body, re.M)
     assert install, body
     line = body[install.start():].splitlines()[0]
     assert "locate_tritonserver()" in line, "the python backend is assembled at build"
