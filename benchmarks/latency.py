@@ -68,7 +68,7 @@ def time_interleaved(speakers: dict[str, Speak], rounds: int,
         print(f"latency round {round_ + 1}/{rounds}", file=sys.stderr)
         def measured_round() -> tuple[float, dict[str, dict[str, float]]]:
             with ForeignCpu() as foreign:
-                seconds = _one_round(speakers, sentences)
+                seconds = one_round(speakers, sentences)
             return foreign.cores, seconds
 
         (cores, seconds), _ = least_disturbed(measured_round, lambda r: r[0],
@@ -80,7 +80,8 @@ def time_interleaved(speakers: dict[str, Speak], rounds: int,
     return timings
 
 
-def _one_round(speakers: dict[str, Speak], sentences: list[str]) -> dict[str, dict[str, float]]:
+def one_round(speakers: dict[str, Speak], sentences: list[str]) -> dict[str, dict[str, float]]:
+    """Seconds of each side for each sentence, the sides taking turns sentence by sentence."""
     seconds: dict[str, dict[str, float]] = {side: {} for side in speakers}
     for text in sentences:
         for side, speak in speakers.items():

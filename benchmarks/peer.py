@@ -27,7 +27,14 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
-from latency import DETERMINISTIC, Speak, direct_speaker, measure_latency, triton_speaker
+from latency import (
+    DETERMINISTIC,
+    Speak,
+    direct_speaker,
+    measure_latency,
+    one_round,
+    triton_speaker,
+)
 from throughput import DIRECT_SEQUENTIAL, TRITON, Side, measure_throughput
 
 from tritontts.export.voice import default_voice
@@ -120,16 +127,12 @@ def three_sides(baseline: PiperBaseline, client: TTSClient, peer: PiperHttpServe
     return summarize(latency, points, concurrencies)
 
 
-def measure_unseen(speakers: dict[str, Any], sentences: list[str]) -> dict[str, Any]:
-    """Each sentence said once by each side, the sides alternating which goes first: latency
-    where every length is new to the server (common.unseen_sentences)."""
-    times: dict[str, list[float]] = {side: [] for side in speakers}
-    for index, text in enumerate(sentences):
-        order = list(speakers) if index % 2 == 0 else list(reversed(speakers))
-        for side in order:
-            start = time.perf_counter()
-            speakers[side](text)
-            times[side].append(1e3 * (time.perf_counter() - start))
+def measure_unseen(speakers: dict[str, Speak], sentences: list[str]) -> dict[str, Any]:
+    """Each sentence said once by each side, the sides taking turns: latency where every length
+    is new to the server (common.unseen_sentences). One round only, and never repeated for
+    other work on the machine: a second round would no longer be unseen."""
+    seconds = one_round(speakers, sentences)
+    times = {side: [1e3 * s for s in by_text.values()] for side, by_text in seconds.items()}
     return {"sentences": len(sentences),
             "ms_total": {side: sum(t) for side, t in times.items()},
             "ms_median": {side: statistics.median(t) for side, t in times.items()},

@@ -128,3 +128,23 @@ def test_quick_peer_run_writes_a_report_that_holds_together(peer: ModuleType,
     image = matplotlib.image.imread(tmp_path / "peer.png")
     height, width = image.shape[:2]
     assert width > 1.5 * height and float(np.std(image[..., :3])) > 0.05
+
+
+def test_unseen_sentences_are_each_said_once_by_every_side(peer: ModuleType) -> None:
+    said: dict[str, list[str]] = {"tritontts": [], "piper": []}
+
+    def speaker(side: str):
+        def speak(text: str) -> float:
+            said[side].append(text)
+            return 1.0
+        return speak
+
+    sentences = [f"Sentence number {i}." for i in range(5)]
+    result = peer.measure_unseen({side: speaker(side) for side in said}, sentences)
+    assert said["tritontts"] == said["piper"] == sentences  # once each, none repeated
+    assert result["sentences"] == 5
+    for side in said:
+        assert 0 < result["ms_median"][side] <= result["ms_p90"][side] <= result["ms_total"][side]
+    line = peer.unseen_line({**result, "ms_total": {peer.TRITON: 600.0, peer.PIPER: 800.0},
+                             "ms_median": {peer.TRITON: 100.0, peer.PIPER: 150.0}})
+    assert "tritontts ÷ Piper 0.75" in line

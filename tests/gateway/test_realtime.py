@@ -90,10 +90,14 @@ def send(ws: ClientConnection, kind: str, **fields: Any) -> None:
     ws.send(json.dumps({"type": kind, **fields}))
 
 
-def speak_turn(ws: ClientConnection, pieces: list[str]) -> Received:
+def send_turn(ws: ClientConnection, pieces: list[str]) -> None:
     for piece in pieces:
         send(ws, c.RT_TEXT, text=piece)
     send(ws, c.RT_FLUSH)
+
+
+def speak_turn(ws: ClientConnection, pieces: list[str]) -> Received:
+    send_turn(ws, pieces)
     return receive_until(ws, c.RT_FLUSHED)
 
 
@@ -178,9 +182,7 @@ def test_clear_mid_sentence_stops_the_audio_and_cancels_the_streams(
     cancelled = server.metric(c.STREAM_CANCELLED_TOTAL, c.STREAM_MODEL)
     with connect(socket_url(gateway)) as ws:
         ws.recv(timeout=30)
-        for piece in tokens(LONG_TEXT):
-            send(ws, c.RT_TEXT, text=piece)
-        send(ws, c.RT_FLUSH)
+        send_turn(ws, tokens(LONG_TEXT))
         got = receive_until(ws, c.RT_AUDIO_START)
         first = ws.recv(timeout=60)
         assert isinstance(first, bytes)
@@ -208,9 +210,7 @@ def test_a_client_that_leaves_cancels_its_streams(gateway: str, server: TritonSe
     cancelled = server.metric(c.STREAM_CANCELLED_TOTAL, c.STREAM_MODEL)
     with connect(socket_url(gateway)) as ws:
         ws.recv(timeout=30)
-        for piece in tokens(LONG_TEXT):
-            send(ws, c.RT_TEXT, text=piece)
-        send(ws, c.RT_FLUSH)
+        send_turn(ws, tokens(LONG_TEXT))
         receive_until(ws, c.RT_AUDIO_START)
     assert settled_metric(server, c.STREAM_CANCELLED_TOTAL, cancelled + 1,
                           c.STREAM_MODEL) >= cancelled + 1
